@@ -1,0 +1,36 @@
+"""pauta: dynamic, durable workflows for machine-learning pipelines.
+
+Write flows as plain Python::
+
+    from pauta import flow, task
+
+    @task
+    def double(x: int) -> int:
+        return 2 * x
+
+    @flow
+    def pipeline(n: int = 3) -> list[int]:
+        return [f.result() for f in double.map(range(n))]
+"""
+
+from pauta.core.errors import FlowFailed, TaskFailed
+from pauta.core.resources import Resources
+from pauta.core.states import FlowRunState, State
+from pauta.definitions.context import context
+from pauta.definitions.flow import Flow, flow
+from pauta.definitions.task import Task, task
+
+__all__ = [
+    "Flow",
+    "FlowFailed",
+    "FlowRunState",
+    "Resources",
+    "State",
+    "Task",
+    "TaskFailed",
+    "context",
+    "flow",
+    "task",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from pauta.cli import main
+
+main()

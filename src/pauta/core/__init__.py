@@ -1,0 +1,1 @@
+"""Foundations every layer may use: states, errors, the clock, settings, resources."""

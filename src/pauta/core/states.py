@@ -1,0 +1,119 @@
+"""The closed state enums of pauta, with their named sets right beside them.
+
+Members are ``StrEnum`` values equal to their names, so ``State.FAILED == "FAILED"`` holds and
+states read back from the database or JSON compare equal to the enum.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class State(StrEnum):
+    """The state of one task call (its latest attempt)."""
+
+    PENDING = "PENDING"
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    RETRYING = "RETRYING"
+    WAITING = "WAITING"
+    UPSTREAM_FAILED = "UPSTREAM_FAILED"
+    CANCELLED = "CANCELLED"
+    CACHED = "CACHED"
+
+
+class FlowRunState(StrEnum):
+    """The state of one flow run."""
+
+    SCHEDULED = "SCHEDULED"
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+# Task states -------------------------------------------------------------------------------
+TASK_TERMINAL: frozenset[State] = frozenset(
+    {State.SUCCEEDED, State.FAILED, State.UPSTREAM_FAILED, State.CANCELLED, State.CACHED}
+)
+"""A task call in one of these states will not change again unless the run is reopened."""
+
+TASK_OK: frozenset[State] = frozenset({State.SUCCEEDED, State.CACHED})
+"""Terminal states that carry a usable result."""
+
+TASK_NOT_OK: frozenset[State] = TASK_TERMINAL - TASK_OK
+"""Terminal states without a result: dependents of such a call cannot run."""
+
+TASK_ACTIVE: frozenset[State] = frozenset(
+    {State.PENDING, State.QUEUED, State.RUNNING, State.RETRYING, State.WAITING}
+)
+"""Not finished yet."""
+
+# Flow run states ---------------------------------------------------------------------------
+FLOW_TERMINAL: frozenset[FlowRunState] = frozenset(
+    {FlowRunState.SUCCEEDED, FlowRunState.FAILED, FlowRunState.CANCELLED}
+)
+FLOW_ACTIVE: frozenset[FlowRunState] = frozenset(
+    {FlowRunState.SCHEDULED, FlowRunState.QUEUED, FlowRunState.RUNNING}
+)
+
+# Allowed transitions: the one table both the engine and the store consult ----------------------
+TASK_TRANSITIONS: dict[State, frozenset[State]] = {
+    State.PENDING: frozenset(
+        {State.QUEUED, State.UPSTREAM_FAILED, State.CANCELLED, State.CACHED, State.FAILED}
+    ),
+    State.QUEUED: frozenset({State.RUNNING, State.CANCELLED, State.FAILED, State.UPSTREAM_FAILED}),
+    State.RUNNING: frozenset(
+        {
+            State.SUCCEEDED,
+            State.FAILED,
+            State.RETRYING,
+            State.WAITING,
+            State.CANCELLED,
+            # an attempt cut off because its driver died is queued again on resume
+            State.QUEUED,
+        }
+    ),
+    State.RETRYING: frozenset({State.QUEUED, State.CANCELLED}),
+    State.WAITING: frozenset(
+        {State.QUEUED, State.SUCCEEDED, State.FAILED, State.CANCELLED, State.RETRYING}
+    ),
+    # reopening: the one allowed way out of a terminal state
+    State.FAILED: frozenset({State.PENDING}),
+    State.UPSTREAM_FAILED: frozenset({State.PENDING}),
+    State.CANCELLED: frozenset({State.PENDING}),
+    # a resume with --allow-changes re-runs calls from the first difference on
+    State.SUCCEEDED: frozenset({State.PENDING}),
+    State.CACHED: frozenset({State.PENDING}),
+}
+
+FLOW_TRANSITIONS: dict[FlowRunState, frozenset[FlowRunState]] = {
+    FlowRunState.SCHEDULED: frozenset({FlowRunState.QUEUED, FlowRunState.CANCELLED}),
+    FlowRunState.QUEUED: frozenset({FlowRunState.RUNNING, FlowRunState.CANCELLED}),
+    FlowRunState.RUNNING: frozenset(
+        {
+            FlowRunState.SUCCEEDED,
+            FlowRunState.FAILED,
+            FlowRunState.CANCELLED,
+            # the driver died: the run waits for a worker (or `runs resume`) to replay it
+            FlowRunState.QUEUED,
+        }
+    ),
+    # reopening a failed or cancelled run replays it
+    FlowRunState.FAILED: frozenset({FlowRunState.QUEUED, FlowRunState.RUNNING}),
+    FlowRunState.CANCELLED: frozenset({FlowRunState.QUEUED, FlowRunState.RUNNING}),
+    FlowRunState.SUCCEEDED: frozenset(),
+}
+
+
+def task_transition_allowed(old: State, new: State) -> bool:
+    """Whether a task call may move from ``old`` to ``new``."""
+    return new in TASK_TRANSITIONS[old]
+
+
+def flow_transition_allowed(old: FlowRunState, new: FlowRunState) -> bool:
+    """Whether a flow run may move from ``old`` to ``new``."""
+    return new in FLOW_TRANSITIONS[old]

@@ -1,0 +1,1 @@
+"""Task and flow definitions: decorators, options, parameter schemas, the run context."""

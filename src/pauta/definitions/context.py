@@ -1,0 +1,131 @@
+"""``context()``: what a flow body or a task knows about the run it is part of.
+
+Outside a run, ``context()`` returns a local context (no run id, logger to stderr, metrics
+ignored) so tasks stay testable as plain functions. The engine (for flow bodies) and the
+executors (for tasks) set the current context with ``use_context``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pauta.core.clock import utcnow
+
+MetricSink = Callable[[str, float, "int | None"], None]
+
+
+class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at emit time, so captured logs follow the task."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
+def _make_logger() -> logging.Logger:
+    logger = logging.getLogger("pauta.task")
+    if not any(isinstance(h, _CurrentStderrHandler) for h in logger.handlers):
+        handler = _CurrentStderrHandler()
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S")
+        )
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    return logger
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """A data interval [start, end). For runs started by hand both ends are the trigger time."""
+
+    start: datetime
+    end: datetime
+
+
+@dataclass(slots=True)
+class Context:
+    """The run a piece of code belongs to.
+
+    ``attempt`` is the task attempt number (1 for the first try; 0 in a flow body).
+    ``log_metric`` records a metric on the current task run (ignored outside a run).
+    """
+
+    run_id: str | None
+    flow_name: str | None
+    params: dict[str, Any]
+    logical_date: datetime
+    interval: Interval
+    attempt: int = 0
+    task_name: str | None = None
+    task_key: str | None = None
+    trigger: str = "manual"
+    metric_sink: MetricSink | None = field(default=None, repr=False)
+
+    @property
+    def logger(self) -> logging.Logger:
+        """A logger whose lines go to the task's (or flow run's) log."""
+        return _make_logger()
+
+    @property
+    def in_run(self) -> bool:
+        return self.run_id is not None
+
+    def log_metric(self, name: str, value: float, step: int | None = None) -> None:
+        """Record a numeric metric (e.g. accuracy) for this task run."""
+        if not isinstance(name, str) or not name:
+            raise ValueError("a metric needs a non-empty name")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"metric {name!r} must be a number, got {type(value).__name__}: {value!r}"
+            ) from None
+        if self.metric_sink is not None:
+            self.metric_sink(name, number, step)
+
+
+_current: ContextVar[Context | None] = ContextVar("pauta_context", default=None)
+
+
+def local_context() -> Context:
+    """The context of code that runs outside any flow run."""
+    now = utcnow()
+    return Context(
+        run_id=None,
+        flow_name=None,
+        params={},
+        logical_date=now,
+        interval=Interval(now, now),
+    )
+
+
+def context() -> Context:
+    """The current run's context, or a local one outside a run."""
+    current = _current.get()
+    return current if current is not None else local_context()
+
+
+def current_context() -> Context | None:
+    """The context set by the engine or an executor, if any."""
+    return _current.get()
+
+
+@contextmanager
+def use_context(ctx: Context) -> Iterator[Context]:
+    """Make ``ctx`` the current context for the duration of the block."""
+    token = _current.set(ctx)
+    try:
+        yield ctx
+    finally:
+        _current.reset(token)

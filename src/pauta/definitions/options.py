@@ -1,0 +1,187 @@
+"""Validated task and flow options. Pure data: no I/O, checked when the decorator runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pauta.core.errors import DefinitionError
+from pauta.core.resources import Resources
+
+ISOLATIONS = ("process", "inline")
+
+
+def seconds(value: float | timedelta | None, option: str) -> float | None:
+    """Seconds from a number or a timedelta; None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise DefinitionError(f"{option} must be seconds (a number >= 0) or a timedelta")
+    return float(value)
+
+
+def _count(value: int, option: str, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise DefinitionError(f"{option} must be a whole number >= {minimum}, not {value!r}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class TaskOptions:
+    """Everything ``@task(...)`` accepts, normalized."""
+
+    name: str
+    retries: int = 0
+    retry_delay: float = 1.0
+    retry_backoff: float = 2.0
+    retry_jitter: bool = True
+    max_retry_delay: float | None = None
+    retry_on: tuple[type[BaseException], ...] = ()
+    timeout: float | None = None
+    resources: Resources = field(default_factory=Resources)
+    priority: int = 0
+    pool: str | None = None
+    pool_slots: int = 1
+    max_concurrency: int | None = None
+    cache: bool = False
+    cache_key: Callable[..., str] | None = None
+    cache_expiration: float | None = None
+    outputs: tuple[Any, ...] = ()
+    executor: str | None = None
+    isolation: str = "process"
+    on_success: tuple[Callable[..., Any], ...] = ()
+    on_failure: tuple[Callable[..., Any], ...] = ()
+    on_retry: tuple[Callable[..., Any], ...] = ()
+    tags: tuple[str, ...] = ()
+
+    @classmethod
+    def build(cls, name: str, **raw: Any) -> TaskOptions:
+        """Check every option and say which one is wrong and how to fix it."""
+        where = f"@task {name!r}"
+        resources = raw.pop("resources", None) or Resources()
+        if not isinstance(resources, Resources):
+            raise DefinitionError(f"{where}: resources must be a pauta.Resources(...)")
+        isolation = raw.pop("isolation", "process")
+        if isolation not in ISOLATIONS:
+            raise DefinitionError(
+                f"{where}: isolation={isolation!r} is not available; use one of "
+                + ", ".join(repr(i) for i in ISOLATIONS)
+            )
+        retry_on = raw.pop("retry_on", ())
+        if isinstance(retry_on, type):
+            retry_on = (retry_on,)
+        retry_on = tuple(retry_on or ())
+        if not all(isinstance(t, type) and issubclass(t, BaseException) for t in retry_on):
+            raise DefinitionError(f"{where}: retry_on must be exception types")
+        backoff = raw.pop("retry_backoff", 2.0)
+        if isinstance(backoff, bool) or not isinstance(backoff, int | float) or backoff < 1:
+            raise DefinitionError(f"{where}: retry_backoff must be a number >= 1")
+        max_concurrency = raw.pop("max_concurrency", None)
+        if max_concurrency is not None:
+            _count(max_concurrency, f"{where}: max_concurrency", 1)
+        cache_key = raw.pop("cache_key", None)
+        if cache_key is not None and not callable(cache_key):
+            raise DefinitionError(f"{where}: cache_key must be a function returning a string")
+        priority = raw.pop("priority", 0)
+        if isinstance(priority, bool) or not isinstance(priority, int):
+            raise DefinitionError(f"{where}: priority must be a whole number")
+        return cls(
+            name=name,
+            retries=_count(raw.pop("retries", 0), f"{where}: retries"),
+            retry_delay=seconds(raw.pop("retry_delay", 1.0), f"{where}: retry_delay") or 0.0,
+            retry_backoff=float(backoff),
+            retry_jitter=bool(raw.pop("retry_jitter", True)),
+            max_retry_delay=seconds(raw.pop("max_retry_delay", None), f"{where}: max_retry_delay"),
+            retry_on=retry_on,
+            timeout=seconds(raw.pop("timeout", None), f"{where}: timeout"),
+            resources=resources,
+            priority=priority,
+            pool=raw.pop("pool", None),
+            pool_slots=_count(raw.pop("pool_slots", 1), f"{where}: pool_slots", 1),
+            max_concurrency=max_concurrency,
+            cache=bool(raw.pop("cache", False)) or cache_key is not None,
+            cache_key=cache_key,
+            cache_expiration=seconds(
+                raw.pop("cache_expiration", None), f"{where}: cache_expiration"
+            ),
+            outputs=tuple(raw.pop("outputs", ()) or ()),
+            executor=raw.pop("executor", None),
+            isolation=isolation,
+            on_success=_callbacks(raw.pop("on_success", None), where, "on_success"),
+            on_failure=_callbacks(raw.pop("on_failure", None), where, "on_failure"),
+            on_retry=_callbacks(raw.pop("on_retry", None), where, "on_retry"),
+            tags=tuple(raw.pop("tags", ()) or ()),
+        )
+
+
+def _callbacks(value: Any, where: str, option: str) -> tuple[Callable[..., Any], ...]:
+    if value is None:
+        return ()
+    items = tuple(value) if isinstance(value, list | tuple) else (value,)
+    if not all(callable(cb) for cb in items):
+        raise DefinitionError(f"{where}: {option} must be a function or a list of functions")
+    return items
+
+
+@dataclass(frozen=True, slots=True)
+class FlowOptions:
+    """Everything ``@flow(...)`` accepts, normalized."""
+
+    name: str
+    description: str = ""
+    schedule: Any = None
+    timezone: str = "UTC"
+    start: datetime | None = None
+    end: datetime | None = None
+    catchup: bool = False
+    max_active_runs: int | None = None
+    max_active_tasks: int | None = None
+    priority: int = 0
+    retries: int = 0
+    timeout: float | None = None
+    on_success: tuple[Callable[..., Any], ...] = ()
+    on_failure: tuple[Callable[..., Any], ...] = ()
+    tags: tuple[str, ...] = ()
+
+    @classmethod
+    def build(cls, name: str, description: str, **raw: Any) -> FlowOptions:
+        where = f"@flow {name!r}"
+        timezone = raw.pop("timezone", None) or "UTC"
+        try:
+            ZoneInfo(timezone)
+        except Exception:
+            raise DefinitionError(
+                f"{where}: unknown timezone {timezone!r}; use an IANA name such as "
+                "'Europe/Madrid' or 'America/Argentina/Buenos_Aires'"
+            ) from None
+        max_active_runs = raw.pop("max_active_runs", None)
+        if max_active_runs is not None:
+            _count(max_active_runs, f"{where}: max_active_runs", 1)
+        max_active_tasks = raw.pop("max_active_tasks", None)
+        if max_active_tasks is not None:
+            _count(max_active_tasks, f"{where}: max_active_tasks", 1)
+        priority = raw.pop("priority", 0)
+        if isinstance(priority, bool) or not isinstance(priority, int):
+            raise DefinitionError(f"{where}: priority must be a whole number")
+        return cls(
+            name=name,
+            description=description,
+            schedule=raw.pop("schedule", None),
+            timezone=timezone,
+            start=raw.pop("start", None),
+            end=raw.pop("end", None),
+            catchup=bool(raw.pop("catchup", False)),
+            max_active_runs=max_active_runs,
+            max_active_tasks=max_active_tasks,
+            priority=priority,
+            retries=_count(raw.pop("retries", 0), f"{where}: retries"),
+            timeout=seconds(raw.pop("timeout", None), f"{where}: timeout"),
+            on_success=_callbacks(raw.pop("on_success", None), where, "on_success"),
+            on_failure=_callbacks(raw.pop("on_failure", None), where, "on_failure"),
+            tags=tuple(raw.pop("tags", ()) or ()),
+        )

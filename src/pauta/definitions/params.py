@@ -1,0 +1,196 @@
+"""Flow parameters: the flow function's signature is the schema.
+
+Values from the CLI (strings), the API (JSON) or Python calls are coerced and validated with
+pydantic before anything runs; a bad value names the parameter, the expected type and the value
+received.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
+
+from pauta.core.errors import DefinitionError, ParameterError
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    """One flow parameter as users see it."""
+
+    name: str
+    annotation: Any
+    default: Any
+    required: bool
+
+    @property
+    def type_name(self) -> str:
+        return type_label(self.annotation)
+
+
+def type_label(annotation: Any) -> str:
+    """A readable name for a type hint: ``int``, ``date | None``, ``list[str]``."""
+    if annotation is Any or annotation is inspect.Parameter.empty:
+        return "any"
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "").replace("datetime.", "")
+
+
+class ParameterSchema:
+    """The parameters of one flow, with validation."""
+
+    def __init__(self, fn: Callable[..., Any], flow_name: str) -> None:
+        self.flow_name = flow_name
+        self.parameters = _read_signature(fn, flow_name)
+        self._adapters: dict[str, TypeAdapter[Any]] = {}
+
+    @cached_property
+    def model(self) -> type[BaseModel]:
+        fields: dict[str, Any] = {
+            p.name: (p.annotation, ... if p.required else p.default) for p in self.parameters
+        }
+        return create_model(  # type: ignore[call-overload,no-any-return]
+            f"{self.flow_name}_parameters",
+            __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True),
+            **fields,
+        )
+
+    def json_schema(self) -> dict[str, Any]:
+        """The JSON schema of the parameters (shown in the UI and the API)."""
+        try:
+            return self.model.model_json_schema()
+        except Exception:
+            # types pydantic cannot describe (arbitrary classes) still validate by isinstance
+            return {
+                "type": "object",
+                "properties": {p.name: {"title": p.name} for p in self.parameters},
+                "required": [p.name for p in self.parameters if p.required],
+            }
+
+    def validate(self, raw: Mapping[str, Any], *, from_strings: bool = False) -> dict[str, Any]:
+        """Python values for ``raw``; raises ParameterError naming every bad parameter.
+
+        With ``from_strings`` (CLI values), a string that is not valid as such but parses as
+        JSON is tried as JSON, so ``--param sizes=[1,2]`` works for a ``list[int]``.
+        """
+        known = {p.name: p for p in self.parameters}
+        unknown = [name for name in raw if name not in known]
+        if unknown:
+            takes = ", ".join(f"{p.name} ({p.type_name})" for p in self.parameters) or "nothing"
+            raise ParameterError(
+                f"unknown parameter{'s' if len(unknown) > 1 else ''} "
+                f"{', '.join(repr(u) for u in unknown)} for flow {self.flow_name!r}; "
+                f"it takes: {takes}",
+                errors=[{"param": u, "error": "unknown parameter"} for u in unknown],
+            )
+        values = dict(raw)
+        if from_strings:
+            values = {name: self._from_string(known[name], value) for name, value in raw.items()}
+        try:
+            model = self.model.model_validate(values)
+        except ValidationError as exc:
+            raise self._error(exc, raw) from None
+        return {p.name: getattr(model, p.name) for p in self.parameters}
+
+    def to_json(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """JSON-compatible form of validated values (what the store keeps)."""
+        try:
+            return self.model.model_validate(dict(values)).model_dump(mode="json")
+        except Exception:
+            return {k: _jsonable(v) for k, v in values.items()}
+
+    def _from_string(self, param: Parameter, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        adapter = self._adapters.get(param.name)
+        if adapter is None:
+            adapter = TypeAdapter(param.annotation, config=ConfigDict(arbitrary_types_allowed=True))
+            self._adapters[param.name] = adapter
+        try:
+            adapter.validate_python(value)
+            return value
+        except ValidationError:
+            pass
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+
+    def _error(self, exc: ValidationError, raw: Mapping[str, Any]) -> ParameterError:
+        known = {p.name: p for p in self.parameters}
+        lines = []
+        details = []
+        for err in exc.errors():
+            name = str(err["loc"][0]) if err["loc"] else "?"
+            param = known.get(name)
+            expected = param.type_name if param else "?"
+            if err["type"] == "missing":
+                lines.append(f"parameter {name!r} ({expected}) is required but was not given")
+            else:
+                received = raw.get(name, err.get("input"))
+                where = "".join(f"[{part!r}]" for part in err["loc"][1:])
+                lines.append(
+                    f"parameter {name!r}{where}: expected {expected}, got {received!r} "
+                    f"({err['msg'].lower()})"
+                )
+            details.append({"param": name, "error": err["msg"], "expected": expected})
+        text = f"invalid parameters for flow {self.flow_name!r}: " + "; ".join(lines)
+        return ParameterError(text, errors=details)
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        json.dumps(value)
+        return value
+    except TypeError:
+        return repr(value)
+
+
+def _read_signature(fn: Callable[..., Any], flow_name: str) -> list[Parameter]:
+    signature = inspect.signature(fn)
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:
+        # an unresolvable hint (e.g. a string naming a type imported only for checking)
+        hints = {}
+    params = []
+    for p in signature.parameters.values():
+        if p.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+            raise DefinitionError(
+                f"flow {flow_name!r}: *{p.name} / **{p.name} cannot be flow parameters; "
+                "declare each parameter by name so it can be validated and shown in the UI"
+            )
+        if p.kind is inspect.Parameter.POSITIONAL_ONLY:
+            raise DefinitionError(
+                f"flow {flow_name!r}: parameter {p.name!r} is positional-only; flow parameters "
+                "are passed by name"
+            )
+        annotation = hints.get(p.name, Any)
+        if isinstance(annotation, str):
+            annotation = Any
+        required = p.default is inspect.Parameter.empty
+        params.append(Parameter(p.name, annotation, None if required else p.default, required))
+    return params
+
+
+def bind_call(schema: ParameterSchema, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict:
+    """Turn a Python call's positional and keyword arguments into a name → value mapping."""
+    names = [p.name for p in schema.parameters]
+    if len(args) > len(names):
+        raise ParameterError(
+            f"flow {schema.flow_name!r} takes {len(names)} parameters but {len(args)} "
+            "positional arguments were given"
+        )
+    values = dict(zip(names, args, strict=False))
+    for name in kwargs:
+        if name in values:
+            raise ParameterError(f"flow {schema.flow_name!r} got two values for {name!r}")
+    values.update(kwargs)
+    return values
