@@ -1,0 +1,168 @@
+"""The protocol every executor speaks, and the messages that cross it.
+
+The engine hands executors ``WorkItem`` batches and collects ``WorkOutcome`` values. Executors
+never touch the metadata store: they run functions, capture logs, and write large results to
+the result store, nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from pauta.core.states import State
+from pauta.store.results import StoredResult
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRef:
+    """How a worker process finds a task's function.
+
+    By name when possible (``module`` + ``qualname``; ``path`` when pauta loaded the module from
+    a file under that module name), so a warm worker imports a flow module once. ``pickled``
+    holds the cloudpickled function for closures and other functions that cannot be imported.
+    ``token`` identifies the function in a worker's cache.
+    """
+
+    module: str
+    qualname: str
+    path: str | None = None
+    pickled: bytes | None = None
+    token: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """What a task's ``context()`` knows about its flow run. Sent once per run per worker."""
+
+    run_id: str
+    flow_name: str
+    params: dict[str, Any]
+    logical_date: datetime
+    interval_start: datetime
+    interval_end: datetime
+    trigger: str = "manual"
+
+
+@dataclass(slots=True)
+class WorkItem:
+    """One attempt of one task call, ready to run.
+
+    ``args_blob`` is ``cloudpickle.dumps((args, kwargs))`` where each upstream value appears as a
+    ``ResultPlaceholder``: the worker swaps them for the loaded values before calling.
+    """
+
+    run: RunInfo
+    key: str
+    task_name: str
+    attempt: int
+    task_ref: TaskRef
+    args_blob: bytes
+    log_path: str
+    timeout: float | None = None
+    gpu_ids: tuple[int, ...] = ()
+    is_async: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ResultPlaceholder:
+    """Stands for an upstream task's stored result inside a ``WorkItem``'s arguments."""
+
+    result: StoredResult
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    """Why an attempt failed. ``kind`` is exception, crash, timeout, cancelled or interrupted.
+
+    ``mro`` holds the qualified names of the exception's class and its bases (for
+    ``retry_on``), e.g. ``("builtins.ConnectionResetError", "builtins.ConnectionError", ...)``.
+    """
+
+    type: str
+    message: str
+    traceback: str = ""
+    kind: str = "exception"
+    mro: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "type": self.type,
+            "message": self.message,
+            "traceback": self.traceback,
+            "kind": self.kind,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """A metric a task logged with ``context().log_metric``."""
+
+    name: str
+    value: float
+    step: int | None
+    timestamp: float
+
+
+@dataclass(slots=True)
+class WorkOutcome:
+    """How one attempt ended.
+
+    ``state`` is SUCCEEDED or FAILED. ``interrupted`` means the attempt was cut off for reasons
+    outside the task (executor shut down, its host lost): the engine queues it again without
+    counting an attempt. Times are epoch seconds.
+    """
+
+    run_id: str
+    key: str
+    attempt: int
+    state: State
+    started_at: float
+    ended_at: float
+    result: StoredResult | None = None
+    error: ErrorInfo | None = None
+    metrics: list[Metric] = field(default_factory=list)
+    worker: str = ""
+    interrupted: bool = False
+
+
+class Wakeup(Protocol):
+    """Lets an executor wake the engine loop from another thread."""
+
+    def set(self) -> None: ...
+
+
+class Executor(Protocol):
+    """Runs work items somewhere and reports how they ended."""
+
+    name: str
+
+    def start(self, wakeup: Wakeup) -> None:
+        """Start workers. ``wakeup.set()`` is called (from any thread) when outcomes arrive."""
+        ...
+
+    def slots(self) -> int:
+        """How many items it can run at once."""
+        ...
+
+    def submit(self, items: Sequence[WorkItem]) -> None:
+        """Start running these items; never blocks on their completion."""
+        ...
+
+    def waitables(self) -> list[Any]:
+        """Objects the engine may pass to ``multiprocessing.connection.wait`` (may be empty)."""
+        ...
+
+    def collect(self) -> list[WorkOutcome]:
+        """Every outcome available now, without blocking."""
+        ...
+
+    def cancel(self, run_id: str, key: str) -> bool:
+        """Kill the attempt's process tree if it is running; True when something was killed."""
+        ...
+
+    def shutdown(self, *, kill: bool = False) -> None:
+        """Stop workers: wait for running items, or kill them when ``kill`` is true."""
+        ...

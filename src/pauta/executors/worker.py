@@ -1,0 +1,492 @@
+"""Running one attempt; a warm worker process's main loop, and the executor's handle on it.
+
+A worker is started with the ``spawn`` method (CUDA and ``fork`` do not mix) and talks to its
+executor over one duplex pipe. Messages are pickled tuples:
+
+- parent to worker: ``("work", run_id, RunInfo | None, TaskRef | token, key, task_name,
+  attempt, args_blob, log_path, is_async)`` (the RunInfo and the TaskRef travel only the first
+  time this worker sees that run or function), ``("forget",)`` to drop what it remembers, and
+  ``("stop",)``;
+- worker to parent: ``READY`` once started, then one outcome per item (``encode_outcome``).
+
+A task's exception, ``sys.exit`` included, fails only its attempt: the worker carries on.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import socket
+import struct
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from contextlib import AbstractContextManager, suppress
+from typing import Any, TextIO
+
+from pauta.core.clock import get_clock
+from pauta.core.states import State
+from pauta.definitions.context import Context, Interval, use_context
+from pauta.executors.base import (
+    ErrorInfo,
+    Metric,
+    ResultPlaceholder,
+    RunInfo,
+    TaskRef,
+    WorkItem,
+    WorkOutcome,
+)
+from pauta.executors.capture import FdCapture, adopt_scratch, scratch_path
+from pauta.executors.loading import resolve
+from pauta.store.results import ResultStore, StoredResult
+
+READY = "ready"
+PROTOCOL = pickle.HIGHEST_PROTOCOL
+# After this many distinct runs or functions a worker is told to forget them all, so a
+# long-lived pool does not grow; they are simply sent again.
+_REMEMBER_MAX = 1000
+_HEADER = struct.Struct("!i")
+_BIG = struct.Struct("!Q")
+Capture = Callable[[str], AbstractContextManager[TextIO]]
+
+
+def error_type_name(kind: type[BaseException]) -> str:
+    """``ValueError`` for builtins, ``package.module.MyError`` for everything else."""
+    if kind.__module__ == "builtins":
+        return kind.__qualname__
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def swap_placeholders(value: Any, store: ResultStore, memo: dict[int, Any]) -> Any:
+    """``value`` with every ``ResultPlaceholder`` (also inside containers) loaded.
+
+    Containers without placeholders are returned as they are, not copied.
+    """
+    kind = type(value)
+    if kind is ResultPlaceholder:
+        found = memo.get(id(value), memo)
+        if found is memo:
+            found = memo[id(value)] = store.get(value.result)
+        return found
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [swap_placeholders(item, store, memo) for item in value]
+        if all(new is old for new, old in zip(items, value, strict=True)):
+            return value
+        if isinstance(value, tuple) and hasattr(value, "_fields"):
+            return kind(*items)
+        return kind(items)
+    if isinstance(value, dict):
+        pairs = {k: swap_placeholders(v, store, memo) for k, v in value.items()}
+        if all(pairs[k] is v for k, v in value.items()):
+            return value
+        if kind is dict:
+            return pairs
+        copied = value.copy()  # keeps a subclass's extras (a defaultdict's factory)
+        copied.update(pairs)
+        return copied
+    return value
+
+
+def run_item(item: WorkItem, store: ResultStore, capture: Capture, worker: str) -> WorkOutcome:
+    """Run one attempt with its context and log capture; never raises for the task's sake."""
+    clock = get_clock()
+    run = item.run
+    metrics: list[Metric] = []
+
+    def sink(name: str, value: float, step: int | None) -> None:
+        metrics.append(Metric(name, value, step, clock.timestamp()))
+
+    ctx = Context(
+        run_id=run.run_id,
+        flow_name=run.flow_name,
+        params=run.params,
+        logical_date=run.logical_date,
+        interval=Interval(run.interval_start, run.interval_end),
+        attempt=item.attempt,
+        task_name=item.task_name,
+        task_key=item.key,
+        trigger=run.trigger,
+        metric_sink=sink,
+    )
+    started = clock.timestamp()
+    result: StoredResult | None = None
+    error: ErrorInfo | None = None
+    try:
+        with capture(item.log_path) as log, use_context(ctx):
+            try:
+                result = _call(item, store)
+            except BaseException as exc:
+                error = _error_info(exc)
+                with suppress(OSError, ValueError):
+                    log.write(error.traceback)
+    except Exception as exc:
+        # The log itself failed (a full disk, a folder that cannot be created).
+        result = None
+        error = ErrorInfo(
+            error_type_name(type(exc)),
+            f"cannot write the attempt's log {item.log_path}: {_message(exc)}",
+            _format_traceback(exc),
+        )
+    return WorkOutcome(
+        run_id=run.run_id,
+        key=item.key,
+        attempt=item.attempt,
+        state=State.FAILED if error else State.SUCCEEDED,
+        started_at=started,
+        ended_at=clock.timestamp(),
+        result=result,
+        error=error,
+        metrics=metrics,
+        worker=worker,
+    )
+
+
+def _call(item: WorkItem, store: ResultStore) -> StoredResult:
+    fn = resolve(item.task_ref)
+    args, kwargs = pickle.loads(item.args_blob)
+    # A pickled placeholder names its class: without that name there is nothing to swap.
+    if b"ResultPlaceholder" in item.args_blob:
+        memo: dict[int, Any] = {}
+        args = swap_placeholders(args, store, memo)
+        kwargs = swap_placeholders(kwargs, store, memo)
+        del memo
+    if item.is_async:
+        import asyncio
+
+        value = asyncio.run(fn(*args, **kwargs))
+    else:
+        value = fn(*args, **kwargs)
+    del args, kwargs
+    return store.put(value, run_id=item.run.run_id, key=item.key, attempt=item.attempt)
+
+
+def _error_info(exc: BaseException) -> ErrorInfo:
+    # the class and its bases by qualified name, so retry_on matches subclasses too
+    mro = tuple(f"{c.__module__}.{c.__qualname__}" for c in type(exc).__mro__)
+    return ErrorInfo(error_type_name(type(exc)), _message(exc), _format_traceback(exc), mro=mro)
+
+
+def encode_outcome(outcome: WorkOutcome) -> tuple[Any, ...]:
+    """An outcome as plain tuples: several times faster to unpickle than the dataclasses.
+
+    The run id, key, attempt and worker are left out: the executor knows them.
+    """
+    result, error = outcome.result, outcome.error
+    return (
+        outcome.state is State.SUCCEEDED,
+        outcome.started_at,
+        outcome.ended_at,
+        None
+        if result is None
+        else (result.uri, result.inline, result.size, result.serializer, result.preview),
+        None
+        if error is None
+        else (error.type, error.message, error.traceback, error.kind, error.mro),
+        [(m.name, m.value, m.step, m.timestamp) for m in outcome.metrics],
+    )
+
+
+def decode_outcome(data: tuple[Any, ...], item: WorkItem, worker: str) -> WorkOutcome:
+    """The ``WorkOutcome`` of ``item`` from what ``encode_outcome`` sent."""
+    ok, started, ended, result, error, metrics = data
+    return WorkOutcome(
+        run_id=item.run.run_id,
+        key=item.key,
+        attempt=item.attempt,
+        state=State.SUCCEEDED if ok else State.FAILED,
+        started_at=started,
+        ended_at=ended,
+        result=None if result is None else StoredResult(*result),
+        error=None if error is None else ErrorInfo(*error),
+        metrics=[Metric(*m) for m in metrics],
+        worker=worker,
+    )
+
+
+def _format_traceback(exc: BaseException) -> str:
+    tb = exc.__traceback__
+    # Start at the task's own frame: the executor's frame means nothing to the user.
+    ours = (run_item.__code__, _call.__code__)
+    while tb is not None and tb.tb_frame.f_code in ours and tb.tb_next is not None:
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb))
+
+
+def _message(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:
+        return f"<{type(exc).__name__} whose str() failed>"
+
+
+def worker_name() -> str:
+    """``host:pid``, as outcomes report it."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# -- the parent's side of the pipe ----------------------------------------------------------
+
+
+class WorkerProcess:
+    """The executor's handle on one worker process, and what it already sent it."""
+
+    __slots__ = (
+        "busy",
+        "conn",
+        "fd",
+        "gone",
+        "gpu",
+        "last_log",
+        "name",
+        "pid",
+        "proc",
+        "ready",
+        "refs",
+        "runs",
+    )  # fmt: skip
+
+    def __init__(self, ctx: Any, gpu: tuple[int, ...], results_url: str, inline_max: int) -> None:
+        parent, child = ctx.Pipe(duplex=True)
+        cuda = ",".join(str(g) for g in gpu) if gpu else None
+        self.proc = ctx.Process(
+            target=worker_main,
+            args=(child, cuda, results_url, inline_max),
+            name="pauta-worker" + (f"-gpu{cuda}" if cuda else ""),
+        )
+        try:
+            self.proc.start()
+        finally:
+            child.close()
+        self.pid: int = self.proc.pid
+        self.conn = parent
+        self.fd: int = parent.fileno()
+        self.gpu = gpu
+        self.name = f"{socket.gethostname()}:{self.pid}"
+        self.busy: Any = None  # the executor's record of the item it runs
+        self.ready = False  # it said READY: it reached its main loop
+        self.gone = False
+        self.last_log = ""
+        self.runs: set[str] = set()
+        self.refs: set[str] = set()
+
+    def send_item(self, item: WorkItem) -> bool:
+        """Send ``item``; False when the worker is dead (its EOF tells the rest)."""
+        run = item.run
+        ref: Any = item.task_ref
+        try:
+            if len(self.runs) >= _REMEMBER_MAX or len(self.refs) >= _REMEMBER_MAX:
+                self.runs.clear()
+                self.refs.clear()
+                self._write(pickle.dumps(("forget",), PROTOCOL))
+            run_part = None
+            if run.run_id not in self.runs:
+                run_part = run
+                self.runs.add(run.run_id)
+            if ref.token:
+                if ref.token in self.refs:
+                    ref = ref.token
+                else:
+                    self.refs.add(ref.token)
+            self.last_log = item.log_path
+            message = (
+                "work", run.run_id, run_part, ref, item.key, item.task_name,
+                item.attempt, item.args_blob, item.log_path, item.is_async,
+            )  # fmt: skip
+            self._write(pickle.dumps(message, PROTOCOL))
+        except OSError:
+            return False
+        return True
+
+    # The pipe is read and written with os.read/os.write in Connection's own framing (a
+    # 4-byte big-endian length, or -1 and an 8-byte length): this is the per-item hot path,
+    # and one read for a whole message instead of Connection's two, without its Python
+    # layers, saves a third of the executor's cost per item. The worker uses Connection.
+
+    def _write(self, payload: bytes) -> None:
+        size = len(payload)
+        header = _HEADER.pack(size) if size <= 0x7FFFFFFF else _HEADER.pack(-1) + _BIG.pack(size)
+        data = memoryview(header + payload) if size < 1 << 16 else memoryview(header)
+        rest = None if size < 1 << 16 else memoryview(payload)
+        for chunk in (data, rest):
+            while chunk is not None and len(chunk):
+                chunk = chunk[os.write(self.fd, chunk) :]
+
+    def read_messages(self) -> list[bytes]:
+        """The messages that can be read now (call when the fd is readable).
+
+        A message whose start has arrived is read whole: the worker writes each message in
+        one go. Raises EOFError when the worker's end is closed (it died).
+        """
+        buffer = self._read(1 << 16)
+        messages = []
+        while buffer:
+            if len(buffer) < 4:
+                buffer = self._complete(buffer, 4)
+            (size,) = _HEADER.unpack_from(buffer)
+            start = 4
+            if size == -1:
+                buffer = self._complete(buffer, 12)
+                (size,) = _BIG.unpack_from(buffer, 4)
+                start = 12
+            end = start + size
+            buffer = self._complete(buffer, end)
+            messages.append(buffer[start:end])
+            buffer = buffer[end:]
+        return messages
+
+    def _read(self, limit: int) -> bytes:
+        chunk = os.read(self.fd, limit)
+        if not chunk:
+            raise EOFError
+        return chunk
+
+    def _complete(self, buffer: bytes, size: int) -> bytes:
+        if len(buffer) >= size:
+            return buffer
+        parts = bytearray(buffer)
+        while len(parts) < size:
+            parts += self._read(size - len(parts))
+        return bytes(parts)
+
+    def kill(self) -> None:
+        """SIGKILL the worker and everything in its process group.
+
+        Only called before the worker is reaped, so its pid (the group id) cannot be reused.
+        """
+        for kill in (os.killpg, os.kill):
+            with suppress(ProcessLookupError, PermissionError):
+                kill(self.pid, signal.SIGKILL)
+
+    def stop(self) -> None:
+        """Ask an idle worker to exit (it is reaped later with ``reap``)."""
+        with suppress(OSError):
+            self.conn.send_bytes(pickle.dumps(("stop",), PROTOCOL))
+        self.conn.close()
+
+    def reap(self, timeout: float, log_path: str | None = None) -> int | None:
+        """Wait for the exit (killing after ``timeout`` s), release it, return its exit code.
+
+        ``log_path``: the attempt it was running, which gets what that attempt printed.
+        """
+        self.proc.join(timeout)
+        if self.proc.exitcode is None:
+            self.kill()
+            self.proc.join()
+        code = self.proc.exitcode
+        if not self.conn.closed:
+            self.conn.close()
+        with suppress(ValueError):  # another thread reaped it (interpreter exit)
+            self.proc.close()
+        if self.last_log:
+            scratch = scratch_path(os.path.dirname(self.last_log), self.pid)
+            with suppress(OSError):
+                if log_path is not None:
+                    adopt_scratch(scratch, log_path)
+                else:
+                    os.unlink(scratch)
+        return code
+
+
+def exit_text(code: int | None) -> str:
+    """How a worker process ended, for people."""
+    if code is None:
+        return "the task's process died"
+    if code < 0:
+        with suppress(ValueError):
+            return f"the task's process died with exit code {code} ({signal.Signals(-code).name})"
+    return f"the task's process died with exit code {code}"
+
+
+def append_to_log(path: str, text: str) -> None:
+    """Add a line of the executor's own to an attempt's log (a kill, a crash)."""
+    with suppress(OSError), open(path, "a", encoding="utf-8") as handle:
+        handle.write(f"pauta: {text}\n")
+
+
+def log_tail(path: str, limit: int = 4000) -> str:
+    """The end of an attempt's log: the best account of a crash there is."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, os.fstat(handle.fileno()).st_size - limit))
+            return handle.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+# -- the worker's side ------------------------------------------------------------------------
+
+
+def _watch_parent() -> None:
+    """Kill this worker's process group when the executor's process dies.
+
+    Without this, a killed driver would leave its workers (and their children) running tasks
+    that the resumed run will run again.
+    """
+    import multiprocessing
+    from multiprocessing.connection import wait
+
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.sentinel is None:
+        return
+
+    def watch() -> None:
+        wait([parent.sentinel])
+        os.killpg(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="pauta-parent-watch", daemon=True).start()
+
+
+def worker_main(conn: Any, cuda_devices: str | None, results_url: str, inline_max: int) -> None:
+    """The loop of one warm worker process (the ``target`` of its ``Process``).
+
+    ``CUDA_VISIBLE_DEVICES`` is set before any task code is imported. (Under ``spawn`` the
+    parent's main script was re-imported as ``__mp_main__`` already; CUDA libraries read the
+    variable when they initialise, on first use, which is later.)
+    """
+    if cuda_devices is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = cuda_devices
+    # Our own process group, so the executor can kill this worker with everything it started.
+    with suppress(OSError):
+        os.setsid()
+    import faulthandler
+
+    # A segfault dumps the Python stack to fd 2, which is the attempt's log while it runs.
+    faulthandler.enable(file=sys.__stderr__ or sys.stderr, all_threads=False)
+    _watch_parent()
+    store = ResultStore(results_url, inline_max)
+    capture = FdCapture()
+    me = worker_name()
+    runs: dict[str, RunInfo] = {}
+    refs: dict[str, TaskRef] = {}
+    conn.send_bytes(pickle.dumps(READY, PROTOCOL))
+    try:
+        while True:
+            try:
+                message = pickle.loads(conn.recv_bytes())
+            except (EOFError, OSError):
+                return
+            kind = message[0]
+            if kind == "work":
+                _, run_id, run, ref, key, task_name, attempt, blob, log_path, is_async = message
+                if run is not None:
+                    runs[run_id] = run
+                if isinstance(ref, TaskRef):
+                    if ref.token:
+                        refs[ref.token] = ref
+                else:
+                    ref = refs[ref]
+                item = WorkItem(
+                    runs[run_id], key, task_name, attempt, ref, blob, log_path, is_async=is_async
+                )
+                outcome = run_item(item, store, capture.capture, me)
+                del item, blob
+                conn.send_bytes(pickle.dumps(encode_outcome(outcome), PROTOCOL))
+            elif kind == "forget":
+                runs.clear()
+                refs.clear()
+            elif kind == "stop":
+                return
+    finally:
+        capture.close()
