@@ -1,0 +1,1 @@
+"""The metadata store (SQLAlchemy on SQLite or PostgreSQL) and the result store."""

@@ -1,0 +1,330 @@
+"""Opening the metadata database: engines, SQLite settings, and the schema check on first use.
+
+SQLite runs in WAL mode with a 30 s busy timeout and foreign keys on. Write transactions start
+with ``BEGIN IMMEDIATE`` (use :func:`writer`): a deferred transaction that reads and then writes
+can fail at once with ``SQLITE_BUSY_SNAPSHOT`` instead of waiting for the other writer. WAL needs
+shared memory between processes, which network file systems do not give, so a database on NFS
+and friends is refused with advice instead of being slowly corrupted.
+
+Importing this module does not import Alembic (it costs ~0.1 s): the schema version is compared
+with :data:`HEAD` and Alembic is loaded only when they differ.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+import sqlite3
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Connection, Dialect, Engine, make_url
+
+from pauta.core.errors import StoreError
+from pauta.store.types import json_dumps
+
+HEAD = "0001"
+"""The schema revision this code expects; it must equal the newest migration's revision id."""
+
+SYNCHRONOUS_MODES = frozenset({"OFF", "NORMAL", "FULL", "EXTRA"})
+
+BUSY_TIMEOUT_S = 30
+
+# File systems on which SQLite's WAL (shared-memory index + POSIX locks) is unreliable.
+NETWORK_FILESYSTEMS = frozenset(
+    {
+        "nfs",
+        "nfs4",
+        "cifs",
+        "smb3",
+        "smbfs",
+        "ncpfs",
+        "9p",
+        "afs",
+        "lustre",
+        "gpfs",
+        "glusterfs",
+        "ceph",
+        "beegfs",
+        "fuse.sshfs",
+        "fuse.glusterfs",
+        "fuse.ceph",
+        "fuse.s3fs",
+        "fuse.gcsfuse",
+        "fuse.rclone",
+    }
+)
+
+_WRITE_OPTION = "pauta_begin"
+
+# Serializes concurrent migrations on one PostgreSQL database (any fixed 64-bit number).
+_PG_MIGRATION_LOCK = 0x70617574_61_6D67
+
+
+def normalize_url(url: str | URL) -> URL:
+    """Parse a database URL; plain ``postgresql://`` and ``postgres://`` mean psycopg 3."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend in {"postgresql", "postgres"}:
+        if parsed.drivername in {"postgresql", "postgres"}:
+            parsed = parsed.set(drivername="postgresql+psycopg")
+    elif backend != "sqlite":
+        raise StoreError(
+            f"unsupported database {parsed.render_as_string()!r}: pauta stores its metadata in "
+            "SQLite (sqlite:///path/pauta.db) or PostgreSQL (postgresql+psycopg://user@host/db)"
+        )
+    return parsed
+
+
+def sqlite_path(url: URL) -> Path | None:
+    """The database file of a SQLite URL, absolute; None for an in-memory database."""
+    database = url.database or ""
+    if database in {"", ":memory:"} or database.startswith("file::memory:"):
+        return None
+    return Path(database).expanduser().absolute()
+
+
+def _unescape_mount(field: str) -> str:
+    # /proc/mounts writes spaces, tabs, newlines and backslashes as octal escapes.
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def network_filesystem(path: Path, mounts: str | None = None) -> tuple[str, str] | None:
+    """``(fstype, mount point)`` when ``path`` lies on a network file system, else None.
+
+    ``mounts`` is the text of ``/proc/mounts`` (read when not given; None where there is no
+    such file, as on macOS).
+    """
+    if mounts is None:
+        try:
+            mounts = Path("/proc/mounts").read_text()
+        except OSError:
+            return None
+    target = path.resolve()
+    best: tuple[str, str] | None = None
+    best_len = -1
+    for line in mounts.splitlines():
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        mount_point, fstype = _unescape_mount(fields[1]), fields[2]
+        mp = Path(mount_point)
+        if (target == mp or mp in target.parents) and len(mount_point) > best_len:
+            best, best_len = (fstype, mount_point), len(mount_point)
+    if best is not None and best[0].lower() in NETWORK_FILESYSTEMS:
+        return best
+    return None
+
+
+def check_local_disk(path: Path, mounts: str | None = None) -> None:
+    """Raise StoreError when the SQLite file ``path`` would live on a network file system."""
+    found = network_filesystem(path.parent, mounts)
+    if found is not None:
+        fstype, mount_point = found
+        raise StoreError(
+            f"the SQLite database {path} is on a network file system ({fstype} mounted at "
+            f"{mount_point}). SQLite's WAL mode does not work there: writers from several "
+            "processes would lock up or corrupt the database. Put the pauta home on a local "
+            "disk (PAUTA_HOME=/local/folder) or use PostgreSQL "
+            "(PAUTA_DATABASE_URL=postgresql+psycopg://user@host/dbname)."
+        )
+
+
+def create_engine(url: str | URL, *, sqlite_synchronous: str = "NORMAL") -> Engine:
+    """An engine for ``url`` with pauta's settings; the schema is not checked here.
+
+    For a SQLite file this creates the parent folder when missing and refuses network file
+    systems. ``sqlite_synchronous`` is SQLite's ``synchronous`` pragma: NORMAL survives a
+    process crash, FULL also a power loss.
+    """
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(parsed, pool_pre_ping=True, json_serializer=json_dumps)
+
+    synchronous = sqlite_synchronous.upper()
+    if synchronous not in SYNCHRONOUS_MODES:
+        raise StoreError(
+            f"SQLite synchronous mode {sqlite_synchronous!r} is not one of "
+            f"{', '.join(sorted(SYNCHRONOUS_MODES))}"
+        )
+    path = sqlite_path(parsed)
+    kwargs: dict[str, Any] = {
+        "connect_args": {"timeout": BUSY_TIMEOUT_S, "check_same_thread": False},
+        "json_serializer": json_dumps,
+    }
+    if path is None:
+        # One shared connection, or every checkout would see a different empty database.
+        kwargs["poolclass"] = sa.StaticPool
+    else:
+        check_local_disk(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the folder of the database {path}: {exc}") from exc
+    engine = sa.create_engine(parsed, **kwargs)
+    _install_sqlite_hooks(engine, synchronous, in_memory=path is None)
+    return engine
+
+
+def _enable_wal(cursor: Any) -> str:
+    # Switching a new database to WAL needs an exclusive lock, and SQLite answers "database is
+    # locked" at once instead of waiting when another process holds one (both processes
+    # opening a fresh file): retry with backoff, ~BUSY_TIMEOUT_S in all.
+    delay, waited = 0.005, 0.0
+    while True:
+        try:
+            return str(cursor.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or waited >= BUSY_TIMEOUT_S:
+                raise
+        time.sleep(delay)
+        waited += delay
+        delay = min(delay * 2, 0.1)
+
+
+def _install_sqlite_hooks(engine: Engine, synchronous: str, *, in_memory: bool) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take BEGIN away from the sqlite3 module, which would defer it to the first write.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
+            mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != "wal":
+                mode = _enable_wal(cursor)
+            if not in_memory and str(mode).lower() != "wal":
+                raise StoreError(
+                    f"SQLite refused WAL mode for {engine.url.database} (journal mode is "
+                    f"{mode!r}); pauta needs WAL for several processes to share the database"
+                )
+            cursor.execute(f"PRAGMA synchronous = {synchronous}")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get(_WRITE_OPTION) == "IMMEDIATE"
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine (same pool) whose transactions are write transactions.
+
+    On SQLite they begin with ``BEGIN IMMEDIATE``, taking the write lock up front (waiting up
+    to the busy timeout for it); on PostgreSQL this changes nothing.
+    """
+    return engine.execution_options(**{_WRITE_OPTION: "IMMEDIATE"})
+
+
+def current_revision(conn: Connection) -> str | None:
+    """The schema revision recorded in the database; None for a database never migrated."""
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def ensure_schema(engine: Engine) -> bool:
+    """Migrate the database to :data:`HEAD` unless it is there already; True when it migrated.
+
+    The check is one query. The migration runs in one write transaction (``BEGIN IMMEDIATE``
+    on SQLite, an advisory lock on PostgreSQL), so concurrent processes migrate once, and a
+    process killed halfway leaves the old schema intact.
+    """
+    with engine.connect() as conn:
+        if current_revision(conn) == HEAD:
+            return False
+    with writer(engine).begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+        if current_revision(conn) == HEAD:
+            return False  # another process migrated while this one waited for the lock
+        # Imported here, not at the top: loading Alembic costs more than everything else a
+        # store needs, and it is needed only on the rare open that finds an old schema.
+        from pauta.store import migrations
+
+        migrations.run(conn)
+    return True
+
+
+class BulkStatement:
+    """A statement run once per row with one ``executemany``, for large group commits.
+
+    SQLAlchemy's own executemany path builds and converts a parameter dict per row, which
+    costs more than SQLite's insert itself at 10,000 rows. This compiles the statement once
+    per dialect, converts the values column by column with the column types' own converters,
+    and hands the rows straight to the driver. Every value must be a ``sa.bindparam`` that the
+    rows supply; ``columns`` names the columns of an INSERT.
+    """
+
+    def __init__(self, stmt: sa.Executable, columns: Sequence[str] | None = None) -> None:
+        self._stmt = stmt
+        self._columns = list(columns) if columns is not None else None
+        self._compiled: dict[tuple[str, str, str], _Compiled] = {}
+
+    def _compile(self, dialect: Dialect) -> _Compiled:
+        cache_key = (dialect.name, dialect.driver, dialect.paramstyle)
+        compiled = self._compiled.get(cache_key)
+        if compiled is None:
+            # for_executemany: no RETURNING of generated keys, which nobody reads here.
+            c = self._stmt.compile(dialect=dialect, column_keys=self._columns, for_executemany=True)
+            names = tuple(c.positiontup) if c.positional and c.positiontup else tuple(c.binds)
+            converters = []
+            for i, name in enumerate(names):
+                if not c.binds[name].required:
+                    raise TypeError(
+                        f"BulkStatement takes every value from the rows; use "
+                        f"sa.bindparam() instead of the literal bound as {name!r}"
+                    )
+                bind_type = c.binds[name].type
+                proc = bind_type.dialect_impl(dialect).bind_processor(dialect)
+                # Both drivers take bytes as they are; SQLAlchemy's wrapper only copies them.
+                if proc is not None and not isinstance(bind_type, sa.LargeBinary):
+                    converters.append((i, proc))
+            getter = _row_getter(names)
+            compiled = _Compiled(c.string, names, c.positional, getter, tuple(converters))
+            self._compiled[cache_key] = compiled
+        return compiled
+
+    def execute(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Run the statement for every row (dicts keyed by bind name); rows changed in all.
+
+        Drivers that cannot count the rows of an executemany get one statement per row.
+        """
+        if not rows:
+            return 0
+        c = self._compile(conn.dialect)
+        params: list[Any] = list(map(c.getter, rows))
+        if c.converters:
+            columns: list[Any] = list(zip(*params, strict=True))
+            for i, proc in c.converters:
+                columns[i] = [None if v is None else proc(v) for v in columns[i]]
+            params = list(zip(*columns, strict=True))
+        if not c.positional:
+            params = [dict(zip(c.names, p, strict=True)) for p in params]
+        if conn.dialect.supports_sane_multi_rowcount:
+            return conn.exec_driver_sql(c.sql, params).rowcount
+        return sum(conn.exec_driver_sql(c.sql, p).rowcount for p in params)
+
+
+def _row_getter(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    if len(names) == 1:
+        name = names[0]
+        return lambda row: (row[name],)
+    return operator.itemgetter(*names)
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    sql: str
+    names: tuple[str, ...]
+    positional: bool
+    # the row's values as a tuple in bind order
+    getter: Callable[[Mapping[str, Any]], tuple[Any, ...]]
+    # (position, converter) of the binds whose type converts values; None is never converted
+    converters: tuple[tuple[int, Callable[[Any], Any]], ...]

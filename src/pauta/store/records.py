@@ -1,0 +1,136 @@
+"""Plain records the store reads and writes; no SQLAlchemy objects leave the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pauta.core.states import FlowRunState, State
+from pauta.store.results import StoredResult
+
+
+@dataclass(slots=True)
+class FlowRunRecord:
+    """One flow run.
+
+    ``flow_ref`` says how to find the flow function again on resume:
+    ``{"module": ..., "qualname": ..., "path": ...}``. ``schedule_key`` is set only for
+    scheduled and backfill runs (unique: one run per flow and logical date).
+    """
+
+    id: str
+    flow: str
+    state: FlowRunState
+    params: dict[str, Any]
+    logical_date: datetime
+    interval_start: datetime
+    interval_end: datetime
+    trigger: str
+    created_at: datetime
+    flow_ref: dict[str, Any] = field(default_factory=dict)
+    code_hash: str = ""
+    schedule_key: str | None = None
+    parent_run_id: str | None = None
+    parent_key: str | None = None
+    priority: int = 0
+    tags: list[str] = field(default_factory=list)
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    driver_host: str | None = None
+    driver_pid: int | None = None
+    lease_epoch: int = 0
+    heartbeat_at: datetime | None = None
+    result: StoredResult | None = None
+    error: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class TaskRunRecord:
+    """One task call in a flow run: the view of its latest attempt.
+
+    ``key`` is unique in the run (task name, call count, map index). ``fingerprint`` hashes the
+    call's inputs (upstream keys and literal arguments). ``upstream`` lists the keys it
+    depends on (for graphs). ``kind`` is "task" or "flow" (a child flow call, whose run id is
+    ``child_run_id``).
+    """
+
+    flow_run_id: str
+    key: str
+    name: str
+    state: State
+    attempts: int = 0
+    map_index: int | None = None
+    fingerprint: str = ""
+    upstream: list[str] = field(default_factory=list)
+    priority: int = 0
+    resources: dict[str, Any] = field(default_factory=dict)
+    kind: str = "task"
+    child_run_id: str | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    result: StoredResult | None = None
+    error: dict[str, Any] | None = None
+    cache_key: str | None = None
+    cached_from: str | None = None
+
+
+@dataclass(slots=True)
+class AttemptRecord:
+    """One attempt of one task call."""
+
+    flow_run_id: str
+    key: str
+    attempt: int
+    state: State
+    queued_at: datetime | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    error: dict[str, Any] | None = None
+    worker: str | None = None
+    log_path: str | None = None
+
+
+@dataclass(slots=True)
+class MetricRecord:
+    """A metric a task logged."""
+
+    flow_run_id: str
+    key: str
+    attempt: int
+    name: str
+    value: float
+    step: int | None
+    logged_at: datetime
+
+
+@dataclass(slots=True)
+class TaskWrite:
+    """A task call's new view, to be written with compare-and-set.
+
+    ``expected`` is the state the store must still hold (None: the row is new and is inserted).
+    The same for the attempt row with ``attempt_expected``; ``attempt`` may be None when the
+    attempt row is unchanged.
+    """
+
+    record: TaskRunRecord
+    expected: State | None
+    attempt: AttemptRecord | None = None
+    attempt_expected: State | None = None
+
+
+@dataclass(slots=True)
+class WriteBatch:
+    """Everything one group commit writes, in one transaction.
+
+    ``fences`` maps each run with writes to the lease epoch of the driver writing them; the
+    write is refused (``LeaseLostError``) when another driver took the run over.
+    """
+
+    fences: dict[str, int] = field(default_factory=dict)
+    tasks: list[TaskWrite] = field(default_factory=list)
+    metrics: list[MetricRecord] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.tasks or self.metrics)

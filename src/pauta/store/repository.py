@@ -1,0 +1,425 @@
+"""``Store``: the narrow interface to the metadata database, on SQLite or PostgreSQL.
+
+Everything goes in and out as the plain records of ``pauta.store.records``; no SQLAlchemy
+object leaves this module. State changes go through ``pauta.store.transitions``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from pauta.core.clock import utcnow
+from pauta.core.errors import LeaseLostError, RunNotFoundError, StoreError
+from pauta.core.states import FLOW_TERMINAL, FlowRunState, State
+from pauta.store import db, transitions
+from pauta.store.records import (
+    AttemptRecord,
+    FlowRunRecord,
+    MetricRecord,
+    TaskRunRecord,
+    WriteBatch,
+)
+from pauta.store.results import StoredResult
+from pauta.store.tables import flow_runs, flows, metrics, pools, task_attempts, task_runs
+
+if TYPE_CHECKING:
+    from pauta.core.settings import Settings
+
+
+class DuplicateRunError(StoreError):
+    """A run with the same schedule key (flow + logical date) exists already."""
+
+
+def _result(
+    uri: str | None, inline: bytes | None, size: int | None, serializer: str, preview: str
+) -> StoredResult | None:
+    if size is None:
+        return None
+    return StoredResult(
+        uri=uri,
+        inline=bytes(inline) if inline is not None else None,  # psycopg gives memoryview
+        size=size,
+        serializer=serializer or "",
+        preview=preview or "",
+    )
+
+
+def _flow_run_row(rec: FlowRunRecord) -> dict[str, Any]:
+    row = {c.name: getattr(rec, c.name) for c in flow_runs.c if hasattr(rec, c.name)}
+    row["state"] = str(rec.state)
+    row.update(transitions.result_values(rec.result))
+    return row
+
+
+def _flow_run(row: Any) -> FlowRunRecord:
+    m = row._mapping
+    fields = {k: m[k] for k in FlowRunRecord.__slots__ if k in m}  # type: ignore[attr-defined]
+    fields["state"] = FlowRunState(m["state"])
+    result = _result(*(m[c] for c in transitions.RESULT_COLUMNS))
+    return FlowRunRecord(**fields, result=result)
+
+
+# Selected in this order and unpacked by position: a run can have thousands of task rows, and
+# reading a Row by attribute name costs more than everything else.
+_TASK_COLUMNS = [
+    task_runs.c[name]
+    for name in (
+        "flow_run_id", "key", "name", "state", "attempts", "map_index", "fingerprint", "upstream",
+        "priority", "resources", "kind", "child_run_id", "created_at", "started_at", "ended_at",
+        *transitions.RESULT_COLUMNS, "error", "cache_key", "cached_from",
+    )
+]  # fmt: skip
+
+
+def _task_run(row: Any) -> TaskRunRecord:
+    (run, key, name, state, attempts, map_index, fingerprint, upstream, priority, resources, kind,
+     child_run_id, created_at, started_at, ended_at, uri, inline, size, serializer, preview,
+     error, cache_key, cached_from) = row  # fmt: skip
+    return TaskRunRecord(
+        flow_run_id=run,
+        key=key,
+        name=name,
+        state=State(state),
+        attempts=attempts,
+        map_index=map_index,
+        fingerprint=fingerprint,
+        upstream=upstream,
+        priority=priority,
+        resources=resources,
+        kind=kind,
+        child_run_id=child_run_id,
+        created_at=created_at,
+        started_at=started_at,
+        ended_at=ended_at,
+        result=_result(uri, inline, size, serializer, preview),
+        error=error,
+        cache_key=cache_key,
+        cached_from=cached_from,
+    )
+
+
+class Store:
+    """The metadata store. Opening it migrates the schema when needed (``migrate=False`` skips).
+
+    ``url`` is a SQLAlchemy URL: ``sqlite:///path/pauta.db`` or
+    ``postgresql+psycopg://user@host/db``. Safe to share between threads.
+    """
+
+    def __init__(
+        self, url: str, *, sqlite_synchronous: str = "NORMAL", migrate: bool = True
+    ) -> None:
+        self.engine: Engine = db.create_engine(url, sqlite_synchronous=sqlite_synchronous)
+        self.url: str = self.engine.url.render_as_string(hide_password=False)
+        self.dialect: str = self.engine.dialect.name
+        # Same pool; on SQLite its transactions begin with BEGIN IMMEDIATE.
+        self._writer = db.writer(self.engine)
+        if migrate:
+            try:
+                db.ensure_schema(self.engine)
+            except BaseException:
+                self.engine.dispose()
+                raise
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Store:
+        """The store the settings name; for SQLite, the pauta home is created first."""
+        if settings.database_url.startswith("sqlite"):
+            settings.ensure_home()
+        return cls(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    def _insert(self) -> Any:
+        return postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+
+    # flows ------------------------------------------------------------------------------------
+    def upsert_flow(
+        self,
+        name: str,
+        *,
+        description: str = "",
+        parameters_schema: dict[str, Any] | None = None,
+        schedule: str | None = None,
+        timezone: str | None = None,
+        source: str | None = None,
+    ) -> None:
+        """Record a flow's definition; a flow already known keeps its ``paused`` flag."""
+        values = {
+            "description": description,
+            "parameters_schema": parameters_schema,
+            "schedule": schedule,
+            "timezone": timezone,
+            "source": source,
+            "updated_at": utcnow(),
+        }
+        stmt = self._insert()(flows).values(name=name, paused=False, **values)
+        stmt = stmt.on_conflict_do_update(index_elements=[flows.c.name], set_=values)
+        with self._writer.begin() as conn:
+            conn.execute(stmt)
+
+    def get_flow(self, name: str) -> dict[str, Any] | None:
+        """The flow's row as a dict (name, description, parameters_schema, schedule, timezone,
+        paused, source, updated_at), or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(flows).where(flows.c.name == name)).first()
+        return dict(row._mapping) if row else None
+
+    def list_flows(self) -> list[dict[str, Any]]:
+        """Every known flow, by name."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(flows).order_by(flows.c.name))
+            return [dict(row._mapping) for row in rows]
+
+    def set_paused(self, name: str, paused: bool) -> None:
+        """Pause or unpause a flow's schedule. StoreError when the flow is unknown."""
+        stmt = sa.update(flows).where(flows.c.name == name).values(paused=paused)
+        with self._writer.begin() as conn:
+            if conn.execute(stmt).rowcount == 0:
+                raise StoreError(
+                    f"no flow named {name!r} in the store; flows are recorded when they are "
+                    "discovered: check the name with `pauta flows list`"
+                )
+
+    # flow runs --------------------------------------------------------------------------------
+    def create_flow_run(self, rec: FlowRunRecord) -> FlowRunRecord:
+        """Insert a new run. DuplicateRunError when its ``schedule_key`` is taken."""
+        stmt = self._insert()(flow_runs).values(_flow_run_row(rec))
+        if rec.schedule_key is not None:
+            # A conflict on the schedule key is an expected race between schedulers: ask the
+            # database to skip the row instead of failing the transaction.
+            stmt = stmt.on_conflict_do_nothing(index_elements=[flow_runs.c.schedule_key])
+        try:
+            with self._writer.begin() as conn:
+                # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT.
+                inserted = conn.execute(stmt.returning(flow_runs.c.id)).first()
+        except sa.exc.IntegrityError as exc:
+            raise StoreError(f"cannot create run {rec.id} of {rec.flow!r}: {exc.orig}") from exc
+        if inserted is None:
+            with self.engine.connect() as conn:
+                query = sa.select(flow_runs.c.id).where(
+                    flow_runs.c.schedule_key == rec.schedule_key
+                )
+                other = conn.execute(query).scalar()
+            raise DuplicateRunError(
+                f"flow {rec.flow!r} already has a run for logical date "
+                f"{rec.logical_date.isoformat()} (schedule key {rec.schedule_key!r}): run {other}"
+            )
+        return rec
+
+    def get_flow_run(self, run_id: str) -> FlowRunRecord:
+        """The run with this id, or with this unique id prefix (4 characters or more)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(flow_runs).where(flow_runs.c.id == run_id)).first()
+            if row is not None:
+                return _flow_run(row)
+            hint = "list runs with `pauta runs list`"
+            if len(run_id) < 4:
+                raise RunNotFoundError(f"no run with id {run_id!r}; {hint}")
+            query = (
+                sa.select(flow_runs)
+                .where(flow_runs.c.id.startswith(run_id, autoescape=True))
+                .order_by(flow_runs.c.id)
+                .limit(11)
+            )
+            rows = conn.execute(query).all()
+        if not rows:
+            raise RunNotFoundError(f"no run with id or id prefix {run_id!r}; {hint}")
+        if len(rows) > 1:
+            ids = ", ".join(r.id for r in rows[:10]) + (", ..." if len(rows) > 10 else "")
+            raise RunNotFoundError(
+                f"the id prefix {run_id!r} matches several runs ({ids}); give more characters"
+            )
+        return _flow_run(rows[0])
+
+    def list_flow_runs(
+        self,
+        *,
+        flow: str | None = None,
+        state: str | None = None,
+        parent_run_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[FlowRunRecord]:
+        """Runs, newest first, optionally filtered; ``limit=0`` returns them all."""
+        query = sa.select(flow_runs).order_by(flow_runs.c.created_at.desc(), flow_runs.c.id.desc())
+        if flow is not None:
+            query = query.where(flow_runs.c.flow == flow)
+        if state is not None:
+            query = query.where(flow_runs.c.state == str(FlowRunState(state)))
+        if parent_run_id is not None:
+            query = query.where(flow_runs.c.parent_run_id == parent_run_id)
+        if limit:
+            query = query.limit(limit)
+        if offset:
+            query = query.offset(offset)
+        with self.engine.connect() as conn:
+            return [_flow_run(row) for row in conn.execute(query)]
+
+    def transition_flow_run(
+        self,
+        run_id: str,
+        new: FlowRunState,
+        *,
+        expected: FlowRunState | Iterable[FlowRunState],
+        epoch: int | None = None,
+        now: datetime,
+        started_at: datetime | None = None,
+        ended_at: datetime | None = None,
+        result: StoredResult | None = None,
+        error: dict[str, Any] | None = None,
+    ) -> bool:
+        """Move a run to ``new`` if it is still in ``expected`` (and, with ``epoch``, still
+        driven by that lease). Returns False when the compare-and-set lost.
+
+        StoreError when ``FLOW_TRANSITIONS`` forbids the move from any expected state;
+        RunNotFoundError when there is no such run. Column updates: a fenced write also
+        refreshes ``heartbeat_at``; ``started_at`` defaults to ``now`` on the first RUNNING;
+        ``ended_at`` defaults to ``now`` in a terminal state and is cleared in an active one;
+        ``error`` is cleared in an active state unless given; ``result`` is written when given.
+        """
+        new = FlowRunState(new)
+        states = transitions.expected_flow_states(expected)
+        transitions.check_flow_transition(run_id, states, new)
+        values: dict[str, Any] = {}
+        if epoch is not None:
+            values["heartbeat_at"] = now
+        if started_at is not None:
+            values["started_at"] = started_at
+        elif new == FlowRunState.RUNNING:
+            values["started_at"] = sa.func.coalesce(flow_runs.c.started_at, now)
+        if new in FLOW_TERMINAL:
+            values["ended_at"] = ended_at or now
+        else:
+            values["ended_at"] = None
+            values["error"] = None
+        if error is not None:
+            values["error"] = error
+        if result is not None:
+            values.update(transitions.result_values(result))
+        with self._writer.begin() as conn:
+            won = transitions.cas_flow_run(conn, run_id, new, states, epoch=epoch, values=values)
+            if not won:
+                self._require_run(conn, run_id)
+        return won
+
+    def _require_run(self, conn: Connection, run_id: str) -> Any:
+        cols = (flow_runs.c.lease_epoch, flow_runs.c.driver_host, flow_runs.c.driver_pid)
+        row = conn.execute(sa.select(*cols).where(flow_runs.c.id == run_id)).first()
+        if row is None:
+            raise RunNotFoundError(f"no run with id {run_id!r}; list runs with `pauta runs list`")
+        return row
+
+    def take_lease(
+        self, run_id: str, *, host: str, pid: int, now: datetime, expected_epoch: int
+    ) -> int:
+        """Become the run's driver: bump its lease epoch if it is still ``expected_epoch``.
+
+        Returns the new epoch. LeaseLostError when another driver moved it first.
+        """
+        stmt = (
+            sa.update(flow_runs)
+            .where(flow_runs.c.id == run_id, flow_runs.c.lease_epoch == expected_epoch)
+            .values(
+                lease_epoch=expected_epoch + 1, driver_host=host, driver_pid=pid, heartbeat_at=now
+            )
+        )
+        with self._writer.begin() as conn:
+            if conn.execute(stmt).rowcount == 1:
+                return expected_epoch + 1
+            row = self._require_run(conn, run_id)
+        raise LeaseLostError(
+            f"run {run_id}: another driver took it over first (lease epoch {row.lease_epoch}, "
+            f"held by {row.driver_host} pid {row.driver_pid}; this process expected epoch "
+            f"{expected_epoch})"
+        )
+
+    def heartbeat(self, run_id: str, epoch: int, now: datetime) -> bool:
+        """Renew the lease; False when another driver holds the run now."""
+        stmt = (
+            sa.update(flow_runs)
+            .where(flow_runs.c.id == run_id, flow_runs.c.lease_epoch == epoch)
+            .values(heartbeat_at=now)
+        )
+        with self._writer.begin() as conn:
+            return conn.execute(stmt).rowcount == 1
+
+    # task runs --------------------------------------------------------------------------------
+    def write(self, batch: WriteBatch, now: datetime) -> None:
+        """Write a group commit in one transaction: all of it, or nothing.
+
+        Fenced runs must still hold their lease epoch (else LeaseLostError, naming the runs);
+        each task and attempt row must still hold its expected state, or not exist when none is
+        expected (else StaleWriteError naming the rows; its ``conflicts`` attribute lists them).
+        Metrics are appended. ``now`` refreshes the fenced runs' heartbeats.
+        """
+        transitions.write_batch(self._writer, batch, now)
+
+    def list_task_runs(self, run_id: str) -> list[TaskRunRecord]:
+        """A run's task calls, in the order they were created."""
+        query = (
+            sa.select(*_TASK_COLUMNS)
+            .where(task_runs.c.flow_run_id == run_id)
+            .order_by(task_runs.c.created_at, task_runs.c.key)
+        )
+        with self.engine.connect() as conn:
+            return [_task_run(row) for row in conn.execute(query)]
+
+    def task_runs_by_key(self, run_id: str) -> dict[str, TaskRunRecord]:
+        """A run's task calls by key."""
+        return {rec.key: rec for rec in self.list_task_runs(run_id)}
+
+    def list_attempts(self, run_id: str, key: str | None = None) -> list[AttemptRecord]:
+        """A run's attempts (or one task call's), by key and attempt number."""
+        t = task_attempts.c
+        query = sa.select(task_attempts).where(t.flow_run_id == run_id).order_by(t.key, t.attempt)
+        if key is not None:
+            query = query.where(t.key == key)
+        with self.engine.connect() as conn:
+            return [
+                AttemptRecord(**{**row._mapping, "state": State(row.state)})
+                for row in conn.execute(query)
+            ]
+
+    def list_metrics(self, run_id: str, key: str | None = None) -> list[MetricRecord]:
+        """A run's metrics (or one task call's), in the order they were logged."""
+        query = sa.select(metrics).where(metrics.c.flow_run_id == run_id).order_by(metrics.c.id)
+        if key is not None:
+            query = query.where(metrics.c.key == key)
+        with self.engine.connect() as conn:
+            return [
+                MetricRecord(**{k: v for k, v in row._mapping.items() if k != "id"})
+                for row in conn.execute(query)
+            ]
+
+    # pools ------------------------------------------------------------------------------------
+    def set_pool(self, name: str, slots: int) -> None:
+        """Create or resize a pool: at most ``slots`` of its tasks run at once."""
+        if slots < 0:
+            raise StoreError(f"pool {name!r}: slots must be 0 or more, not {slots}")
+        stmt = self._insert()(pools).values(name=name, slots=slots)
+        stmt = stmt.on_conflict_do_update(index_elements=[pools.c.name], set_={"slots": slots})
+        with self._writer.begin() as conn:
+            conn.execute(stmt)
+
+    def list_pools(self) -> dict[str, int]:
+        """Every pool's size, by name."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(pools.c.name, pools.c.slots).order_by(pools.c.name))
+            return dict(rows.all())

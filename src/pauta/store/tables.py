@@ -1,0 +1,178 @@
+"""The metadata schema: SQLAlchemy Core tables and indexes, no behaviour.
+
+Changing anything here needs a new migration in ``pauta/store/migrations/versions`` and a new
+``HEAD`` in ``pauta.store.db``; ``tests/store/test_store_migrations.py`` checks that the
+migrated schema matches these tables.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    false,
+)
+
+from pauta.store.types import JSONValue, UTCDateTime
+
+# Deterministic constraint names: Alembic's batch mode on SQLite rebuilds tables and needs them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+RUN_ID = String(16)
+KEY = String(512)
+STATE = String(32)
+
+
+def _run_fk() -> ForeignKey:
+    return ForeignKey("flow_runs.id", ondelete="CASCADE")
+
+
+flows = Table(
+    "flows",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("parameters_schema", JSONValue()),
+    Column("schedule", Text),
+    Column("timezone", String(64)),
+    Column("paused", Boolean, nullable=False, default=False, server_default=false()),
+    Column("source", Text),
+    Column("updated_at", UTCDateTime()),
+)
+
+flow_runs = Table(
+    "flow_runs",
+    metadata,
+    Column("id", RUN_ID, primary_key=True),
+    Column("flow", String(255), nullable=False),
+    Column("state", STATE, nullable=False),
+    Column("params", JSONValue(), nullable=False),
+    Column("logical_date", UTCDateTime(), nullable=False),
+    Column("interval_start", UTCDateTime(), nullable=False),
+    Column("interval_end", UTCDateTime(), nullable=False),
+    Column("trigger", String(32), nullable=False),
+    # Set only for scheduled and backfill runs: the unique key makes "one run per tick" hold
+    # even with several schedulers on one database. NULLs never collide.
+    Column("schedule_key", String(512), unique=True),
+    Column("parent_run_id", RUN_ID),
+    Column("parent_key", KEY),
+    Column("code_hash", String(128), nullable=False, default=""),
+    Column("flow_ref", JSONValue(), nullable=False),
+    Column("priority", Integer, nullable=False, default=0),
+    Column("tags", JSONValue(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("started_at", UTCDateTime()),
+    Column("ended_at", UTCDateTime()),
+    Column("driver_host", String(255)),
+    Column("driver_pid", Integer),
+    Column("lease_epoch", Integer, nullable=False, default=0, server_default="0"),
+    Column("heartbeat_at", UTCDateTime()),
+    Column("result_uri", Text),
+    Column("result_inline", LargeBinary),
+    Column("result_size", Integer),
+    Column("result_serializer", String(64)),
+    Column("result_preview", Text),
+    Column("error", JSONValue()),
+)
+Index("ix_flow_runs_flow_created_at", flow_runs.c.flow, flow_runs.c.created_at)
+Index("ix_flow_runs_created_at", flow_runs.c.created_at)
+Index("ix_flow_runs_state", flow_runs.c.state)
+Index("ix_flow_runs_parent_run_id", flow_runs.c.parent_run_id)
+
+task_runs = Table(
+    "task_runs",
+    metadata,
+    Column("flow_run_id", RUN_ID, _run_fk(), primary_key=True),
+    Column("key", KEY, primary_key=True),
+    Column("name", String(512), nullable=False),
+    Column("state", STATE, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("map_index", Integer),
+    Column("fingerprint", String(128), nullable=False, default=""),
+    Column("upstream", JSONValue(), nullable=False),
+    Column("priority", Integer, nullable=False, default=0),
+    Column("resources", JSONValue(), nullable=False),
+    Column("kind", String(16), nullable=False, default="task"),
+    Column("child_run_id", RUN_ID),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("started_at", UTCDateTime()),
+    Column("ended_at", UTCDateTime()),
+    Column("result_uri", Text),
+    Column("result_inline", LargeBinary),
+    Column("result_size", Integer),
+    Column("result_serializer", String(64)),
+    Column("result_preview", Text),
+    Column("error", JSONValue()),
+    Column("cache_key", String(255)),
+    Column("cached_from", String(600)),
+)
+Index("ix_task_runs_flow_run_id_state", task_runs.c.flow_run_id, task_runs.c.state)
+# Cross-run caching looks up a task's earlier successful result by (task name, cache key).
+# Partial: most calls have no cache key, and indexing their NULLs made inserts ~40% slower.
+_CACHED = task_runs.c.cache_key.isnot(None)
+Index(
+    "ix_task_runs_name_cache_key",
+    task_runs.c.name,
+    task_runs.c.cache_key,
+    sqlite_where=_CACHED,
+    postgresql_where=_CACHED,
+)
+
+task_attempts = Table(
+    "task_attempts",
+    metadata,
+    Column("flow_run_id", RUN_ID, _run_fk(), primary_key=True),
+    Column("key", KEY, primary_key=True),
+    Column("attempt", Integer, primary_key=True),
+    Column("state", STATE, nullable=False),
+    Column("queued_at", UTCDateTime()),
+    Column("started_at", UTCDateTime()),
+    Column("ended_at", UTCDateTime()),
+    Column("error", JSONValue()),
+    Column("worker", String(255)),
+    Column("log_path", Text),
+)
+
+metrics = Table(
+    "metrics",
+    metadata,
+    # BIGINT on PostgreSQL; SQLite needs exactly INTEGER for the rowid alias.
+    Column(
+        "id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    Column("flow_run_id", RUN_ID, _run_fk(), nullable=False, index=True),
+    Column("key", KEY, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("value", Float, nullable=False),
+    Column("step", Integer),
+    Column("logged_at", UTCDateTime(), nullable=False),
+)
+
+pools = Table(
+    "pools",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("slots", Integer, nullable=False),
+)
