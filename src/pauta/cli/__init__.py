@@ -1,0 +1,5 @@
+"""The ``pauta`` command line."""
+
+from pauta.cli.main import main
+
+__all__ = ["main"]

@@ -1,0 +1,104 @@
+"""What every command shares: exit codes, error reporting, the store, parameter parsing."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from pauta.core.errors import PautaError
+from pauta.core.settings import Settings
+
+EXIT_OK = 0
+EXIT_RUN_FAILED = 1
+EXIT_USAGE = 2
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn pauta's errors into a one-line message and exit code 2 (bad usage or input)."""
+    try:
+        yield
+    except PautaError as exc:
+        fail(str(exc))
+
+
+def open_store() -> Any:
+    from pauta.store.repository import Store
+
+    settings = Settings.from_env()
+    settings.ensure_home()
+    return Store.from_settings(settings)
+
+
+def print_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, default=str))
+
+
+def parse_params(
+    pairs: tuple[str, ...], params_file: str | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(typed values from --params-file, strings from --param k=v)."""
+    from_file: dict[str, Any] = {}
+    if params_file:
+        try:
+            loaded = json.loads(Path(params_file).read_text())
+        except OSError as exc:
+            fail(f"cannot read --params-file {params_file}: {exc.strerror}")
+        except ValueError as exc:
+            fail(f"--params-file {params_file} is not valid JSON: {exc}")
+        if not isinstance(loaded, dict):
+            fail(f"--params-file {params_file} must hold a JSON object of name: value")
+        from_file = loaded
+    strings: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            fail(f"--param {pair!r} must look like name=value")
+        strings[name.strip()] = value
+    return from_file, strings
+
+
+def capacity_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--cpus/--memory/--gpus/--resource: declare what this process may use."""
+    for option in reversed(
+        [
+            click.option("--cpus", type=float, help="CPUs tasks may use at once (default: cores)."),
+            click.option(
+                "--memory", help="Memory tasks may use at once, e.g. 32GiB (default: RAM)."
+            ),
+            click.option("--gpus", type=int, help="GPUs tasks may use (default: detected)."),
+            click.option(
+                "--resource",
+                "resources",
+                multiple=True,
+                metavar="NAME=AMOUNT",
+                help="A custom resource, e.g. db_conn=4 (repeatable).",
+            ),
+        ]
+    ):
+        fn = option(fn)
+    return fn
+
+
+def build_capacity(
+    cpus: float | None, memory: str | None, gpus: int | None, resources: tuple[str, ...]
+) -> Any:
+    if cpus is None and memory is None and gpus is None and not resources:
+        return None
+    from pauta.dispatch.capacity import parse_capacity
+
+    try:
+        return parse_capacity(cpus=cpus, memory=memory, gpus=gpus, resources=list(resources))
+    except ValueError as exc:
+        fail(str(exc))

@@ -1,0 +1,293 @@
+"""``pauta`` commands. Heavy modules are imported inside commands so ``pauta --help`` is quick."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import click
+
+from pauta.cli.common import (
+    EXIT_OK,
+    EXIT_RUN_FAILED,
+    build_capacity,
+    capacity_options,
+    fail,
+    open_store,
+    parse_params,
+    print_json,
+    user_errors,
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="pauta")
+def main() -> None:
+    """pauta: dynamic, durable workflows for machine-learning pipelines."""
+
+
+def _drive(action: Any, *, as_json: bool, quiet: bool) -> None:
+    """Run ``action(on_start)`` with live progress; exit with the run's outcome."""
+    from rich.console import Console
+
+    from pauta.cli.progress import LiveProgress, print_summary
+
+    console = Console(stderr=True)
+    live = LiveProgress(console) if console.is_terminal and not quiet and not as_json else None
+    drivers: list[Any] = []
+
+    def on_start(driver: Any) -> None:
+        drivers.append(driver)
+        if live is not None:
+            live.attach(driver)
+
+    started = time.perf_counter()
+    try:
+        with user_errors():
+            run = action(on_start)
+    finally:
+        if live is not None:
+            live.close()
+    elapsed = time.perf_counter() - started
+    if as_json:
+        from pauta.app.runs import show_run
+
+        print_json(show_run(open_store(), run.id))
+    elif not quiet:
+        print_summary(console, run, drivers[0] if drivers else None, elapsed)
+    sys.exit(EXIT_OK if run.state == "SUCCEEDED" else EXIT_RUN_FAILED)
+
+
+@main.command()
+@click.argument("target", metavar="FILE[:FLOW]")
+@click.option(
+    "--param",
+    "-p",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A flow parameter (repeatable).",
+)
+@click.option("--params-file", type=click.Path(dir_okay=False), help="A JSON object of parameters.")
+@click.option(
+    "--executor", type=click.Choice(["local", "inline"]), help="Where tasks run by default."
+)
+@click.option(
+    "--workers", type=int, help="Warm worker processes (default: one per cpu of capacity)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the finished run as JSON only.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress or summary; only the exit code.")
+@capacity_options
+def run(
+    target: str,
+    params: tuple[str, ...],
+    params_file: str | None,
+    executor: str | None,
+    workers: int | None,
+    as_json: bool,
+    quiet: bool,
+    cpus: float | None,
+    memory: str | None,
+    gpus: int | None,
+    resources: tuple[str, ...],
+) -> None:
+    """Run a flow once, showing live progress; the exit code is the outcome (0 succeeded)."""
+    from pauta.app.flows import resolve_flow
+    from pauta.engine.runner import Runner
+
+    from_file, strings = parse_params(params, params_file)
+    capacity = build_capacity(cpus, memory, gpus, resources)
+    with user_errors():
+        flow = resolve_flow(target)
+        values = flow.parameters.validate(from_file) if from_file else {}
+        typed = flow.parameters.validate({**from_file, **strings}, from_strings=True)
+        values.update(typed)
+    runner = Runner(capacity=capacity, workers=workers, default_executor=executor)
+    try:
+        _drive(
+            lambda on_start: runner.run(flow, values, on_start=on_start),
+            as_json=as_json,
+            quiet=quiet,
+        )
+    finally:
+        runner.close()
+
+
+@main.group()
+def runs() -> None:
+    """List, inspect and resume flow runs."""
+
+
+@runs.command("list")
+@click.option("--flow", help="Only runs of this flow.")
+@click.option("--state", help="Only runs in this state (e.g. FAILED).")
+@click.option("--limit", type=int, default=100, show_default=True, help="0 lists all.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array, newest first.")
+def runs_list(flow: str | None, state: str | None, limit: int, as_json: bool) -> None:
+    """Runs, newest first."""
+    from pauta.app.runs import run_view
+
+    if limit < 0:
+        fail("--limit must be 0 (all) or more")
+    if state is not None:
+        from pauta.core.states import FlowRunState
+
+        if state.upper() not in FlowRunState.__members__:
+            fail(f"unknown state {state!r}; use one of {', '.join(FlowRunState)}")
+        state = state.upper()
+    with user_errors():
+        records = open_store().list_flow_runs(flow=flow, state=state, limit=limit)
+    views = [run_view(r) for r in records]
+    if as_json:
+        print_json(views)
+        return
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from pauta.cli.progress import STYLES
+
+    table = Table(box=None, pad_edge=False)
+    for column in ("id", "flow", "state", "trigger", "started", "duration"):
+        table.add_column(column)
+    for view in views:
+        duration = view["duration"]
+        table.add_row(
+            view["id"],
+            view["flow"],
+            Text(view["state"], style=STYLES.get(view["state"], "")),
+            view["trigger"],
+            (view["started_at"] or "")[:19].replace("T", " "),
+            f"{duration:.2f}s" if duration is not None else "",
+        )
+    Console().print(table if views else "no runs yet: start one with `pauta run FILE`")
+
+
+@runs.command("show")
+@click.argument("run_id")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def runs_show(run_id: str, as_json: bool) -> None:
+    """A run's tasks, states, attempts, durations, result previews and metrics."""
+    from pauta.app.runs import show_run
+
+    with user_errors():
+        view = show_run(open_store(), run_id)
+    if as_json:
+        print_json(view)
+        return
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from pauta.cli.progress import STYLES
+
+    console = Console()
+    state = view["state"]
+    header = Text(f"run {view['id']} · {view['flow']} · ")
+    header.append(state, style=STYLES.get(state, ""))
+    header.append(f" · trigger {view['trigger']} · params {view['params']}")
+    console.print(header)
+    table = Table(box=None, pad_edge=False)
+    for column in ("task", "state", "attempts", "duration", "result / error", "metrics"):
+        table.add_column(column, overflow="fold")
+    for task in view["tasks"]:
+        detail = ""
+        if task["error"]:
+            detail = f"{task['error'].get('type')}: {task['error'].get('message')}"
+        elif task["result"]:
+            detail = task["result"]["preview"]
+        metrics = ", ".join(f"{m['name']}={m['value']:g}" for m in task["metrics"])
+        duration = task["duration"]
+        table.add_row(
+            task["key"],
+            Text(task["state"], style=STYLES.get(task["state"], "")),
+            str(task["attempts"]),
+            f"{duration:.2f}s" if duration is not None else "",
+            detail,
+            metrics,
+        )
+    console.print(table)
+    if view["error"]:
+        console.print(
+            Text(f"{view['error'].get('type')}: {view['error'].get('message')}", style="red")
+        )
+    if view["result_preview"] is not None:
+        console.print(f"result: {view['result_preview']}")
+
+
+@runs.command("resume")
+@click.argument("run_id")
+@click.option("--force", is_flag=True, help="Take over even while another driver holds the run.")
+@click.option(
+    "--allow-changes",
+    is_flag=True,
+    help="Replay changed flow code, re-running from the first difference.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the finished run as JSON only.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress or summary.")
+@capacity_options
+def runs_resume(
+    run_id: str,
+    force: bool,
+    allow_changes: bool,
+    as_json: bool,
+    quiet: bool,
+    cpus: float | None,
+    memory: str | None,
+    gpus: int | None,
+    resources: tuple[str, ...],
+) -> None:
+    """Replay a run whose driver died (or that failed): finished tasks are not run again."""
+    from pauta.engine.runner import Runner
+
+    runner = Runner(capacity=build_capacity(cpus, memory, gpus, resources))
+    try:
+        _drive(
+            lambda on_start: runner.resume(
+                run_id, force=force, allow_changes=allow_changes, on_start=on_start
+            ),
+            as_json=as_json,
+            quiet=quiet,
+        )
+    finally:
+        runner.close()
+
+
+@main.command()
+@click.argument("run_id")
+@click.argument("task", required=False)
+def logs(run_id: str, task: str | None) -> None:
+    """Print a run's task logs (captured stdout, stderr and log lines); TASK is a key or name."""
+    from pauta.app.runs import log_files
+    from pauta.core.settings import Settings
+
+    with user_errors():
+        files = log_files(open_store(), Settings.from_env().logs_dir, run_id, task)
+    if not files:
+        click.echo("no log output was captured for this run", err=True)
+        return
+    for log in files:
+        click.echo(click.style(f"── {log.key} · attempt {log.attempt} ──", bold=True))
+        try:
+            click.echo(log.path.read_text(errors="replace"), nl=False)
+        except FileNotFoundError:
+            click.echo("(log removed)")
+
+
+@main.group()
+def db() -> None:
+    """The metadata database."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending migrations (they also run automatically on first use)."""
+    from pauta.core.settings import Settings
+    from pauta.store.migrations import upgrade
+
+    settings = Settings.from_env()
+    settings.ensure_home()
+    with user_errors():
+        upgrade(settings.database_url)
+    click.echo(f"database at head: {settings.database_url}")

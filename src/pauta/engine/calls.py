@@ -1,0 +1,174 @@
+"""``TaskCall``: the engine's node for one task call in one run.
+
+The engine thread owns every field but ``observed``; flow body threads only read ``state``,
+``done`` and the result, and wait on the driver's condition. State changes go through
+``TaskCall.move``, which checks the transition table; the store then writes the change with
+compare-and-set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pauta.core.errors import TaskFailed
+from pauta.core.states import TASK_OK, TASK_TERMINAL, State, task_transition_allowed
+from pauta.store.records import AttemptRecord, TaskRunRecord
+from pauta.store.results import StoredResult
+
+if TYPE_CHECKING:
+    from pauta.definitions.task import Task
+    from pauta.engine.driver import RunDriver
+    from pauta.engine.futures import TaskFuture
+
+_MISSING = object()
+
+
+class TaskCall:
+    """One task call: its inputs, dependencies, state, attempts and result."""
+
+    def __init__(
+        self,
+        driver: RunDriver,
+        key: str,
+        task: Task[Any, Any] | None,
+        name: str,
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+        *,
+        fingerprint: str = "",
+        map_index: int | None = None,
+        kind: str = "task",
+        created_at: datetime,
+    ) -> None:
+        self.driver = driver
+        self.key = key
+        self.task = task
+        self.name = name
+        self.args = args
+        self.kwargs = kwargs or {}
+        self.fingerprint = fingerprint
+        self.map_index = map_index
+        self.kind = kind
+        self.upstream: list[TaskCall] = []
+        self.dependents: list[TaskCall] = []
+        self.waiting = 0
+        self.state = State.PENDING
+        self.attempt = 0
+        self.failed_attempts = 0
+        self.stored: StoredResult | None = None
+        self.error: dict[str, Any] | None = None
+        self.created_at = created_at
+        self.queued_at: datetime | None = None
+        self.started_at: datetime | None = None
+        self.ended_at: datetime | None = None
+        self.worker: str | None = None
+        self.log_path: str | None = None
+        self.child_run_id: str | None = None
+        self.observed = False
+        self.done = False
+        self.retry_at: float | None = None
+        self.executor_name: str | None = None
+        # what the store holds, for compare-and-set; None means no row yet
+        self.persisted: State | None = None
+        self.attempt_persisted: State | None = None
+        self.attempt_persisted_no = 0
+        self._value: Any = _MISSING
+        self._callbacks: list[Callable[[], None]] = []
+        self._future: TaskFuture[Any] | None = None
+
+    # -- state ------------------------------------------------------------------------------
+    def move(self, new: State) -> None:
+        """Change state through the transition table (the engine's one chokepoint)."""
+        if new == self.state:
+            return
+        if not task_transition_allowed(self.state, new):
+            raise RuntimeError(f"task {self.key}: transition {self.state} → {new} is not allowed")
+        self.state = new
+        self.driver.engine.writer.touch(self)
+
+    @property
+    def ok(self) -> bool:
+        return self.state in TASK_OK
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TASK_TERMINAL
+
+    def add_done_callback(self, fn: Callable[[], None]) -> None:
+        if self.done:
+            fn()
+        else:
+            self._callbacks.append(fn)
+
+    def mark_done(self) -> list[Callable[[], None]]:
+        """Flag the call finished; returns the callbacks to run (outside any lock)."""
+        self.done = True
+        callbacks, self._callbacks = self._callbacks, []
+        return callbacks
+
+    # -- results ----------------------------------------------------------------------------
+    def value(self) -> Any:
+        """The call's return value (loaded once), or raise ``TaskFailed``."""
+        if not self.ok:
+            error = self.error or {}
+            raise TaskFailed(
+                self.name,
+                self.key,
+                state=str(self.state),
+                attempts=self.attempt,
+                error_type=error.get("type"),
+                error_message=error.get("message"),
+                traceback=error.get("traceback"),
+            )
+        if self._value is _MISSING:
+            self._value = self.driver.load_result(self.stored)
+        return self._value
+
+    def set_value(self, value: Any) -> None:
+        """Keep an already loaded value (e.g. a child flow's return value)."""
+        self._value = value
+
+    # -- records ----------------------------------------------------------------------------
+    def record(self) -> TaskRunRecord:
+        task = self.task
+        options = task.options if task is not None else None
+        return TaskRunRecord(
+            flow_run_id=self.driver.run_id,
+            key=self.key,
+            name=self.name,
+            state=self.state,
+            attempts=self.attempt,
+            map_index=self.map_index,
+            fingerprint=self.fingerprint,
+            upstream=[u.key for u in self.upstream],
+            priority=options.priority if options else 0,
+            resources=options.resources.to_dict() if options else {},
+            kind=self.kind,
+            child_run_id=self.child_run_id,
+            created_at=self.created_at,
+            started_at=self.started_at,
+            ended_at=self.ended_at,
+            result=self.stored,
+            error=self.error,
+        )
+
+    def attempt_record(self) -> AttemptRecord | None:
+        if self.attempt == 0:
+            return None
+        return AttemptRecord(
+            flow_run_id=self.driver.run_id,
+            key=self.key,
+            attempt=self.attempt,
+            state=self.state,
+            queued_at=self.queued_at,
+            started_at=self.started_at,
+            ended_at=self.ended_at,
+            error=self.error,
+            worker=self.worker,
+            log_path=self.log_path,
+        )
+
+    def __repr__(self) -> str:
+        return f"<TaskCall {self.key} {self.state} attempt={self.attempt}>"

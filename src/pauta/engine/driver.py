@@ -1,0 +1,382 @@
+"""``RunDriver``: runs one flow body and stands for its run while it executes.
+
+The body runs in the calling thread. Each task call it makes becomes a ``TaskCall`` (keyed by
+task name and call count) that the engine thread schedules. On a replay (``runs resume``) calls
+that already succeeded are answered from the store without running again; a call whose inputs
+differ from the record stops the replay, unless changes are allowed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import traceback
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from pauta.core.errors import FlowChangedError, PautaError, TaskFailed
+from pauta.core.states import TASK_OK, FlowRunState, State, task_transition_allowed
+from pauta.definitions.context import Context, Interval, use_context
+from pauta.definitions.runtime import reset_active_run, set_active_run
+from pauta.engine.calls import TaskCall
+from pauta.engine.children import run_child_flow
+from pauta.engine.fingerprint import call_key, fingerprint
+from pauta.engine.futures import TaskFuture
+from pauta.executors.base import RunInfo
+from pauta.store.records import FlowRunRecord, TaskRunRecord
+from pauta.store.results import StoredResult
+
+if TYPE_CHECKING:
+    from pauta.definitions.flow import Flow
+    from pauta.definitions.task import Task
+    from pauta.engine.engine import Engine
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-\[\]]")
+_RESTARTABLE = (State.QUEUED, State.RUNNING, State.RETRYING)
+
+
+class RunDriver:
+    """Drives one flow run in this process (the ``ActiveRun`` task calls are submitted to)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        flow: Flow[Any, Any],
+        record: FlowRunRecord,
+        params: dict[str, Any],
+        *,
+        recorded: dict[str, TaskRunRecord] | None = None,
+        allow_changes: bool = False,
+    ) -> None:
+        self.engine = engine
+        self.flow = flow
+        self.record = record
+        self.params = params
+        self.run_id = record.id
+        self.epoch = record.lease_epoch
+        self.priority = flow.options.priority
+        self.max_active_tasks = flow.options.max_active_tasks
+        self.calls: dict[str, TaskCall] = {}
+        self.order: list[TaskCall] = []
+        self.unfinished = 0
+        self.cancelling = False
+        self.lost: BaseException | None = None
+        self.retry_notes: list[tuple[str, float]] = []
+        self._counters: dict[str, int] = {}
+        self._recorded = recorded or {}
+        self._allow_changes = allow_changes
+        self._diverged = False
+        self.logs_dir = engine.settings.logs_dir / self.run_id
+        self.run_info = RunInfo(
+            run_id=self.run_id,
+            flow_name=flow.name,
+            params=record.params,
+            logical_date=record.logical_date,
+            interval_start=record.interval_start,
+            interval_end=record.interval_end,
+            trigger=record.trigger,
+        )
+
+    # -- ActiveRun: what task calls in the body do ----------------------------------------------
+    def submit(
+        self,
+        task: Task[Any, Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        wait_for: Sequence[Any],
+    ) -> TaskFuture[Any]:
+        count = self._next_count(task.name)
+        return self._new_call(task, call_key(task.name, count), args, kwargs, wait_for, None)
+
+    def map(
+        self,
+        task: Task[Any, Any],
+        items: Any,
+        common: dict[str, Any],
+        wait_for: Sequence[Any],
+    ) -> list[TaskFuture[Any]]:
+        if isinstance(items, TaskFuture):
+            items = items.result()
+        try:
+            items = list(items)
+        except TypeError:
+            raise PautaError(
+                f"{task.name}.map() needs a list (or a future of a list), got "
+                f"{type(items).__name__}"
+            ) from None
+        count = self._next_count(task.name)
+        return [
+            self._new_call(
+                task, call_key(task.name, count, index), (item,), dict(common), wait_for, index
+            )
+            for index, item in enumerate(items)
+        ]
+
+    def call_flow(self, flow: Flow[Any, Any], params: dict[str, Any]) -> Any:
+        return run_child_flow(self, flow, params)
+
+    def _next_count(self, name: str) -> int:
+        count = self._counters.get(name, 0)
+        self._counters[name] = count + 1
+        return count
+
+    def _new_call(
+        self,
+        task: Task[Any, Any],
+        key: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        wait_for: Sequence[Any],
+        map_index: int | None,
+    ) -> TaskFuture[Any]:
+        self.check_alive()
+        upstream = _find_futures((args, kwargs, tuple(wait_for)))
+        for future in upstream:
+            if future._call.driver is not self:
+                raise PautaError(
+                    f"task {key!r} was given a future of another flow run ({future.key}); pass "
+                    "its .result() instead"
+                )
+            future._call.observed = True
+        call = TaskCall(
+            self,
+            key,
+            task,
+            task.name,
+            args,
+            kwargs,
+            fingerprint=fingerprint(task.name, args, {**kwargs, "__wait_for__": list(wait_for)}),
+            map_index=map_index,
+            created_at=self.engine.clock.now(),
+        )
+        seen: set[int] = set()
+        for future in upstream:
+            if id(future._call) not in seen:
+                seen.add(id(future._call))
+                call.upstream.append(future._call)
+        return self.add_call(call)
+
+    def add_call(self, call: TaskCall) -> TaskFuture[Any]:
+        """Track ``call`` (restoring it from the record on a replay) and hand it to the engine."""
+        if call.key in self.calls:
+            raise PautaError(f"two task calls got the key {call.key!r}; task names must be unique")
+        future: TaskFuture[Any] = TaskFuture(call)
+        call._future = future
+        self.calls[call.key] = call
+        self.order.append(call)
+        if self._restore(call):
+            return future
+        self.unfinished += 1
+        if call.kind == "task":
+            self.engine.post("call", call)
+        return future
+
+    def _restore(self, call: TaskCall) -> bool:
+        """Apply what the run recorded for this call; True when it needs no execution."""
+        rec = self._recorded.get(call.key)
+        if rec is None:
+            return False
+        if not self._diverged and rec.fingerprint != call.fingerprint:
+            if not self._allow_changes:
+                raise FlowChangedError(
+                    f"the flow changed since run {self.run_id} started: call {call.key!r} now "
+                    f"has different inputs than the recorded call {rec.key!r} (fingerprint "
+                    f"{call.fingerprint} vs {rec.fingerprint}); resume with --allow-changes to "
+                    "re-run from the first difference"
+                )
+            self._diverged = True
+        call.persisted = rec.state
+        call.state = rec.state
+        call.attempt = rec.attempts
+        call.attempt_persisted_no = rec.attempts
+        call.attempt_persisted = State.FAILED if rec.state == State.RETRYING else rec.state
+        call.child_run_id = rec.child_run_id
+        call.created_at = rec.created_at or call.created_at
+        if not self._diverged and rec.state in TASK_OK:
+            call.stored = rec.result
+            call.started_at, call.ended_at = rec.started_at, rec.ended_at
+            call.done = True
+            return True
+        if not self._diverged and rec.state in _RESTARTABLE:
+            return False
+        if rec.state != State.PENDING:
+            # reopened: a failed, skipped or cancelled call (or any call after a change) runs
+            # again with a fresh retry budget. Set here without a write: the engine thread owns
+            # writes, and queuing the call writes it.
+            if not task_transition_allowed(rec.state, State.PENDING):
+                raise PautaError(f"call {call.key!r} cannot be reopened from {rec.state}")
+            call.state = State.PENDING
+        call.error = None
+        return False
+
+    # -- waiting ------------------------------------------------------------------------------
+    def check_alive(self) -> None:
+        if self.lost is not None:
+            raise self.lost
+        if self.engine.error is not None:
+            raise PautaError("the pauta engine stopped") from self.engine.error
+
+    def wait_for_call(self, call: TaskCall, timeout: float | None) -> bool:
+        """Block until ``call`` is done; False on timeout."""
+        clock = self.engine.clock
+        deadline = None if timeout is None else clock.monotonic() + timeout
+        with self.engine.cond:
+            while not call.done:
+                self.check_alive()
+                remaining = None if deadline is None else deadline - clock.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self.engine.cond.wait(0.5 if remaining is None else min(remaining, 0.5))
+        return True
+
+    def wait_all(self) -> None:
+        """Block until every call this run submitted has finished."""
+        with self.engine.cond:
+            while self.unfinished > 0:
+                self.check_alive()
+                self.engine.cond.wait(0.5)
+
+    # -- called by the engine thread ------------------------------------------------------------
+    def call_finished(self, call: TaskCall) -> None:
+        self.unfinished -= 1
+
+    def notify_retry(self, call: TaskCall, delay: float) -> None:
+        self.retry_notes.append((call.key, delay))
+
+    def abort(self, exc: BaseException) -> None:
+        """Another driver took this run over (or the engine died): stop driving it."""
+        self.lost = exc
+
+    def cancel(self) -> None:
+        """Cancel the run's remaining calls (running attempts are killed)."""
+        self.cancelling = True
+        self.engine.post("cancel", self)
+
+    # -- helpers ------------------------------------------------------------------------------
+    def log_path(self, key: str, attempt: int) -> str:
+        return str(self.logs_dir / f"{_UNSAFE.sub('_', key)}.{attempt}.log")
+
+    def load_result(self, stored: StoredResult | None) -> Any:
+        if stored is None:
+            return None
+        return self.engine.results.get(stored)
+
+    def context(self) -> Context:
+        rec = self.record
+        return Context(
+            run_id=self.run_id,
+            flow_name=self.flow.name,
+            params=dict(self.params),
+            logical_date=rec.logical_date,
+            interval=Interval(rec.interval_start, rec.interval_end),
+            trigger=rec.trigger,
+        )
+
+    # -- the body -----------------------------------------------------------------------------
+    def execute(self) -> tuple[Any, BaseException | None]:
+        """Run the flow body, then wait for every call; returns (value, body error)."""
+        token = set_active_run(self)
+        value: Any = None
+        error: BaseException | None = None
+        try:
+            with use_context(self.context()):
+                if self.flow.is_async:
+                    value = asyncio.run(self.flow.fn(**self.params))
+                else:
+                    value = self.flow.fn(**self.params)
+        except KeyboardInterrupt:
+            self.cancel()
+            error = KeyboardInterrupt()
+        except BaseException as exc:
+            error = exc
+        finally:
+            reset_active_run(token)
+        try:
+            self.wait_all()
+        except KeyboardInterrupt:
+            self.cancel()
+            error = error or KeyboardInterrupt()
+            self.wait_all()
+        return value, error
+
+    def outcome(
+        self, value: Any, error: BaseException | None
+    ) -> tuple[FlowRunState, Any, dict[str, Any] | None]:
+        """How the run ends: its state, its resolved value, and the error record."""
+        if self.lost is not None:
+            raise self.lost
+        if self.cancelling or isinstance(error, KeyboardInterrupt):
+            return (
+                FlowRunState.CANCELLED,
+                None,
+                {"type": "Cancelled", "message": "the run was cancelled"},
+            )
+        if error is None:
+            try:
+                value = resolve_futures(value)
+            except TaskFailed as exc:
+                error = exc
+        if error is not None:
+            return FlowRunState.FAILED, None, _error_record(error, self.failed_keys())
+        unobserved = [c.key for c in self.order if c.done and not c.ok and not c.observed]
+        if unobserved:
+            return (
+                FlowRunState.FAILED,
+                None,
+                {
+                    "type": "TaskFailed",
+                    "message": "tasks failed and the flow body never looked at them: "
+                    + ", ".join(unobserved[:20]),
+                    "failed_tasks": unobserved,
+                },
+            )
+        return FlowRunState.SUCCEEDED, value, None
+
+    def failed_keys(self) -> list[str]:
+        return [c.key for c in self.order if c.state == State.FAILED]
+
+
+_SEQUENCES = (list, tuple, set, frozenset)
+
+
+def _find_futures(value: Any) -> list[TaskFuture[Any]]:
+    """Futures in ``value``, also inside lists, tuples, sets and dicts, in order."""
+    found: list[TaskFuture[Any]] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is TaskFuture:
+            found.append(item)
+        elif kind in _SEQUENCES or isinstance(item, _SEQUENCES):
+            stack.extend(item)
+        elif kind is dict or isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+    found.reverse()
+    return found
+
+
+def resolve_futures(value: Any) -> Any:
+    """``value`` with every future (also inside lists, tuples and dicts) replaced by its result."""
+    if isinstance(value, TaskFuture):
+        return value.result()
+    if isinstance(value, list):
+        return [resolve_futures(v) for v in value]
+    if isinstance(value, tuple):
+        items = [resolve_futures(v) for v in value]
+        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
+    if isinstance(value, dict):
+        return {k: resolve_futures(v) for k, v in value.items()}
+    return value
+
+
+def _error_record(error: BaseException, failed: list[str]) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "type": type(error).__name__,
+        "message": str(error),
+        "traceback": "".join(traceback.format_exception(error)),
+    }
+    if failed:
+        record["failed_tasks"] = failed
+    return record

@@ -1,0 +1,103 @@
+"""Replay keys and input fingerprints of task calls.
+
+A call's key is the task name plus its call count in the run (``train-1``), or plus the map
+index for mapped calls (``score-0[3]``). Its fingerprint hashes the inputs: upstream calls by
+key and literal arguments by value, so a replay can tell when a flow now calls a task with
+different inputs than the run recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+import cloudpickle
+
+from pauta.engine.futures import TaskFuture
+
+_SCALARS = (
+    type(None),
+    bool,
+    int,
+    float,
+    complex,
+    str,
+    bytes,
+    date,
+    datetime,
+    time,
+    timedelta,
+    Decimal,
+)
+
+
+def call_key(task_name: str, count: int, map_index: int | None = None) -> str:
+    """The replay key of a task call."""
+    key = f"{task_name}-{count}"
+    return key if map_index is None else f"{key}[{map_index}]"
+
+
+class _FingerprintPickler(cloudpickle.Pickler):
+    """Pickles futures as their keys and sets in a stable order."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, TaskFuture):
+            return (str, (f"<future {obj.key}>",))
+        if isinstance(obj, set | frozenset):
+            try:
+                ordered = sorted(obj)
+            except TypeError:
+                ordered = sorted(obj, key=repr)
+            return (type(obj), (ordered,))
+        return super().reducer_override(obj)
+
+
+def _encode(value: Any, out: list[str], depth: int = 0) -> bool:
+    """Append a stable text form of plain data; False when ``value`` is not plain data."""
+    kind = type(value)
+    if kind in _SCALARS:
+        out.append(kind.__name__)
+        out.append(repr(value))
+        return True
+    if kind is TaskFuture:
+        out.append(f"<future {value.key}>")
+        return True
+    if depth > 20:
+        return False
+    if kind is list or kind is tuple:
+        out.append("[" if kind is list else "(")
+        for item in value:
+            if not _encode(item, out, depth + 1):
+                return False
+            out.append(",")
+        out.append("]")
+        return True
+    if kind is dict:
+        out.append("{")
+        for k, v in value.items():
+            if not _encode(k, out, depth + 1) or not _encode(v, out, depth + 1):
+                return False
+            out.append(",")
+        out.append("}")
+        return True
+    return False
+
+
+def fingerprint(task_name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """A short stable hash of a call's task name and inputs."""
+    parts: list[str] = []
+    if _encode((args, kwargs), parts):
+        payload = "".join(parts).encode()
+    else:
+        buffer = io.BytesIO()
+        try:
+            _FingerprintPickler(buffer, protocol=5).dump((args, kwargs))
+            payload = b"pickle:" + buffer.getvalue()
+        except Exception:
+            # an argument that cannot be pickled fails when dispatched; hash its repr here
+            payload = b"repr:" + repr((args, kwargs)).encode()
+    digest = hashlib.blake2b(task_name.encode() + b"\0" + payload, digest_size=8)
+    return digest.hexdigest()

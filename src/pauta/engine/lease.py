@@ -1,0 +1,74 @@
+"""The heartbeat: renews the lease of every run this process drives, apart from flow bodies.
+
+A flow body may compute for minutes without calling pauta; the lease must not lapse meanwhile,
+so a thread of its own renews it. When a renewal finds another driver's epoch, the run is
+aborted here: every later write by this process would be refused anyway.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from typing import TYPE_CHECKING
+
+from pauta.core.errors import LeaseLostError
+
+if TYPE_CHECKING:
+    from pauta.engine.engine import Engine
+
+log = logging.getLogger("pauta.engine")
+
+HEARTBEAT_INTERVAL = 5.0
+LEASE_TTL = 30.0
+"""A run whose heartbeat is older than this is considered abandoned by its driver."""
+
+
+def driver_identity() -> tuple[str, int]:
+    """(host, pid) recorded as a run's driver."""
+    return socket.gethostname(), os.getpid()
+
+
+class LeaseKeeper:
+    """Renews leases every ``interval`` seconds until stopped."""
+
+    def __init__(self, engine: Engine, interval: float = HEARTBEAT_INTERVAL) -> None:
+        self.engine = engine
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="pauta-heartbeat", daemon=True)
+
+    def start(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.beat()
+
+    def beat(self) -> None:
+        """Renew every lease once."""
+        engine = self.engine
+        for driver in list(engine.drivers.values()):
+            if driver.lost is not None:
+                continue
+            try:
+                held = engine.store.heartbeat(driver.run_id, driver.epoch, engine.clock.now())
+            except Exception:
+                log.warning("heartbeat for run %s failed; will retry", driver.run_id, exc_info=True)
+                continue
+            if not held:
+                driver.abort(
+                    LeaseLostError(
+                        f"run {driver.run_id} was taken over by another driver; this process "
+                        "stopped driving it"
+                    )
+                )
+                with engine.cond:
+                    engine.cond.notify_all()

@@ -1,0 +1,229 @@
+"""Creating, driving and ending flow runs: the steps shared by top-level and child runs."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from pauta.core.errors import (
+    FlowChangedError,
+    FlowFailed,
+    LeaseHeldError,
+    LeaseLostError,
+    PautaError,
+)
+from pauta.core.ids import new_run_id
+from pauta.core.states import FlowRunState
+from pauta.engine.lease import LEASE_TTL, driver_identity
+from pauta.store.records import FlowRunRecord, TaskRunRecord
+
+if TYPE_CHECKING:
+    from pauta.definitions.flow import Flow
+    from pauta.engine.driver import RunDriver
+    from pauta.engine.engine import Engine
+
+
+@dataclass(slots=True)
+class FlowRun:
+    """A finished flow run: what ``my_flow.run()`` returns."""
+
+    id: str
+    flow: str
+    state: FlowRunState
+    params: dict[str, Any]
+    logical_date: datetime
+    trigger: str
+    started_at: datetime | None
+    ended_at: datetime | None
+    error: dict[str, Any] | None
+    tasks: list[TaskRunRecord] = field(default_factory=list)
+    value: Any = None
+    exception: BaseException | None = field(default=None, repr=False)
+
+    def result(self) -> Any:
+        """The flow body's return value; raises ``FlowFailed`` unless the run succeeded."""
+        if self.state != FlowRunState.SUCCEEDED:
+            raise self.failure() from self.exception
+        return self.value
+
+    def failure(self) -> FlowFailed:
+        error = self.error or {}
+        failed = error.get("failed_tasks") or [t.key for t in self.tasks if t.state == "FAILED"]
+        reason = f"{error.get('type')}: {error.get('message')}" if error.get("type") else None
+        return FlowFailed(
+            self.id, self.flow, state=str(self.state), failed_tasks=failed, reason=reason
+        )
+
+
+def flow_ref(flow: Flow[Any, Any]) -> dict[str, Any]:
+    """How to find this flow again when the run is resumed by another process."""
+    module = flow.fn.__module__
+    path = getattr(sys.modules.get(module), "__file__", None)
+    return {"module": module, "qualname": flow.fn.__qualname__, "path": path, "cwd": os.getcwd()}
+
+
+def new_run_record(
+    flow: Flow[Any, Any],
+    params_json: dict[str, Any],
+    *,
+    now: datetime,
+    trigger: str = "manual",
+    parent: RunDriver | None = None,
+    parent_key: str | None = None,
+) -> FlowRunRecord:
+    """A RUNNING run driven by this process, as created by `pauta run` or a flow call."""
+    host, pid = driver_identity()
+    return FlowRunRecord(
+        id=new_run_id(),
+        flow=flow.name,
+        state=FlowRunState.RUNNING,
+        params=params_json,
+        logical_date=now,
+        interval_start=now,
+        interval_end=now,
+        trigger=parent.record.trigger if parent else trigger,
+        created_at=now,
+        flow_ref=flow_ref(flow),
+        code_hash=flow.code_hash,
+        parent_run_id=parent.run_id if parent else None,
+        parent_key=parent_key,
+        priority=flow.options.priority,
+        tags=list(flow.options.tags),
+        started_at=now,
+        driver_host=host,
+        driver_pid=pid,
+        lease_epoch=1,
+        heartbeat_at=now,
+    )
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def take_over(
+    engine: Engine,
+    record: FlowRunRecord,
+    flow: Flow[Any, Any],
+    *,
+    force: bool = False,
+    allow_changes: bool = False,
+) -> FlowRunRecord:
+    """Make this process the run's driver, refusing while a live driver holds it."""
+    now = engine.clock.now()
+    if record.state == FlowRunState.SUCCEEDED:
+        raise PautaError(f"run {record.id} already SUCCEEDED: there is nothing to resume")
+    if record.code_hash and record.code_hash != flow.code_hash and not allow_changes:
+        raise FlowChangedError(
+            f"the flow changed since run {record.id} started: the body of {flow.name!r} is not "
+            "the code the run recorded; resume with --allow-changes to replay it with the new "
+            "code (calls re-run from the first difference)"
+        )
+    host, pid = driver_identity()
+    if record.state == FlowRunState.RUNNING and not force:
+        if record.driver_host == host:
+            if record.driver_pid and record.driver_pid != pid and _pid_alive(record.driver_pid):
+                raise LeaseHeldError(
+                    f"run {record.id} is driven by process {record.driver_pid} on this host, "
+                    "which is still alive; stop it first, or take over with --force"
+                )
+        elif record.heartbeat_at is not None:
+            expires = record.heartbeat_at + timedelta(seconds=LEASE_TTL)
+            if expires > now:
+                raise LeaseHeldError(
+                    f"run {record.id} is driven by {record.driver_host} (pid "
+                    f"{record.driver_pid}) whose lease is fresh until {expires.isoformat()}; "
+                    "wait until then, or take over with --force"
+                )
+    epoch = engine.store.take_lease(
+        record.id, host=host, pid=pid, now=now, expected_epoch=record.lease_epoch
+    )
+    if record.state == FlowRunState.SCHEDULED:
+        # a scheduled run that no worker picked up yet: queue it, then run it here
+        engine.store.transition_flow_run(
+            record.id, FlowRunState.QUEUED, expected=record.state, epoch=epoch, now=now
+        )
+        record.state = FlowRunState.QUEUED
+    if record.state != FlowRunState.RUNNING:
+        moved = engine.store.transition_flow_run(
+            record.id,
+            FlowRunState.RUNNING,
+            expected=record.state,
+            epoch=epoch,
+            now=now,
+            started_at=record.started_at or now,
+        )
+        if not moved:
+            raise LeaseLostError(f"run {record.id} changed while it was being resumed; try again")
+    record.lease_epoch = epoch
+    record.state = FlowRunState.RUNNING
+    record.driver_host, record.driver_pid = host, pid
+    return record
+
+
+def drive(driver: RunDriver, on_start: Callable[[RunDriver], None] | None = None) -> FlowRun:
+    """Run the driver's flow body to the end and record how the run ended."""
+    engine = driver.engine
+    engine.attach(driver)
+    value: Any = None
+    exception: BaseException | None = None
+    try:
+        if on_start is not None:
+            on_start(driver)
+        value, exception = driver.execute()
+        state, value, error = driver.outcome(value, exception)
+        stored = None
+        if state == FlowRunState.SUCCEEDED and value is not None:
+            try:
+                stored = engine.results.put(value, run_id=driver.run_id, key="__flow__", attempt=1)
+            except Exception as exc:
+                state, value = FlowRunState.FAILED, None
+                error = {
+                    "type": type(exc).__name__,
+                    "message": f"the flow's return value could not be stored: {exc}",
+                }
+                exception = exc
+        engine.flush_now()
+        driver.check_alive()
+        now = engine.clock.now()
+        ended = engine.store.transition_flow_run(
+            driver.run_id,
+            state,
+            expected=FlowRunState.RUNNING,
+            epoch=driver.epoch,
+            now=now,
+            ended_at=now,
+            result=stored,
+            error=error,
+        )
+        if not ended:
+            raise LeaseLostError(
+                f"run {driver.run_id} was taken over by another driver before it could end"
+            )
+    finally:
+        engine.detach(driver)
+    record = engine.store.get_flow_run(driver.run_id)
+    return FlowRun(
+        id=record.id,
+        flow=record.flow,
+        state=record.state,
+        params=record.params,
+        logical_date=record.logical_date,
+        trigger=record.trigger,
+        started_at=record.started_at,
+        ended_at=record.ended_at,
+        error=record.error,
+        tasks=[call.record() for call in driver.order],
+        value=value,
+        exception=exception if isinstance(exception, Exception) else None,
+    )

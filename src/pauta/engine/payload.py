@@ -1,0 +1,58 @@
+"""Arguments of a task call as bytes for a worker: futures become result placeholders."""
+
+from __future__ import annotations
+
+import io
+import pickle
+from typing import Any
+
+import cloudpickle
+
+from pauta.engine.futures import TaskFuture
+from pauta.executors.base import ResultPlaceholder
+
+_EMPTY = pickle.dumps(((), {}), protocol=5)
+
+
+def _placeholder(future: TaskFuture[Any]) -> ResultPlaceholder:
+    call = future._call
+    if call.stored is None:
+        raise RuntimeError(f"task {call.key!r} has no stored result to pass on")
+    return ResultPlaceholder(call.stored)
+
+
+class _ArgsPickler(cloudpickle.Pickler):
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, TaskFuture):
+            return (ResultPlaceholder, (_placeholder(obj).result,))
+        return super().reducer_override(obj)
+
+
+def _swap(value: Any) -> Any:
+    """Futures in lists, tuples and dicts replaced by placeholders (other values untouched)."""
+    kind = type(value)
+    if kind is TaskFuture:
+        return _placeholder(value)
+    if kind is list:
+        return [_swap(v) for v in value]
+    if kind is tuple:
+        return tuple(_swap(v) for v in value)
+    if kind is dict:
+        return {k: _swap(v) for k, v in value.items()}
+    return value
+
+
+def dump_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
+    """``(args, kwargs)`` pickled for a worker, each future replaced by its stored result.
+
+    Plain pickle (fast, in C) handles data and importable objects; closures, lambdas and
+    futures hidden inside other objects go through cloudpickle.
+    """
+    if not args and not kwargs:
+        return _EMPTY
+    try:
+        return pickle.dumps((_swap(args), _swap(kwargs)), protocol=5)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        buffer = io.BytesIO()
+        _ArgsPickler(buffer, protocol=5).dump((args, kwargs))
+        return buffer.getvalue()

@@ -1,0 +1,181 @@
+"""Running flows from Python and the CLI: one engine per store, kept warm for the process."""
+
+from __future__ import annotations
+
+import atexit
+import importlib
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from pauta.core.clock import Clock, get_clock
+from pauta.core.errors import FlowLoadError
+from pauta.core.loading import load_file
+from pauta.core.resources import Resources
+from pauta.core.settings import Settings
+from pauta.definitions.flow import Flow
+from pauta.dispatch.capacity import detect_capacity
+from pauta.engine.driver import RunDriver
+from pauta.engine.engine import Engine
+from pauta.engine.lease import LeaseKeeper
+from pauta.engine.lifecycle import FlowRun, drive, new_run_record, take_over
+from pauta.store.repository import Store
+
+OnStart = Callable[[RunDriver], None]
+
+
+class Runner:
+    """Creates runs and drives them in this process.
+
+    ``settings`` default to the environment at first use; ``capacity`` to what this machine
+    has; ``workers`` to one warm process per task of one cpu that fits (at least one per core).
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        capacity: Resources | None = None,
+        workers: int | None = None,
+        clock: Clock | None = None,
+        default_executor: str | None = None,
+    ) -> None:
+        self._settings = settings
+        self._default_executor = default_executor
+        self._capacity = capacity
+        self._workers = workers
+        self._clock = clock
+        self._engine: Engine | None = None
+        self._lease: LeaseKeeper | None = None
+        self._key: tuple[str, str] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings or Settings.from_env()
+
+    def engine(self) -> Engine:
+        """The warm engine for the current settings (started on first use)."""
+        settings = self.settings
+        key = (settings.database_url, settings.results_url)
+        with self._lock:
+            if self._engine is not None and self._key != key:
+                self._close_engine()
+            if self._engine is None:
+                settings.ensure_home()
+                store = Store.from_settings(settings)
+                self._engine = Engine(
+                    store,
+                    settings,
+                    capacity=self._capacity or detect_capacity(),
+                    workers=self._workers,
+                    clock=self._clock or get_clock(),
+                    default_executor=self._default_executor,
+                ).start()
+                self._lease = LeaseKeeper(self._engine).start()
+                self._key = key
+            return self._engine
+
+    def run(
+        self,
+        flow: Flow[Any, Any],
+        params: dict[str, Any],
+        *,
+        trigger: str = "manual",
+        on_start: OnStart | None = None,
+    ) -> FlowRun:
+        """Create a run of ``flow`` with validated ``params`` and drive it to the end."""
+        engine = self.engine()
+        store = engine.store
+        store.upsert_flow(
+            flow.name,
+            description=flow.description,
+            parameters_schema=flow.parameters.json_schema(),
+            schedule=str(flow.options.schedule) if flow.options.schedule else None,
+            timezone=flow.options.timezone,
+            source=getattr(sys.modules.get(flow.fn.__module__), "__file__", None),
+        )
+        record = new_run_record(
+            flow, flow.parameters.to_json(params), now=engine.clock.now(), trigger=trigger
+        )
+        store.create_flow_run(record)
+        return drive(RunDriver(engine, flow, record, params), on_start)
+
+    def call(self, flow: Flow[Any, Any], params: dict[str, Any]) -> Any:
+        """Run ``flow`` and return its value; raise ``FlowFailed`` when it does not succeed."""
+        return self.run(flow, params).result()
+
+    def resume(
+        self,
+        run_id: str,
+        *,
+        force: bool = False,
+        allow_changes: bool = False,
+        on_start: OnStart | None = None,
+    ) -> FlowRun:
+        """Replay a run whose driver died (or that failed): finished calls are not re-run."""
+        engine = self.engine()
+        record = engine.store.get_flow_run(run_id)
+        flow = load_flow(record.flow_ref, record.flow)
+        record = take_over(engine, record, flow, force=force, allow_changes=allow_changes)
+        params = flow.parameters.validate(record.params)
+        recorded = engine.store.task_runs_by_key(record.id)
+        driver = RunDriver(
+            engine, flow, record, params, recorded=recorded, allow_changes=allow_changes
+        )
+        return drive(driver, on_start)
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_engine()
+
+    def _close_engine(self) -> None:
+        if self._lease is not None:
+            self._lease.stop()
+            self._lease = None
+        if self._engine is not None:
+            engine, self._engine = self._engine, None
+            engine.stop()
+            engine.store.close()
+
+
+def load_flow(ref: dict[str, Any], name: str) -> Flow[Any, Any]:
+    """Find a flow again from the reference its run recorded."""
+    module_name = ref.get("module") or ""
+    path = ref.get("path")
+    try:
+        if path and (module_name.startswith("pauta_flows.") or module_name == "__main__"):
+            module = load_file(path, None if module_name == "__main__" else module_name)
+        else:
+            cwd = ref.get("cwd")
+            if cwd and cwd not in sys.path:
+                sys.path.insert(0, cwd)
+            module = importlib.import_module(module_name)
+    except FlowLoadError:
+        raise
+    except Exception as exc:
+        raise FlowLoadError(
+            f"cannot import {module_name!r} to find flow {name!r}: {type(exc).__name__}: {exc}"
+        ) from exc
+    obj: Any = module
+    for part in str(ref.get("qualname", "")).split("."):
+        obj = getattr(obj, part, None)
+    if not isinstance(obj, Flow):
+        raise FlowLoadError(
+            f"{path or module_name} no longer defines flow {name!r} "
+            f"({ref.get('qualname')}); restore it to resume the run"
+        )
+    return obj
+
+
+_default: Runner | None = None
+
+
+def get_runner() -> Runner:
+    """The process-wide runner used by plain ``my_flow()`` calls."""
+    global _default
+    if _default is None:
+        _default = Runner()
+        atexit.register(_default.close)
+    return _default

@@ -1,0 +1,132 @@
+"""Group commit of task states: what must be durable now, and what may wait.
+
+A success and its result must be in the store before anything that depends on it starts, and
+every end state is written promptly. QUEUED and RUNNING are only for people watching, so they
+are written lazily: a call that moves through them and ends within ``lazy_interval`` is written
+once, in its end state. Each write is a compare-and-set from the state the store last held,
+fenced by the run's lease epoch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from pauta.core.clock import Clock
+from pauta.core.errors import LeaseLostError, StaleWriteError
+from pauta.core.states import State
+from pauta.store.records import MetricRecord, TaskWrite, WriteBatch
+from pauta.store.repository import Store
+
+if TYPE_CHECKING:
+    from pauta.engine.calls import TaskCall
+    from pauta.engine.driver import RunDriver
+
+log = logging.getLogger("pauta.engine")
+
+_LAZY_STATES = frozenset({State.PENDING, State.QUEUED, State.RUNNING})
+
+
+class StateWriter:
+    """Collects changed calls and metrics, and writes them in one transaction per flush."""
+
+    def __init__(self, store: Store, clock: Clock, *, lazy_interval: float = 1.0) -> None:
+        self.store = store
+        self.clock = clock
+        self.lazy_interval = lazy_interval
+        self._urgent: dict[int, TaskCall] = {}
+        self._lazy: dict[int, TaskCall] = {}
+        self._metrics: list[MetricRecord] = []
+        self._lazy_since: float | None = None
+
+    def touch(self, call: TaskCall) -> None:
+        """``call`` changed; it will be written by the next flush that concerns it."""
+        key = id(call)
+        if call.state in _LAZY_STATES:
+            if key not in self._urgent and key not in self._lazy:
+                self._lazy[key] = call
+                if self._lazy_since is None:
+                    self._lazy_since = self.clock.monotonic()
+        else:
+            self._lazy.pop(key, None)
+            self._urgent[key] = call
+
+    def add_metric(self, metric: MetricRecord) -> None:
+        self._metrics.append(metric)
+
+    def forget(self, calls: list[TaskCall]) -> None:
+        for call in calls:
+            self._urgent.pop(id(call), None)
+            self._lazy.pop(id(call), None)
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._urgent or self._lazy or self._metrics)
+
+    @property
+    def urgent(self) -> bool:
+        return bool(self._urgent or self._metrics)
+
+    def lazy_deadline(self) -> float | None:
+        """When the oldest lazily kept change must be written (monotonic seconds)."""
+        if self._lazy_since is None:
+            return None
+        return self._lazy_since + self.lazy_interval
+
+    def flush(self, *, everything: bool, on_lost: Callable[[str, BaseException], None]) -> bool:
+        """Write end states (and, when due or asked, the lazy ones); False if the store failed.
+
+        A run whose lease was lost is reported through ``on_lost`` and its changes dropped: the
+        run belongs to another driver now.
+        """
+        deadline = self.lazy_deadline()
+        take_lazy = everything or (deadline is not None and self.clock.monotonic() >= deadline)
+        calls = list(self._urgent.values())
+        self._urgent = {}
+        if take_lazy:
+            calls.extend(self._lazy.values())
+            self._lazy = {}
+            self._lazy_since = None
+        metrics, self._metrics = self._metrics, []
+        if not calls and not metrics:
+            return True
+        batch = WriteBatch(metrics=metrics)
+        written = []
+        for call in calls:
+            driver: RunDriver = call.driver
+            if driver.lost is not None:
+                continue
+            batch.fences[driver.run_id] = driver.epoch
+            attempt = call.attempt_record()
+            if attempt is not None and call.state == State.RETRYING:
+                attempt.state = State.FAILED  # the attempt failed; the call waits to retry
+            same_attempt = call.attempt_persisted_no == call.attempt
+            batch.tasks.append(
+                TaskWrite(
+                    call.record(),
+                    call.persisted,
+                    attempt,
+                    call.attempt_persisted if same_attempt else None,
+                )
+            )
+            written.append((call, attempt))
+        try:
+            if batch:
+                self.store.write(batch, self.clock.now())
+        except (LeaseLostError, StaleWriteError) as exc:
+            for run_id in batch.fences:
+                on_lost(run_id, exc)
+            return True
+        except Exception:
+            log.exception("writing task states failed; will retry")
+            for call, _ in written:
+                self.touch(call)
+            self._metrics[:0] = metrics
+            return False
+        for call, attempt in written:
+            call.persisted = call.state
+            if attempt is not None:
+                call.attempt_persisted = attempt.state
+                call.attempt_persisted_no = call.attempt
+        return True

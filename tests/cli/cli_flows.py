@@ -1,0 +1,53 @@
+"""Flows the CLI tests run through `pauta run` in subprocesses."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+
+from pauta import flow, task
+
+
+@task
+def record(path: str, label: str) -> str:
+    with open(path, "a") as handle:
+        handle.write(label + "\n")
+    return label
+
+
+@task
+def slow_record(path: str, label: str, seconds: float) -> str:
+    with open(path, "a") as handle:
+        handle.write(label + ":start\n")
+    time.sleep(seconds)
+    with open(path, "a") as handle:
+        handle.write(label + "\n")
+    return label
+
+
+@task
+def fail(message: str) -> None:
+    raise RuntimeError(message)
+
+
+@flow
+def greet(name: str, times: int = 1, day: date | None = None) -> str:
+    """Say hello."""
+    return f"hello {name} x{times} on {day}"
+
+
+@flow
+def broken(message: str = "kaput") -> None:
+    fail(message).result()
+
+
+@flow
+def durable(path: str, steps: int = 6, pause: float = 0.4) -> list[str]:
+    """A chain of steps; each appends to ``path`` so tests count executions."""
+    done = []
+    previous = None
+    for index in range(steps):
+        wait = [previous] if previous is not None else []
+        previous = slow_record(path, f"step{index}", pause, wait_for=wait)
+        done.append(previous)
+    return [f.result() for f in done]

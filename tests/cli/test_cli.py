@@ -1,0 +1,216 @@
+"""The `pauta` command as a user runs it: real subprocesses, real SQLite under PAUTA_HOME."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+HERE = Path(__file__).parent
+FLOWS = HERE / "cli_flows.py"
+
+
+def pauta(
+    home: Path, *args: str, timeout: float = 90, database_url: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PAUTA_HOME": str(home)}
+    env.pop("PAUTA_DATABASE_URL", None)
+    if database_url:
+        env["PAUTA_DATABASE_URL"] = database_url
+    return subprocess.run(
+        [sys.executable, "-m", "pauta", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        cwd=home.parent,
+    )
+
+
+def runs(home: Path, database_url: str | None = None) -> list[dict]:
+    result = pauta(home, "runs", "list", "--json", "--limit", "0", database_url=database_url)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_run_prints_a_summary_and_exits_zero(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    result = pauta(home, "run", f"{FLOWS}:greet", "--param", "name=ana", "-p", "times=3")
+    assert result.returncode == 0, result.stderr
+    assert "SUCCEEDED" in result.stderr
+    [run] = runs(home)
+    assert run["flow"] == "greet"
+    assert run["state"] == "SUCCEEDED"
+    assert run["params"] == {"name": "ana", "times": 3, "day": None}
+    assert run["trigger"] == "manual"
+    assert run["logical_date"].endswith("+00:00")
+
+
+def test_a_failed_run_exits_one_and_shows_the_error(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    result = pauta(home, "run", f"{FLOWS}:broken", "-p", "message=disk full")
+    assert result.returncode == 1
+    assert "disk full" in result.stderr
+    [run] = runs(home)
+    shown = pauta(home, "runs", "show", run["id"], "--json")
+    view = json.loads(shown.stdout)
+    assert view["state"] == "FAILED"
+    [task] = view["tasks"]
+    assert task["key"] == "fail-0"
+    assert task["state"] == "FAILED"
+    assert task["attempts"] == 1
+    assert task["error"]["message"] == "disk full"
+    assert "Traceback" in task["error"]["traceback"]
+    logs = pauta(home, "logs", run["id"], "fail")
+    assert "RuntimeError: disk full" in logs.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["-p", "name=ana", "-p", "times=many"], ["'times'", "int", "'many'"]),
+        (["-p", "name=ana", "-p", "colour=red"], ["unknown parameter 'colour'", "times (int)"]),
+        (["-p", "times=2"], ["'name'", "required"]),
+        (["-p", "name=ana", "-p", "day=someday"], ["'day'", "date", "'someday'"]),
+        (["-p", "oops"], ["name=value"]),
+    ],
+)
+def test_bad_parameters_exit_two_before_any_run_is_created(
+    tmp_path: Path, args: list[str], expected: list[str]
+) -> None:
+    home = tmp_path / "home"
+    result = pauta(home, "run", f"{FLOWS}:greet", *args)
+    assert result.returncode == 2, result.stderr
+    for text in expected:
+        assert text in result.stderr
+    assert runs(home) == []
+
+
+def test_params_file_values_are_typed(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    params = tmp_path / "params.json"
+    params.write_text(json.dumps({"name": "bo", "times": 2, "day": "2026-11-23"}))
+    result = pauta(home, "run", f"{FLOWS}:greet", "--params-file", str(params), "--json")
+    assert result.returncode == 0, result.stderr
+    view = json.loads(result.stdout)
+    assert view["params"] == {"name": "bo", "times": 2, "day": "2026-11-23"}
+    assert view["result_preview"] == "'hello bo x2 on 2026-11-23'"
+
+
+def test_a_file_with_several_flows_lists_them(tmp_path: Path) -> None:
+    result = pauta(tmp_path / "home", "run", str(FLOWS))
+    assert result.returncode == 2
+    for name in ("greet", "broken", "durable"):
+        assert name in result.stderr
+
+
+def test_a_broken_flow_file_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("from pauta import flow\n\nx = 1 +\n")
+    result = pauta(tmp_path / "home", "run", str(bad))
+    assert result.returncode == 2
+    assert "bad.py:3" in result.stderr
+    assert "syntax" in result.stderr.lower()
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_kill_9_then_resume_runs_each_task_once(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    """The driver dies mid-run; `runs resume` replays it without re-running finished steps."""
+    home = tmp_path / "home"
+    out = tmp_path / "steps.txt"
+    env = {**os.environ, "PAUTA_HOME": str(home)}
+    env.pop("PAUTA_DATABASE_URL", None)
+    if backend == "postgres":
+        env["PAUTA_DATABASE_URL"] = request.getfixturevalue("pg_url")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pauta", "run", f"{FLOWS}:durable", "-p", f"path={out}"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        finished = (
+            [line for line in out.read_text().split() if ":" not in line] if out.exists() else []
+        )
+        if len(finished) >= 3:
+            break
+        time.sleep(0.05)
+    else:
+        proc.kill()
+        pytest.fail("the flow did not get going")
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and its workers, like a machine crash
+    proc.wait()
+    url = env.get("PAUTA_DATABASE_URL")
+    [run] = runs(home, url)
+    assert run["state"] == "RUNNING"
+
+    resumed = pauta(home, "runs", "resume", run["id"], database_url=url)
+    assert resumed.returncode == 0, resumed.stderr
+
+    view = json.loads(pauta(home, "runs", "show", run["id"], "--json", database_url=url).stdout)
+    assert view["state"] == "SUCCEEDED"
+    assert len(view["tasks"]) == 6
+    assert all(t["state"] == "SUCCEEDED" for t in view["tasks"])
+    finished = [line for line in out.read_text().split() if ":" not in line]
+    counts = {f"step{i}": finished.count(f"step{i}") for i in range(6)}
+    # every step ran once; the one in flight at the kill may have run (started) twice
+    assert all(1 <= n <= 2 for n in counts.values()), counts
+    assert sum(n == 2 for n in counts.values()) <= 1, counts
+    starts = [line for line in out.read_text().split() if line.endswith(":start")]
+    assert len(starts) <= 7
+
+
+def test_resume_refuses_a_run_whose_driver_is_alive(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    out = tmp_path / "steps.txt"
+    env = {**os.environ, "PAUTA_HOME": str(home)}
+    env.pop("PAUTA_DATABASE_URL", None)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pauta",
+            "run",
+            f"{FLOWS}:durable",
+            "-p",
+            f"path={out}",
+            "-p",
+            "pause=1",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not out.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        [run] = runs(home)
+        refused = pauta(home, "runs", "resume", run["id"])
+        assert refused.returncode == 2
+        assert "still alive" in refused.stderr
+        assert "--force" in refused.stderr
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def test_unknown_run_id_is_a_clear_error(tmp_path: Path) -> None:
+    result = pauta(tmp_path / "home", "runs", "show", "nosuchrun")
+    assert result.returncode == 2
+    assert "pauta runs list" in result.stderr

@@ -1,0 +1,207 @@
+"""Flows and tasks the engine tests run in real worker processes (importable by name)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from pauta import Resources, context, flow, task
+
+
+@task
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+@task
+def total(values: list[int]) -> int:
+    return sum(values)
+
+
+@task
+def boom(message: str = "boom") -> int:
+    raise ValueError(message)
+
+
+@task
+def identity(value: object) -> object:
+    return value
+
+
+@task
+def record(path: str, label: str) -> str:
+    """Append ``label`` to a file, so tests can count executions and their order."""
+    with open(path, "a") as handle:
+        handle.write(label + "\n")
+    return label
+
+
+@task(retries=2, retry_delay=0.0)
+def flaky(path: str, failures: int) -> int:
+    """Fails ``failures`` times (counted in a file), then succeeds with the attempt number."""
+    counter = Path(path)
+    seen = int(counter.read_text()) if counter.exists() else 0
+    counter.write_text(str(seen + 1))
+    if seen < failures:
+        raise ConnectionError(f"flaky failure {seen + 1}")
+    return context().attempt
+
+
+@task(retries=3, retry_delay=0.0, retry_on=(KeyError, OSError))
+def fails_with(kind: str) -> None:
+    errors = {"key": KeyError, "value": ValueError, "reset": ConnectionResetError}
+    raise errors[kind]("nope")
+
+
+@task
+def crash() -> None:
+    os._exit(7)
+
+
+@task
+def whoami() -> dict[str, object]:
+    ctx = context()
+    ctx.log_metric("answer", 42)
+    print("hello from", ctx.task_key)
+    ctx.logger.info("logged line")
+    return {
+        "run_id": ctx.run_id,
+        "key": ctx.task_key,
+        "attempt": ctx.attempt,
+        "flow": ctx.flow_name,
+    }
+
+
+@task
+async def async_double(x: int) -> int:
+    await asyncio.sleep(0)
+    return 2 * x
+
+
+@task(resources=Resources(cpus=64))
+def too_big() -> None:
+    return None
+
+
+@task(isolation="inline")
+def in_driver() -> int:
+    return os.getpid()
+
+
+@task
+def worker_pid() -> int:
+    return os.getpid()
+
+
+@flow
+def sums(n: int = 3, offset: int = 10) -> int:
+    parts = add.map(range(n), b=offset)
+    return total(parts).result()
+
+
+@flow
+def nested_inputs() -> dict[str, int]:
+    a, b = add(1, 2), add(3, 4)
+    both = total([a, b])
+    keyed = identity({"x": a, "y": [b, (a,)]})
+    return {"both": both.result(), "keyed": keyed.result()}
+
+
+@flow
+def ordered(path: str) -> None:
+    first = record(path, "first")
+    record(path, "second", wait_for=[first])
+
+
+@flow
+def handled_failure() -> str:
+    try:
+        boom("expected").result()
+    except Exception as exc:  # the flow handles it: the run succeeds
+        return f"handled {type(exc).__name__}"
+    return "unreachable"
+
+
+@flow
+def unobserved_failure() -> int:
+    boom("nobody looks")
+    return 1
+
+
+@flow
+def downstream_of_failure() -> None:
+    bad = boom("root cause")
+    add(bad, 1)
+    add(1, 1).result()
+
+
+@flow
+def branching(fail: bool = True) -> str:
+    first = boom("A failed") if fail else add(1, 1)
+    first.wait()
+    if first.state == "FAILED":
+        return "ran C"
+    return "ran B"
+
+
+@flow
+def retrying(path: str, failures: int = 2) -> int:
+    return flaky(path, failures).result()
+
+
+@flow
+def retry_only_on(kind: str) -> None:
+    fails_with(kind).result()
+
+
+@flow
+def crashing() -> int:
+    crash()
+    return add(2, 2).result()
+
+
+@flow
+def contexts() -> dict[str, object]:
+    return whoami().result()
+
+
+@flow
+async def async_flow(x: int = 2) -> int:
+    return await async_double(x)
+
+
+@flow
+def child(x: int) -> int:
+    return add(x, 100).result()
+
+
+@flow
+def parent(x: int = 1) -> int:
+    return child(x) + child(x + 1)
+
+
+@flow
+def unschedulable() -> None:
+    too_big().result()
+
+
+@flow
+def isolation_modes() -> dict[str, int]:
+    return {"inline": in_driver().result(), "process": worker_pid().result()}
+
+
+@flow
+def returns_array(n: int) -> float:
+    import numpy as np
+
+    big = identity(np.ones(n, dtype=np.float64))
+    return float(total_array(big).result())
+
+
+@task
+def total_array(array: object) -> float:
+    import numpy as np
+
+    assert isinstance(array, np.ndarray)
+    return float(array.sum())
