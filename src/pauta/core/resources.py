@@ -28,6 +28,7 @@ _UNITS = {
     "ti": 1024**4,
     "tib": 1024**4,
 }
+_NO_CUSTOM: Mapping[str, float] = MappingProxyType({})
 _MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 
 
@@ -77,6 +78,7 @@ class Resources:
     memory: int = 0
     gpus: int = 0
     custom: Mapping[str, float] = field(default_factory=dict)
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
 
     def __init__(
         self,
@@ -97,12 +99,26 @@ class Resources:
         object.__setattr__(self, "memory", parse_memory(memory))
         object.__setattr__(self, "gpus", gpus)
         object.__setattr__(self, "custom", MappingProxyType(custom_items))
+        object.__setattr__(self, "_hash", _hash_of(self))
+
+    @classmethod
+    def _unchecked(
+        cls, cpus: float, memory: int, gpus: int, custom: Mapping[str, float]
+    ) -> Resources:
+        """Build from values already known to be valid (arithmetic on the hot path)."""
+        obj = object.__new__(cls)
+        object.__setattr__(obj, "cpus", cpus)
+        object.__setattr__(obj, "memory", memory)
+        object.__setattr__(obj, "gpus", gpus)
+        object.__setattr__(obj, "custom", MappingProxyType(dict(custom)) if custom else _NO_CUSTOM)
+        object.__setattr__(obj, "_hash", _hash_of(obj))
+        return obj
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Resources, (self.cpus, self.memory, self.gpus, dict(self.custom)))
 
     def __hash__(self) -> int:
-        return hash((self.cpus, self.memory, self.gpus, tuple(sorted(self.custom.items()))))
+        return self._hash
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Resources):
@@ -118,24 +134,30 @@ class Resources:
         """Whether this request fits in ``free``."""
         if self.cpus > free.cpus + 1e-9 or self.memory > free.memory or self.gpus > free.gpus:
             return False
+        if not self.custom:
+            return True
         return all(free.custom.get(k, 0) + 1e-9 >= v for k, v in self.custom.items() if v)
 
     def minus(self, other: Resources) -> Resources:
-        custom = dict(self.custom)
-        for k, v in other.custom.items():
-            custom[k] = custom.get(k, 0) - v
-        return Resources(
+        custom: dict[str, float] = {}
+        if self.custom or other.custom:
+            custom = dict(self.custom)
+            for k, v in other.custom.items():
+                custom[k] = max(custom.get(k, 0) - v, 0)
+        return Resources._unchecked(
             max(self.cpus - other.cpus, 0.0),
             max(self.memory - other.memory, 0),
             max(self.gpus - other.gpus, 0),
-            {k: max(v, 0) for k, v in custom.items()},
+            custom,
         )
 
     def plus(self, other: Resources) -> Resources:
-        custom = dict(self.custom)
-        for k, v in other.custom.items():
-            custom[k] = custom.get(k, 0) + v
-        return Resources(
+        custom: dict[str, float] = {}
+        if self.custom or other.custom:
+            custom = dict(self.custom)
+            for k, v in other.custom.items():
+                custom[k] = custom.get(k, 0) + v
+        return Resources._unchecked(
             self.cpus + other.cpus, self.memory + other.memory, self.gpus + other.gpus, custom
         )
 
@@ -155,3 +177,9 @@ class Resources:
             parts.append(f"gpus={self.gpus}")
         parts += [f"{k}={v:g}" for k, v in sorted(self.custom.items())]
         return ", ".join(parts)
+
+
+def _hash_of(resources: Resources) -> int:
+    # computed once: requests are dictionary keys on the dispatch hot path
+    custom = tuple(sorted(resources.custom.items()))
+    return hash((resources.cpus, resources.memory, resources.gpus, custom))

@@ -8,11 +8,13 @@ compare-and-set.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pauta.core.errors import TaskFailed
+from pauta.core.resources import Resources
 from pauta.core.states import TASK_OK, TASK_TERMINAL, State, task_transition_allowed
 from pauta.store.records import AttemptRecord, TaskRunRecord
 from pauta.store.results import StoredResult
@@ -23,6 +25,12 @@ if TYPE_CHECKING:
     from pauta.engine.futures import TaskFuture
 
 _MISSING = object()
+
+
+@functools.lru_cache(maxsize=256)
+def resources_dict(resources: Resources) -> dict[str, Any]:
+    """The JSON form of a request, computed once per distinct request."""
+    return resources.to_dict()
 
 
 class TaskCall:
@@ -70,6 +78,9 @@ class TaskCall:
         self.done = False
         self.retry_at: float | None = None
         self.executor_name: str | None = None
+        # engine bookkeeping for "durable before dependents start"
+        self.registered_seq = 0
+        self.after_undurable = False
         # what the store holds, for compare-and-set; None means no row yet
         self.persisted: State | None = None
         self.attempt_persisted: State | None = None
@@ -144,7 +155,7 @@ class TaskCall:
             fingerprint=self.fingerprint,
             upstream=[u.key for u in self.upstream],
             priority=options.priority if options else 0,
-            resources=options.resources.to_dict() if options else {},
+            resources=resources_dict(options.resources) if options else {},
             kind=self.kind,
             child_run_id=self.child_run_id,
             created_at=self.created_at,

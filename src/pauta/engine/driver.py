@@ -9,6 +9,7 @@ differ from the record stops the replay, unless changes are allowed.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import traceback
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from pauta.engine.calls import TaskCall
 from pauta.engine.children import run_child_flow
 from pauta.engine.fingerprint import call_key, fingerprint
 from pauta.engine.futures import TaskFuture
+from pauta.engine.payload import dump_args
 from pauta.executors.base import RunInfo
 from pauta.store.records import FlowRunRecord, TaskRunRecord
 from pauta.store.results import StoredResult
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from pauta.engine.engine import Engine
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-\[\]]")
+_SAFE = re.compile(r"[A-Za-z0-9_\-\[\]][A-Za-z0-9_.\-\[\]]*")
 _RESTARTABLE = (State.QUEUED, State.RUNNING, State.RETRYING)
 
 
@@ -63,10 +66,12 @@ class RunDriver:
         self.lost: BaseException | None = None
         self.retry_notes: list[tuple[str, float]] = []
         self._counters: dict[str, int] = {}
+        self._blobs: dict[str, bytes] = {}
         self._recorded = recorded or {}
         self._allow_changes = allow_changes
         self._diverged = False
         self.logs_dir = engine.settings.logs_dir / self.run_id
+        self._log_prefix = f"{self.logs_dir}{os.sep}"
         self.run_info = RunInfo(
             run_id=self.run_id,
             flow_name=flow.name,
@@ -254,7 +259,26 @@ class RunDriver:
 
     # -- helpers ------------------------------------------------------------------------------
     def log_path(self, key: str, attempt: int) -> str:
-        return str(self.logs_dir / f"{_UNSAFE.sub('_', key)}.{attempt}.log")
+        """Where the attempt's output goes; keys are made safe as file names."""
+        safe = key if _SAFE.fullmatch(key) else _UNSAFE.sub("_", key)
+        return f"{self._log_prefix}{safe}.{attempt}.log"
+
+    def args_blob(self, call: TaskCall) -> bytes:
+        """The call's arguments pickled for a worker.
+
+        Calls of one run with the same fingerprint have the same task, literal arguments and
+        upstream calls, so their bytes are the same: a fan-out of thousands of calls on one
+        input pickles it once.
+        """
+        if not call.args and not call.kwargs:
+            return dump_args((), {})
+        blob = self._blobs.get(call.fingerprint)
+        if blob is None:
+            blob = dump_args(call.args, call.kwargs)
+            if len(self._blobs) >= 1024:
+                self._blobs.clear()
+            self._blobs[call.fingerprint] = blob
+        return blob
 
     def load_result(self, stored: StoredResult | None) -> Any:
         if stored is None:

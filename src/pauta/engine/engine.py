@@ -29,7 +29,6 @@ from pauta.core.settings import Settings
 from pauta.core.states import State
 from pauta.dispatch.queue import ReadyQueue, ReadyTask, RunningCounts
 from pauta.engine.calls import TaskCall
-from pauta.engine.payload import dump_args
 from pauta.engine.retries import retry_delay, should_retry
 from pauta.engine.writer import StateWriter
 from pauta.executors.base import Executor, WorkItem, WorkOutcome
@@ -100,6 +99,7 @@ class Engine:
         self._timers: list[tuple[float, int, TaskCall]] = []
         self._seq = itertools.count()
         self._retry_flush_at: float | None = None
+        self._first_undurable: int | None = None
         self._task_refs: dict[int, Any] = {}
         self._thread: threading.Thread | None = None
         self._stopping = False
@@ -212,9 +212,9 @@ class Engine:
         deadlines = []
         if self._timers:
             deadlines.append(self._timers[0][0])
-        lazy = self.writer.lazy_deadline()
-        if lazy is not None:
-            deadlines.append(lazy)
+        deadline = self.writer.deadline()
+        if deadline is not None:
+            deadlines.append(deadline)
         if self._retry_flush_at is not None:
             deadlines.append(self._retry_flush_at)
         if not deadlines:
@@ -228,25 +228,38 @@ class Engine:
             if outcomes:
                 self._handle_outcomes(outcomes)
         self._fire_timers()
+        if self._release:
+            self._release_successes()
         self._dispatch()
-        durable = True
-        lazy = self.writer.lazy_deadline()
+        deadline = self.writer.deadline()
         now = self.clock.monotonic()
-        wanted = self._release or self._flush_waiters or self.writer.urgent
-        if wanted or (lazy is not None and now >= lazy):
-            if self._retry_flush_at is None or now >= self._retry_flush_at:
-                durable = self._flush()
-            else:
-                durable = False
-        if self._release and durable:
-            released, self._release = self._release, []
-            self._resolve(released)
-            for call in released:
-                for dependent in call.dependents:
-                    dependent.waiting -= 1
-                    if dependent.waiting == 0 and not dependent.done:
-                        self._make_ready(dependent)
-            self._dispatch()
+        due = self._flush_waiters or (deadline is not None and now >= deadline)
+        if due and (self._retry_flush_at is None or now >= self._retry_flush_at):
+            self._flush()
+
+    def _release_successes(self) -> None:
+        """Resolve finished calls and count them off their dependents, without waiting for
+        the store: whatever starts because of them is held back until they are durable (see
+        ``_needs_durability``)."""
+        released, self._release = self._release, []
+        if self._first_undurable is None:
+            self._first_undurable = next(self._seq)
+        self._resolve(released)
+        for call in released:
+            for dependent in call.dependents:
+                dependent.waiting -= 1
+                if dependent.waiting == 0 and not dependent.done:
+                    dependent.after_undurable = True
+                    self._make_ready(dependent)
+
+    def _needs_durability(self, call: TaskCall) -> bool:
+        """Whether ``call`` may depend on a success not yet in the store.
+
+        It does when an input of it finished since the last write, or when the flow body
+        submitted it after such a success was resolved (the body may have read the value).
+        """
+        first = self._first_undurable
+        return first is not None and (call.after_undurable or call.registered_seq > first)
 
     # -- inbox --------------------------------------------------------------------------------
     def _drain_inbox(self) -> None:
@@ -269,6 +282,7 @@ class Engine:
         """A new call from a flow body: wire its dependencies and queue it when ready."""
         if call.done:
             return
+        call.registered_seq = next(self._seq)
         for upstream in call.upstream:
             if upstream.done and not upstream.ok:
                 for other in call.upstream:
@@ -277,7 +291,7 @@ class Engine:
                 call.waiting = 0
                 self._finish_not_ok(call, State.UPSTREAM_FAILED, _upstream_error(upstream))
                 return
-            if not upstream.done or upstream in self._release:
+            if not upstream.done:
                 call.waiting += 1
                 upstream.dependents.append(call)
         if call.waiting == 0:
@@ -336,14 +350,19 @@ class Engine:
         )
         if not picked:
             return
+        # a success these calls may depend on must be in the store before they start
+        needs_write = any(self._needs_durability(self._picked_call(r)) for r in picked)
+        if needs_write and not self._flush():
+            for ready in picked:
+                self.queue.push(ready)
+            return
         batches: dict[str, list[WorkItem]] = {}
         now = self.clock.now()
         for ready in picked:
-            run_id, key = ready.id  # type: ignore[misc]
-            driver = self._driver_for(run_id)
-            call = driver.calls.get(key) if driver else None
+            call = self._picked_call(ready)
             if call is None or call.state != State.QUEUED:
                 continue
+            call.after_undurable = False
             try:
                 item, executor_name = self._work_item(call)
                 executor = self._executor(executor_name)
@@ -366,6 +385,11 @@ class Engine:
         for name, items in batches.items():
             self._executors[name].submit(items)
 
+    def _picked_call(self, ready: ReadyTask) -> Any:
+        run_id, key = ready.id  # type: ignore[misc]
+        driver = self._driver_for(run_id)
+        return driver.calls.get(key) if driver else None
+
     def _work_item(self, call: TaskCall) -> tuple[WorkItem, str]:
         task = call.task
         assert task is not None
@@ -381,7 +405,7 @@ class Engine:
             task_name=call.name,
             attempt=call.attempt,
             task_ref=ref,
-            args_blob=dump_args(call.args, call.kwargs),
+            args_blob=driver.args_blob(call),
             log_path=call.log_path,
             timeout=options.timeout,
             is_async=task.is_async,
@@ -555,6 +579,7 @@ class Engine:
             self._flush_waiters.extend(waiters)
             return False
         self._retry_flush_at = None
+        self._first_undurable = None
         for event in waiters:
             event.set()
         return True

@@ -31,14 +31,23 @@ _LAZY_STATES = frozenset({State.PENDING, State.QUEUED, State.RUNNING})
 class StateWriter:
     """Collects changed calls and metrics, and writes them in one transaction per flush."""
 
-    def __init__(self, store: Store, clock: Clock, *, lazy_interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        lazy_interval: float = 1.0,
+        end_interval: float = 0.05,
+    ) -> None:
         self.store = store
         self.clock = clock
         self.lazy_interval = lazy_interval
+        self.end_interval = end_interval
         self._urgent: dict[int, TaskCall] = {}
         self._lazy: dict[int, TaskCall] = {}
         self._metrics: list[MetricRecord] = []
         self._lazy_since: float | None = None
+        self._urgent_since: float | None = None
 
     def touch(self, call: TaskCall) -> None:
         """``call`` changed; it will be written by the next flush that concerns it."""
@@ -51,9 +60,13 @@ class StateWriter:
         else:
             self._lazy.pop(key, None)
             self._urgent[key] = call
+            if self._urgent_since is None:
+                self._urgent_since = self.clock.monotonic()
 
     def add_metric(self, metric: MetricRecord) -> None:
         self._metrics.append(metric)
+        if self._urgent_since is None:
+            self._urgent_since = self.clock.monotonic()
 
     def forget(self, calls: list[TaskCall]) -> None:
         for call in calls:
@@ -64,15 +77,24 @@ class StateWriter:
     def pending(self) -> bool:
         return bool(self._urgent or self._lazy or self._metrics)
 
-    @property
-    def urgent(self) -> bool:
-        return bool(self._urgent or self._metrics)
-
     def lazy_deadline(self) -> float | None:
         """When the oldest lazily kept change must be written (monotonic seconds)."""
         if self._lazy_since is None:
             return None
         return self._lazy_since + self.lazy_interval
+
+    def deadline(self) -> float | None:
+        """When the next write is due even if nothing asks for it: end states within
+        ``end_interval``, QUEUED/RUNNING within ``lazy_interval``."""
+        due = [
+            since + interval
+            for since, interval in (
+                (self._urgent_since, self.end_interval),
+                (self._lazy_since, self.lazy_interval),
+            )
+            if since is not None
+        ]
+        return min(due) if due else None
 
     def flush(self, *, everything: bool, on_lost: Callable[[str, BaseException], None]) -> bool:
         """Write end states (and, when due or asked, the lazy ones); False if the store failed.
@@ -84,6 +106,7 @@ class StateWriter:
         take_lazy = everything or (deadline is not None and self.clock.monotonic() >= deadline)
         calls = list(self._urgent.values())
         self._urgent = {}
+        self._urgent_since = None
         if take_lazy:
             calls.extend(self._lazy.values())
             self._lazy = {}

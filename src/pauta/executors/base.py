@@ -72,6 +72,9 @@ class ResultPlaceholder:
 
     result: StoredResult
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (ResultPlaceholder, (self.result,))
+
 
 @dataclass(frozen=True, slots=True)
 class ErrorInfo:
