@@ -205,3 +205,13 @@ def total_array(array: object) -> float:
 
     assert isinstance(array, np.ndarray)
     return float(array.sum())
+
+
+@task
+def outer(x: int) -> int:
+    return add(x, 1) * 2  # inside a task, another task is a plain function call
+
+
+@flow
+def calls_a_task(x: int) -> int:
+    return outer(x).result()

@@ -167,9 +167,10 @@ def test_inline_isolation_runs_in_the_driving_process(runner: Runner) -> None:
     assert pids["process"] != os.getpid()
 
 
-def test_calling_a_flow_returns_its_value_and_raises_flow_failed(runner: Runner) -> None:
+def test_calling_a_flow_returns_its_value_and_raises_flow_failed(home: Path) -> None:
     # plain calls use the default runner on the environment's home
     assert ef.sums(n=2, offset=1) == 3
+    assert (home / "pauta.db").is_file()
     with pytest.raises(FlowFailed) as caught:
         ef.unobserved_failure()
     assert caught.value.state == "FAILED"
@@ -202,6 +203,12 @@ def test_future_truth_value_is_an_error(runner: Runner) -> None:
 
     runner.run(checks, {})
     assert ".result()" in seen["error"]
+
+
+def test_a_task_called_inside_a_task_is_a_plain_call(runner: Runner) -> None:
+    run = runner.run(ef.calls_a_task, {"x": 4})
+    assert run.result() == 10
+    assert [t.key for t in run.tasks] == ["outer-0"]
 
 
 def test_task_failed_carries_task_details() -> None:

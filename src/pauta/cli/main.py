@@ -93,17 +93,33 @@ def run(
     resources: tuple[str, ...],
 ) -> None:
     """Run a flow once, showing live progress; the exit code is the outcome (0 succeeded)."""
+    from pauta.core.settings import Settings
+    from pauta.dispatch.capacity import detect_capacity
+
+    from_file, strings = parse_params(params, params_file)
+    capacity = build_capacity(cpus, memory, gpus, resources) or detect_capacity()
+    settings = Settings.from_env()
+    # Warm the worker pool first: the processes start while this one imports the store and
+    # validates parameters, which roughly halves the wall time of a short run.
+    started = (
+        {} if executor == "inline" else {"local": start_local_pool(settings, capacity, workers)}
+    )
+
     from pauta.app.flows import resolve_flow
     from pauta.engine.runner import Runner
 
-    from_file, strings = parse_params(params, params_file)
-    capacity = build_capacity(cpus, memory, gpus, resources)
     with user_errors():
         flow = resolve_flow(target)
         values = flow.parameters.validate(from_file) if from_file else {}
         typed = flow.parameters.validate({**from_file, **strings}, from_strings=True)
         values.update(typed)
-    runner = Runner(capacity=capacity, workers=workers, default_executor=executor)
+    runner = Runner(
+        settings,
+        capacity=capacity,
+        workers=workers,
+        default_executor=executor,
+        started=started,
+    )
     try:
         _drive(
             lambda on_start: runner.run(flow, values, on_start=on_start),
@@ -112,6 +128,23 @@ def run(
         )
     finally:
         runner.close()
+
+
+def start_local_pool(settings: Any, capacity: Any, workers: int | None) -> tuple[Any, Any]:
+    """A started local executor and the wakeup to bind to the engine that will own it."""
+    from pauta.dispatch.capacity import default_workers
+    from pauta.executors.base import LateWakeup
+    from pauta.executors.local import LocalExecutor
+
+    settings.ensure_home()
+    pool = LocalExecutor(
+        workers=workers or default_workers(capacity),
+        results_url=settings.results_url,
+        inline_max=settings.inline_result_max,
+    )
+    wakeup = LateWakeup()
+    pool.start(wakeup)
+    return pool, wakeup
 
 
 @main.group()

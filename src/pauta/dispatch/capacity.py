@@ -250,3 +250,9 @@ def _parse_resources(items: Iterable[str]) -> dict[str, float]:
             raise ValueError(f"--resource {name} is given twice; give each resource once")
         custom[name] = value
     return custom
+
+
+def default_workers(capacity: Resources) -> int:
+    """Warm worker processes for ``capacity``: as many tasks of one cpu as fit, at least one
+    per core."""
+    return max(int(capacity.cpus), os.cpu_count() or 1)

@@ -13,11 +13,10 @@ import contextlib
 import heapq
 import itertools
 import logging
-import os
 import socket
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import wait as wait_for_ready
 from typing import TYPE_CHECKING, Any
@@ -27,11 +26,12 @@ from pauta.core.errors import PautaError
 from pauta.core.resources import Resources
 from pauta.core.settings import Settings
 from pauta.core.states import State
+from pauta.dispatch.capacity import default_workers
 from pauta.dispatch.queue import ReadyQueue, ReadyTask, RunningCounts
 from pauta.engine.calls import TaskCall
 from pauta.engine.retries import retry_delay, should_retry
 from pauta.engine.writer import StateWriter
-from pauta.executors.base import Executor, WorkItem, WorkOutcome
+from pauta.executors.base import Executor, LateWakeup, WorkItem, WorkOutcome
 from pauta.executors.inline import InlineExecutor
 from pauta.executors.loading import task_ref_for
 from pauta.executors.local import LocalExecutor
@@ -72,6 +72,7 @@ class Engine:
         lazy_interval: float = 1.0,
         reservation_after: float = 30.0,
         default_executor: str | None = None,
+        started: Mapping[str, tuple[Executor, LateWakeup]] | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -79,7 +80,7 @@ class Engine:
         self.capacity = capacity
         self.clock = clock or get_clock()
         self.default_executor = default_executor or "local"
-        self.workers = workers or max(int(capacity.cpus), os.cpu_count() or 1)
+        self.workers = workers or default_workers(capacity)
         self.queue = ReadyQueue(capacity, reservation_after=reservation_after)
         self.counts = RunningCounts()
         self.pools: dict[str, int] = {}
@@ -87,6 +88,7 @@ class Engine:
         self._free_gpus = list(range(capacity.gpus))
         self.cond = threading.Condition()
         self._executors: dict[str, Executor] = {}
+        self._started = dict(started or {})
         self.drivers: dict[str, RunDriver] = {}
         self._inbox: deque[tuple[str, Any]] = deque()
         self._wake_r, self._wake_w = socket.socketpair()
@@ -124,14 +126,20 @@ class Engine:
             self._stopping = True
             self.wake()
             thread.join(timeout=30)
-        for executor in list(self._executors.values()):
+        unused = [executor for executor, _ in self._started.values()]
+        for executor in [*self._executors.values(), *unused]:
             executor.shutdown(kill=kill)
         self._executors.clear()
+        self._started.clear()
         self._wake_r.close()
         self._wake_w.close()
 
     def _executor(self, name: str) -> Executor:
         executor = self._executors.get(name)
+        if executor is None and name in self._started:
+            executor, wakeup = self._started.pop(name)
+            wakeup.bind(self)
+            self._executors[name] = executor
         if executor is None:
             if name == "local":
                 executor = LocalExecutor(

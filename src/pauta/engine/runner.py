@@ -6,7 +6,7 @@ import atexit
 import importlib
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pauta.core.clock import Clock, get_clock
@@ -20,6 +20,7 @@ from pauta.engine.driver import RunDriver
 from pauta.engine.engine import Engine
 from pauta.engine.lease import LeaseKeeper
 from pauta.engine.lifecycle import FlowRun, drive, new_run_record, take_over
+from pauta.executors.base import Executor, LateWakeup
 from pauta.store.repository import Store
 
 OnStart = Callable[[RunDriver], None]
@@ -40,8 +41,10 @@ class Runner:
         workers: int | None = None,
         clock: Clock | None = None,
         default_executor: str | None = None,
+        started: Mapping[str, tuple[Executor, LateWakeup]] | None = None,
     ) -> None:
         self._settings = settings
+        self._started = started
         self._default_executor = default_executor
         self._capacity = capacity
         self._workers = workers
@@ -72,7 +75,9 @@ class Runner:
                     workers=self._workers,
                     clock=self._clock or get_clock(),
                     default_executor=self._default_executor,
+                    started=self._started,
                 ).start()
+                self._started = None
                 self._lease = LeaseKeeper(self._engine).start()
                 self._key = key
             return self._engine

@@ -131,10 +131,54 @@ class WorkOutcome:
     interrupted: bool = False
 
 
+def failed_outcome(
+    item: WorkItem,
+    error: ErrorInfo,
+    *,
+    now: float,
+    started: float | None = None,
+    worker: str = "",
+    interrupted: bool = False,
+) -> WorkOutcome:
+    """The outcome of an attempt that ended without running to completion."""
+    return WorkOutcome(
+        run_id=item.run.run_id,
+        key=item.key,
+        attempt=item.attempt,
+        state=State.FAILED,
+        started_at=started or now,
+        ended_at=now,
+        error=error,
+        worker=worker,
+        interrupted=interrupted,
+    )
+
+
 class Wakeup(Protocol):
     """Lets an executor wake the engine loop from another thread."""
 
     def set(self) -> None: ...
+
+
+class LateWakeup:
+    """A ``Wakeup`` for an executor started before its engine exists (to warm workers while
+    the rest of the program loads); ``bind`` hands it to the engine."""
+
+    def __init__(self) -> None:
+        self._target: Wakeup | None = None
+        self._pending = False
+
+    def bind(self, target: Wakeup) -> None:
+        self._target = target
+        if self._pending:
+            target.set()
+
+    def set(self) -> None:
+        target = self._target
+        if target is None:
+            self._pending = True
+        else:
+            target.set()
 
 
 class Executor(Protocol):

@@ -19,8 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pauta.core.clock import get_clock
-from pauta.core.states import State
-from pauta.executors.base import ErrorInfo, Wakeup, WorkItem, WorkOutcome
+from pauta.executors.base import ErrorInfo, Wakeup, WorkItem, WorkOutcome, failed_outcome
 from pauta.executors.capture import thread_capture
 from pauta.executors.worker import run_item
 from pauta.store.results import ResultStore
@@ -188,15 +187,11 @@ class InlineExecutor:
         *,
         interrupted: bool = False,
     ) -> WorkOutcome:
-        now = get_clock().timestamp()
-        return WorkOutcome(
-            run_id=item.run.run_id,
-            key=item.key,
-            attempt=item.attempt,
-            state=State.FAILED,
-            started_at=started or now,
-            ended_at=now,
-            error=error,
+        return failed_outcome(
+            item,
+            error,
+            now=get_clock().timestamp(),
+            started=started,
             worker=self._worker,
             interrupted=interrupted,
         )

@@ -30,8 +30,7 @@ from pickle import loads
 from typing import Any
 
 from pauta.core.clock import get_clock
-from pauta.core.states import State
-from pauta.executors.base import ErrorInfo, Wakeup, WorkItem, WorkOutcome
+from pauta.executors.base import ErrorInfo, Wakeup, WorkItem, WorkOutcome, failed_outcome
 from pauta.executors.worker import (
     WorkerProcess,
     append_to_log,
@@ -357,15 +356,11 @@ class LocalExecutor:
         *,
         interrupted: bool = False,
     ) -> WorkOutcome:
-        now = get_clock().timestamp()
-        return WorkOutcome(
-            run_id=item.run.run_id,
-            key=item.key,
-            attempt=item.attempt,
-            state=State.FAILED,
-            started_at=started or now,
-            ended_at=now,
-            error=error,
+        return failed_outcome(
+            item,
+            error,
+            now=get_clock().timestamp(),
+            started=started,
             interrupted=interrupted,
         )
 
