@@ -94,7 +94,7 @@ def main() -> None:
         imported = measure_command([python, "-c", "import pauta"], 5, env)
         one = measure_command(
             [python, "-m", "pauta", "run", f"{HERE / 'bench_flows.py'}:one_task", "-q"],
-            max(repeat, 3),
+            max(repeat, 10),
             env,
         )
     startup = Table(title="process start-up (median)")

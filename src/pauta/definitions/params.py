@@ -13,11 +13,14 @@ import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
+from typing import TYPE_CHECKING, Any
 
 from pauta.core.errors import DefinitionError, ParameterError
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel, TypeAdapter, ValidationError
+
+_PLAIN = (type(None), bool, int, float, str)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +54,17 @@ class ParameterSchema:
         self.parameters = _read_signature(fn, flow_name)
         self._adapters: dict[str, TypeAdapter[Any]] = {}
 
+    @property
+    def plain_defaults(self) -> bool:
+        """True when nothing is required and every default is a plain JSON scalar: then the
+        defaults need neither validation (pydantic does not validate defaults) nor conversion."""
+        return all(not p.required and type(p.default) in _PLAIN for p in self.parameters)
+
     @cached_property
     def model(self) -> type[BaseModel]:
+        # pydantic is imported on first use: flows without parameters never need it
+        from pydantic import ConfigDict, create_model
+
         fields: dict[str, Any] = {
             p.name: (p.annotation, ... if p.required else p.default) for p in self.parameters
         }
@@ -64,6 +76,8 @@ class ParameterSchema:
 
     def json_schema(self) -> dict[str, Any]:
         """The JSON schema of the parameters (shown in the UI and the API)."""
+        if not self.parameters:
+            return {"properties": {}, "title": f"{self.flow_name}_parameters", "type": "object"}
         try:
             return self.model.model_json_schema()
         except Exception:
@@ -80,6 +94,10 @@ class ParameterSchema:
         With ``from_strings`` (CLI values), a string that is not valid as such but parses as
         JSON is tried as JSON, so ``--param sizes=[1,2]`` works for a ``list[int]``.
         """
+        if not raw and self.plain_defaults:
+            return {p.name: p.default for p in self.parameters}
+        from pydantic import ValidationError
+
         known = {p.name: p for p in self.parameters}
         unknown = [name for name in raw if name not in known]
         if unknown:
@@ -101,6 +119,8 @@ class ParameterSchema:
 
     def to_json(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """JSON-compatible form of validated values (what the store keeps)."""
+        if all(type(v) in _PLAIN for v in values.values()):
+            return dict(values)
         try:
             return self.model.model_validate(dict(values)).model_dump(mode="json")
         except Exception:
@@ -109,6 +129,8 @@ class ParameterSchema:
     def _from_string(self, param: Parameter, value: Any) -> Any:
         if not isinstance(value, str):
             return value
+        from pydantic import ConfigDict, TypeAdapter, ValidationError
+
         adapter = self._adapters.get(param.name)
         if adapter is None:
             adapter = TypeAdapter(param.annotation, config=ConfigDict(arbitrary_types_allowed=True))
