@@ -214,3 +214,41 @@ def test_unknown_run_id_is_a_clear_error(tmp_path: Path) -> None:
     result = pauta(tmp_path / "home", "runs", "show", "nosuchrun")
     assert result.returncode == 2
     assert "pauta runs list" in result.stderr
+
+
+def test_pools_set_and_list(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert pauta(home, "pools", "set", "db", "4").returncode == 0
+    assert pauta(home, "pools", "set", "db", "2").returncode == 0
+    listed = pauta(home, "pools", "list", "--json")
+    assert json.loads(listed.stdout) == [{"name": "db", "slots": 2}]
+    bad = pauta(home, "pools", "set", "db", "-1")
+    assert bad.returncode == 2
+    assert "SLOTS" in bad.stderr
+
+
+def test_ctrl_c_cancels_the_run_and_leaves_nothing_running(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    out = tmp_path / "steps.txt"
+    env = {**os.environ, "PAUTA_HOME": str(home)}
+    env.pop("PAUTA_DATABASE_URL", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pauta", "run", f"{FLOWS}:durable", "-p", f"path={out}"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (out.exists() and "step1:start" in out.read_text()):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 1, stderr
+    assert "CANCELLED" in stderr
+    assert "Traceback" not in stderr
+    [run] = runs(home)
+    assert run["state"] == "CANCELLED"
+    view = json.loads(pauta(home, "runs", "show", run["id"], "--json").stdout)
+    states = {t["state"] for t in view["tasks"]}
+    assert states == {"SUCCEEDED", "CANCELLED"}, states

@@ -71,6 +71,7 @@ class Engine:
         clock: Clock | None = None,
         lazy_interval: float = 1.0,
         reservation_after: float = 30.0,
+        policy: str = "priority",
         default_executor: str | None = None,
         started: Mapping[str, tuple[Executor, LateWakeup]] | None = None,
     ) -> None:
@@ -81,7 +82,11 @@ class Engine:
         self.clock = clock or get_clock()
         self.default_executor = default_executor or "local"
         self.workers = workers or default_workers(capacity)
-        self.queue = ReadyQueue(capacity, reservation_after=reservation_after)
+        # "priority" (with bounded backfilling) is the policy; "fifo" exists for comparison
+        queue_options: dict[str, Any] = {"reservation_after": reservation_after}
+        if policy != "priority":
+            queue_options["policy"] = policy
+        self.queue = ReadyQueue(capacity, **queue_options)
         self.counts = RunningCounts()
         self.pools: dict[str, int] = {}
         self.free = capacity
@@ -285,6 +290,8 @@ class Engine:
                 self._flush_waiters.append(payload)
             elif kind == "forget":
                 self._forget_run(payload)
+            elif kind == "pools":
+                self.pools = payload
 
     def _register(self, call: TaskCall) -> None:
         """A new call from a flow body: wire its dependencies and queue it when ready."""
@@ -541,7 +548,10 @@ class Engine:
             resolved.append(current)
             for dependent in current.dependents:
                 if not dependent.done and dependent.state == State.PENDING:
-                    stack.append((dependent, State.UPSTREAM_FAILED, _upstream_error(current)))
+                    if dependent.driver.cancelling:
+                        stack.append((dependent, State.CANCELLED, _CANCELLED))
+                    else:
+                        stack.append((dependent, State.UPSTREAM_FAILED, _upstream_error(current)))
         self._resolve(resolved)
 
     def _resolve(self, calls: list[TaskCall]) -> None:

@@ -53,8 +53,12 @@ class LeaseKeeper:
             self.beat()
 
     def beat(self) -> None:
-        """Renew every lease once."""
+        """Renew every lease once, and pick up pool sizes changed with `pauta pools set`."""
         engine = self.engine
+        try:
+            engine.post("pools", engine.store.list_pools())
+        except Exception:
+            log.warning("reading pools failed; will retry", exc_info=True)
         for driver in list(engine.drivers.values()):
             if driver.lost is not None:
                 continue

@@ -42,8 +42,10 @@ class Runner:
         clock: Clock | None = None,
         default_executor: str | None = None,
         started: Mapping[str, tuple[Executor, LateWakeup]] | None = None,
+        policy: str = "priority",
     ) -> None:
         self._settings = settings
+        self._policy = policy
         self._started = started
         self._default_executor = default_executor
         self._capacity = capacity
@@ -76,6 +78,7 @@ class Runner:
                     clock=self._clock or get_clock(),
                     default_executor=self._default_executor,
                     started=self._started,
+                    policy=self._policy,
                 ).start()
                 self._started = None
                 self._lease = LeaseKeeper(self._engine).start()

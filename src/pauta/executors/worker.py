@@ -450,6 +450,8 @@ def worker_main(conn: Any, cuda_devices: str | None, results_url: str, inline_ma
     # Our own process group, so the executor can kill this worker with everything it started.
     with suppress(OSError):
         os.setsid()
+    # Ctrl-C is for the driver: it cancels the run and stops the workers itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     import faulthandler
 
     # A segfault dumps the Python stack to fd 2, which is the attempt's log while it runs.
@@ -460,7 +462,10 @@ def worker_main(conn: Any, cuda_devices: str | None, results_url: str, inline_ma
     me = worker_name()
     runs: dict[str, RunInfo] = {}
     refs: dict[str, TaskRef] = {}
-    conn.send_bytes(pickle.dumps(READY, PROTOCOL))
+    try:
+        conn.send_bytes(pickle.dumps(READY, PROTOCOL))
+    except OSError:
+        return  # the driver is gone already (it was interrupted while this worker started)
     try:
         while True:
             try:
