@@ -252,3 +252,33 @@ def test_ctrl_c_cancels_the_run_and_leaves_nothing_running(tmp_path: Path) -> No
     view = json.loads(pauta(home, "runs", "show", run["id"], "--json").stdout)
     states = {t["state"] for t in view["tasks"]}
     assert states == {"SUCCEEDED", "CANCELLED"}, states
+
+
+def test_runs_cancel_stops_a_run_driven_by_another_process(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    out = tmp_path / "steps.txt"
+    env = {**os.environ, "PAUTA_HOME": str(home)}
+    env.pop("PAUTA_DATABASE_URL", None)
+    args = [f"{FLOWS}:durable", "-p", f"path={out}", "-p", "pause=5"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pauta", "run", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (out.exists() and "step0:start" in out.read_text()):
+        time.sleep(0.05)
+    [run] = runs(home)
+    cancelled = pauta(home, "runs", "cancel", run["id"])
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert "CANCELLED" in cancelled.stdout
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 1, stderr
+    view = json.loads(pauta(home, "runs", "show", run["id"], "--json").stdout)
+    assert view["state"] == "CANCELLED"
+    assert {t["state"] for t in view["tasks"]} == {"CANCELLED"}
+    again = pauta(home, "runs", "cancel", run["id"])
+    assert again.returncode == 2
+    assert "already ended CANCELLED" in again.stderr

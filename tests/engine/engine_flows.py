@@ -215,3 +215,46 @@ def outer(x: int) -> int:
 @flow
 def calls_a_task(x: int) -> int:
     return outer(x).result()
+
+
+@task(resources=Resources(cpus=1, gpus=1))
+def visible_gpus(pause: float) -> str:
+    import time
+
+    time.sleep(pause)
+    return os.environ.get("CUDA_VISIBLE_DEVICES", "")
+
+
+@flow
+def gpu_pair(pause: float = 0.3) -> list[str]:
+    return [f.result() for f in [visible_gpus(pause), visible_gpus(pause)]]
+
+
+@task(timeout=0.5)
+def sleepy(seconds: float) -> str:
+    import subprocess
+    import time
+
+    child = subprocess.Popen(["sleep", str(seconds)])
+    print("child", child.pid, flush=True)
+    time.sleep(seconds)
+    return "woke"
+
+
+@flow
+def times_out(seconds: float = 30) -> str:
+    return sleepy(seconds).result()
+
+
+@task
+def nap(seconds: float) -> float:
+    import time
+
+    time.sleep(seconds)
+    return seconds
+
+
+@flow(timeout=0.8)
+def slow_flow() -> list[float]:
+    naps = [nap(0.1), nap(30), nap(30)]
+    return [f.result() for f in naps]

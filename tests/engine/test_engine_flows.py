@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import engine_flows as ef
@@ -10,6 +11,8 @@ import pytest
 
 from pauta import FlowFailed, State, TaskFailed
 from pauta.core.errors import ParameterError
+from pauta.core.resources import Resources
+from pauta.core.settings import Settings
 from pauta.engine.runner import Runner
 
 pytestmark = pytest.mark.slow
@@ -225,3 +228,55 @@ def test_a_large_numpy_result_goes_through_the_result_store(runner: Runner) -> N
     assert big.result.size >= 200 * 1024 * 1024
     assert big.result.uri is not None
     assert "shape=(26214400,)" in big.result.preview
+
+
+def test_gpu_tasks_get_the_devices_they_hold(tmp_path: Path) -> None:
+    # two declared GPUs (no hardware needed): concurrent tasks get one device each
+    runner = Runner(
+        Settings.from_env(tmp_path / "home"), capacity=Resources(cpus=2, gpus=2), workers=2
+    )
+    try:
+        run = runner.run(ef.gpu_pair, {"pause": 0.3})
+        assert sorted(run.result()) == ["0", "1"]
+        started = [t.started_at for t in run.tasks]
+        ended = [t.ended_at for t in run.tasks]
+        assert max(started) < min(ended)  # they ran at the same time, on different devices
+    finally:
+        runner.close()
+
+
+def test_a_task_over_its_timeout_is_killed_with_its_children(runner: Runner) -> None:
+    run = runner.run(ef.times_out, {"seconds": 30})
+    assert run.state == "FAILED"
+    [task] = run.tasks
+    assert task.state == "FAILED"
+    assert "timed out after 0.5 s" in task.error["message"]
+    assert task.ended_at is not None
+    assert (task.ended_at - task.started_at).total_seconds() < 10
+    log = Path(runner.engine().store.list_attempts(run.id)[0].log_path).read_text()
+    child = int(log.split("child ")[1].split()[0])
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _alive(child):
+        time.sleep(0.05)
+    assert not _alive(child)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie is dead for our purpose
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split()[2] != "Z"
+
+
+def test_a_flow_timeout_cancels_the_remaining_tasks(runner: Runner) -> None:
+    started = time.monotonic()
+    run = runner.run(ef.slow_flow, {})
+    assert time.monotonic() - started < 20
+    assert run.state == "FAILED"
+    assert run.error["type"] == "FlowTimeout"
+    assert "0.8 s" in run.error["message"]
+    states = sorted(t.state for t in run.tasks)
+    assert states == ["CANCELLED", "CANCELLED", "SUCCEEDED"]

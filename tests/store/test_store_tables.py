@@ -45,6 +45,7 @@ COLUMNS = {
         "lease_epoch",
         "heartbeat_at",
         "error",
+        "cancel_requested_at",
         *RESULT,
     },
     "task_runs": {

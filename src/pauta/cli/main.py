@@ -287,6 +287,29 @@ def runs_resume(
         runner.close()
 
 
+@runs.command("cancel")
+@click.argument("run_id")
+@click.option("--wait/--no-wait", default=True, help="Wait until the run has stopped.")
+@click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds to wait.")
+def runs_cancel(run_id: str, wait: bool, timeout: float) -> None:
+    """Cancel a run: its running tasks are killed and the rest never start."""
+    from pauta.core.clock import get_clock
+    from pauta.core.states import FLOW_TERMINAL
+
+    store = open_store()
+    clock = get_clock()
+    with user_errors():
+        run = store.request_cancel(run_id, clock.now())
+    deadline = clock.monotonic() + timeout
+    while wait and run.state not in FLOW_TERMINAL and clock.monotonic() < deadline:
+        time.sleep(0.2)
+        run = store.get_flow_run(run.id)
+    if run.state in FLOW_TERMINAL:
+        click.echo(f"run {run.id} {run.state}")
+    else:
+        click.echo(f"run {run.id}: cancel requested; its driver stops it within a few seconds")
+
+
 @main.command()
 @click.argument("run_id")
 @click.argument("task", required=False)

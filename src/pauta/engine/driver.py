@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import threading
 import traceback
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -63,6 +64,7 @@ class RunDriver:
         self.order: list[TaskCall] = []
         self.unfinished = 0
         self.cancelling = False
+        self.timed_out = False
         self.lost: BaseException | None = None
         self.retry_notes: list[tuple[str, float]] = []
         self._counters: dict[str, int] = {}
@@ -253,9 +255,19 @@ class RunDriver:
         self.lost = exc
 
     def cancel(self) -> None:
-        """Cancel the run's remaining calls (running attempts are killed)."""
+        """Cancel the run's remaining calls (running attempts are killed).
+
+        The flow body notices at its next task call or ``.result()``: pauta cannot interrupt
+        plain Python code running in the body.
+        """
         self.cancelling = True
         self.engine.post("cancel", self)
+
+    def _time_out(self) -> None:
+        self.timed_out = True
+        self.cancel()
+        with self.engine.cond:
+            self.engine.cond.notify_all()
 
     # -- helpers ------------------------------------------------------------------------------
     def log_path(self, key: str, attempt: int) -> str:
@@ -302,6 +314,11 @@ class RunDriver:
         token = set_active_run(self)
         value: Any = None
         error: BaseException | None = None
+        timer = None
+        if self.flow.options.timeout:
+            timer = threading.Timer(self.flow.options.timeout, self._time_out)
+            timer.daemon = True
+            timer.start()
         try:
             with use_context(self.context()):
                 if self.flow.is_async:
@@ -321,6 +338,9 @@ class RunDriver:
             self.cancel()
             error = error or KeyboardInterrupt()
             self.wait_all()
+        finally:
+            if timer is not None:
+                timer.cancel()
         return value, error
 
     def outcome(
@@ -329,6 +349,17 @@ class RunDriver:
         """How the run ends: its state, its resolved value, and the error record."""
         if self.lost is not None:
             raise self.lost
+        if self.timed_out:
+            limit = self.flow.options.timeout
+            return (
+                FlowRunState.FAILED,
+                None,
+                {
+                    "type": "FlowTimeout",
+                    "message": f"the flow run timed out after {limit:g} s; its remaining tasks "
+                    "were cancelled",
+                },
+            )
         if self.cancelling or isinstance(error, KeyboardInterrupt):
             return (
                 FlowRunState.CANCELLED,

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("pauta.engine")
 
 HEARTBEAT_INTERVAL = 5.0
+CANCEL_CHECK_INTERVAL = 1.0
 LEASE_TTL = 30.0
 """A run whose heartbeat is older than this is considered abandoned by its driver."""
 
@@ -31,11 +32,18 @@ def driver_identity() -> tuple[str, int]:
 
 
 class LeaseKeeper:
-    """Renews leases every ``interval`` seconds until stopped."""
+    """Renews leases every ``interval`` seconds until stopped, and looks for cancel requests
+    (`pauta runs cancel`) every ``check_interval`` seconds."""
 
-    def __init__(self, engine: Engine, interval: float = HEARTBEAT_INTERVAL) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        interval: float = HEARTBEAT_INTERVAL,
+        check_interval: float = CANCEL_CHECK_INTERVAL,
+    ) -> None:
         self.engine = engine
         self.interval = interval
+        self.check_interval = min(check_interval, interval)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="pauta-heartbeat", daemon=True)
 
@@ -49,8 +57,27 @@ class LeaseKeeper:
             self._thread.join(timeout=10)
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.beat()
+        next_beat = self.engine.clock.monotonic() + self.interval
+        while not self._stop.wait(self.check_interval):
+            self.check_cancels()
+            if self.engine.clock.monotonic() >= next_beat:
+                next_beat += self.interval
+                self.beat()
+
+    def check_cancels(self) -> None:
+        """Cancel the runs someone asked to stop."""
+        engine = self.engine
+        drivers = [d for d in list(engine.drivers.values()) if not d.cancelling and d.lost is None]
+        if not drivers:
+            return
+        try:
+            wanted = engine.store.cancel_requests(d.run_id for d in drivers)
+        except Exception:
+            log.warning("checking for cancel requests failed; will retry", exc_info=True)
+            return
+        for driver in drivers:
+            if driver.run_id in wanted:
+                driver.cancel()
 
     def beat(self) -> None:
         """Renew every lease once, and pick up pool sizes changed with `pauta pools set`."""

@@ -43,6 +43,7 @@ class FlowRunRecord:
     heartbeat_at: datetime | None = None
     result: StoredResult | None = None
     error: dict[str, Any] | None = None
+    cancel_requested_at: datetime | None = None
 
 
 @dataclass(slots=True)

@@ -309,6 +309,7 @@ class Store:
         else:
             values["ended_at"] = None
             values["error"] = None
+            values["cancel_requested_at"] = None
         if error is not None:
             values["error"] = error
         if result is not None:
@@ -318,6 +319,43 @@ class Store:
             if not won:
                 self._require_run(conn, run_id)
         return won
+
+    def request_cancel(self, run_id: str, now: datetime) -> FlowRunRecord:
+        """Cancel a run: at once when no driver runs it yet (SCHEDULED, QUEUED), else by
+        marking it so that its driver stops it (the driver records CANCELLED when done).
+
+        StoreError when the run already ended.
+        """
+        record = self.get_flow_run(run_id)
+        waiting = (FlowRunState.SCHEDULED, FlowRunState.QUEUED)
+        if record.state in waiting:
+            error = {"type": "Cancelled", "message": "cancelled before it started"}
+            if self.transition_flow_run(
+                record.id, FlowRunState.CANCELLED, expected=waiting, now=now, error=error
+            ):
+                return self.get_flow_run(record.id)
+            record = self.get_flow_run(record.id)  # a driver took it meanwhile
+        if record.state in FLOW_TERMINAL:
+            raise StoreError(f"run {record.id} already ended {record.state}: nothing to cancel")
+        stmt = (
+            sa.update(flow_runs)
+            .where(flow_runs.c.id == record.id, flow_runs.c.cancel_requested_at.is_(None))
+            .values(cancel_requested_at=now)
+        )
+        with self._writer.begin() as conn:
+            conn.execute(stmt)
+        return self.get_flow_run(record.id)
+
+    def cancel_requests(self, run_ids: Iterable[str]) -> set[str]:
+        """Which of these runs were asked to stop with ``request_cancel``."""
+        ids = list(run_ids)
+        if not ids:
+            return set()
+        query = sa.select(flow_runs.c.id).where(
+            flow_runs.c.id.in_(ids), flow_runs.c.cancel_requested_at.is_not(None)
+        )
+        with self.engine.connect() as conn:
+            return {row[0] for row in conn.execute(query)}
 
     def _require_run(self, conn: Connection, run_id: str) -> Any:
         cols = (flow_runs.c.lease_epoch, flow_runs.c.driver_host, flow_runs.c.driver_pid)

@@ -91,6 +91,8 @@ flow_runs = Table(
     Column("result_serializer", String(64)),
     Column("result_preview", Text),
     Column("error", JSONValue()),
+    # set by `pauta runs cancel` while a driver runs the flow; the driver stops the run
+    Column("cancel_requested_at", UTCDateTime()),
 )
 Index("ix_flow_runs_flow_created_at", flow_runs.c.flow, flow_runs.c.created_at)
 Index("ix_flow_runs_created_at", flow_runs.c.created_at)
