@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
@@ -53,7 +54,8 @@ def parse_memory(value: int | float | str | None) -> int:
             f"cannot read memory size {value!r}: use a number with a unit such as "
             "'512MiB', '2GiB' or '4GB'"
         )
-    return int(float(match.group(1)) * _UNITS[unit])
+    # Decimal, not float: 2.01MB is 2010000 bytes, not 2009999
+    return int(Decimal(match.group(1)) * _UNITS[unit])
 
 
 def format_memory(n_bytes: int) -> str:

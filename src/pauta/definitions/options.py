@@ -90,7 +90,7 @@ class TaskOptions:
         priority = raw.pop("priority", 0)
         if isinstance(priority, bool) or not isinstance(priority, int):
             raise DefinitionError(f"{where}: priority must be a whole number")
-        return cls(
+        options = cls(
             name=name,
             retries=_count(raw.pop("retries", 0), f"{where}: retries"),
             retry_delay=seconds(raw.pop("retry_delay", 1.0), f"{where}: retry_delay") or 0.0,
@@ -117,6 +117,15 @@ class TaskOptions:
             on_retry=_callbacks(raw.pop("on_retry", None), where, "on_retry"),
             tags=tuple(raw.pop("tags", ()) or ()),
         )
+        _refuse_unknown(raw, where)
+        return options
+
+
+def _refuse_unknown(raw: dict[str, Any], where: str) -> None:
+    """A misspelt option must not be silently ignored (``retrys=3`` would mean no retries)."""
+    if raw:
+        names = ", ".join(sorted(raw))
+        raise DefinitionError(f"{where}: unknown option{'s' if len(raw) > 1 else ''} {names}")
 
 
 def _callbacks(value: Any, where: str, option: str) -> tuple[Callable[..., Any], ...]:
@@ -168,7 +177,7 @@ class FlowOptions:
         priority = raw.pop("priority", 0)
         if isinstance(priority, bool) or not isinstance(priority, int):
             raise DefinitionError(f"{where}: priority must be a whole number")
-        return cls(
+        options = cls(
             name=name,
             description=description,
             schedule=raw.pop("schedule", None),
@@ -185,3 +194,5 @@ class FlowOptions:
             on_failure=_callbacks(raw.pop("on_failure", None), where, "on_failure"),
             tags=tuple(raw.pop("tags", ()) or ()),
         )
+        _refuse_unknown(raw, where)
+        return options

@@ -63,10 +63,13 @@ class ParameterSchema:
     @cached_property
     def model(self) -> type[BaseModel]:
         # pydantic is imported on first use: flows without parameters never need it
-        from pydantic import ConfigDict, create_model
+        from pydantic import ConfigDict, Field, create_model
 
+        # Fields get neutral names and the parameter's name as alias, so a parameter may be
+        # called anything (``json``, ``schema``, ``_private``) without clashing with pydantic.
         fields: dict[str, Any] = {
-            p.name: (p.annotation, ... if p.required else p.default) for p in self.parameters
+            _field(i): (p.annotation, Field(... if p.required else p.default, alias=p.name))
+            for i, p in enumerate(self.parameters)
         }
         return create_model(  # type: ignore[call-overload,no-any-return]
             f"{self.flow_name}_parameters",
@@ -115,14 +118,15 @@ class ParameterSchema:
             model = self.model.model_validate(values)
         except ValidationError as exc:
             raise self._error(exc, raw) from None
-        return {p.name: getattr(model, p.name) for p in self.parameters}
+        return {p.name: getattr(model, _field(i)) for i, p in enumerate(self.parameters)}
 
     def to_json(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """JSON-compatible form of validated values (what the store keeps)."""
         if all(type(v) in _PLAIN for v in values.values()):
             return dict(values)
         try:
-            return self.model.model_validate(dict(values)).model_dump(mode="json")
+            validated = self.model.model_validate(dict(values))
+            return validated.model_dump(mode="json", by_alias=True)
         except Exception:
             return {k: _jsonable(v) for k, v in values.items()}
 
@@ -175,13 +179,31 @@ def _jsonable(value: Any) -> Any:
         return repr(value)
 
 
+def _field(index: int) -> str:
+    return f"p{index}"
+
+
+def _resolve_hint(fn: Callable[..., Any], annotation: Any) -> Any:
+    """One parameter's type; Any when it cannot be resolved (a name imported only for type
+    checking), without losing the other parameters' types."""
+    if annotation is inspect.Parameter.empty:
+        return Any
+    if isinstance(annotation, str):
+        try:
+            namespace = getattr(fn, "__globals__", {})
+            annotation = eval(annotation, dict(namespace))
+        except Exception:
+            return Any
+    return annotation
+
+
 def _read_signature(fn: Callable[..., Any], flow_name: str) -> list[Parameter]:
     signature = inspect.signature(fn)
     try:
         hints = typing.get_type_hints(fn)
     except Exception:
-        # an unresolvable hint (e.g. a string naming a type imported only for checking)
-        hints = {}
+        # some hint cannot be resolved: resolve each parameter on its own
+        hints = {name: _resolve_hint(fn, p.annotation) for name, p in signature.parameters.items()}
     params = []
     for p in signature.parameters.values():
         if p.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):

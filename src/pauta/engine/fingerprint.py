@@ -41,17 +41,12 @@ def call_key(task_name: str, count: int, map_index: int | None = None) -> str:
 
 
 class _FingerprintPickler(cloudpickle.Pickler):
-    """Pickles futures as their keys and sets in a stable order."""
+    """Pickles futures as their keys (sets inside objects keep their iteration order: the
+    pickler never consults reducer_override for built-in containers)."""
 
     def reducer_override(self, obj: Any) -> Any:
         if isinstance(obj, TaskFuture):
             return (str, (f"<future {obj.key}>",))
-        if isinstance(obj, set | frozenset):
-            try:
-                ordered = sorted(obj)
-            except TypeError:
-                ordered = sorted(obj, key=repr)
-            return (type(obj), (ordered,))
         return super().reducer_override(obj)
 
 
@@ -82,6 +77,17 @@ def _encode(value: Any, out: list[str], depth: int = 0) -> bool:
                 return False
             out.append(",")
         out.append("}")
+        return True
+    if kind is set or kind is frozenset:
+        # iteration order of a set changes between processes (string hashing is salted):
+        # encode the items one by one and sort the texts
+        items = []
+        for item in value:
+            part: list[str] = []
+            if not _encode(item, part, depth + 1):
+                return False
+            items.append("".join(part))
+        out.append(kind.__name__ + "{" + ",".join(sorted(items)) + "}")
         return True
     return False
 
