@@ -258,3 +258,36 @@ def nap(seconds: float) -> float:
 def slow_flow() -> list[float]:
     naps = [nap(0.1), nap(30), nap(30)]
     return [f.result() for f in naps]
+
+
+def record_event(event: object) -> None:
+    """A callback: append the event to the file named by PAUTA_TEST_EVENTS."""
+    import json
+
+    with open(os.environ["PAUTA_TEST_EVENTS"], "a") as handle:
+        handle.write(json.dumps(event.to_json()) + "\n")  # type: ignore[attr-defined]
+
+
+def broken_callback(event: object) -> None:
+    raise RuntimeError("this callback is broken")
+
+
+@task(
+    retries=1,
+    retry_delay=0.0,
+    on_success=record_event,
+    on_failure=[broken_callback, record_event],
+    on_retry=record_event,
+)
+def watched(fail_times: int, path: str) -> str:
+    counter = Path(path)
+    seen = int(counter.read_text()) if counter.exists() else 0
+    counter.write_text(str(seen + 1))
+    if seen < fail_times:
+        raise ValueError(f"failure {seen + 1}")
+    return "ok"
+
+
+@flow(on_success=record_event, on_failure=record_event)
+def watched_flow(fail_times: int, path: str) -> str:
+    return watched(fail_times, path).result()

@@ -28,6 +28,7 @@ from pauta.core.settings import Settings
 from pauta.core.states import State
 from pauta.dispatch.capacity import default_workers
 from pauta.dispatch.queue import ReadyQueue, ReadyTask, RunningCounts
+from pauta.engine.callbacks import CallbackRunner, task_event
 from pauta.engine.calls import TaskCall
 from pauta.engine.retries import retry_delay, should_retry
 from pauta.engine.writer import StateWriter
@@ -101,6 +102,7 @@ class Engine:
         self._sleeping = False
         self._running: dict[tuple[str, str], _Running] = {}
         self.writer = StateWriter(store, self.clock, lazy_interval=lazy_interval)
+        self.callbacks = CallbackRunner()
         self._release: list[TaskCall] = []
         self._flush_waiters: list[threading.Event] = []
         self._timers: list[tuple[float, int, TaskCall]] = []
@@ -136,6 +138,7 @@ class Engine:
             executor.shutdown(kill=kill)
         self._executors.clear()
         self._started.clear()
+        self.callbacks.shutdown()
         self._wake_r.close()
         self._wake_w.close()
 
@@ -259,6 +262,8 @@ class Engine:
             self._first_undurable = next(self._seq)
         self._resolve(released)
         for call in released:
+            if call.task is not None and call.task.options.on_success:
+                self._notify(call, "success", call.task.options.on_success)
             for dependent in call.dependents:
                 dependent.waiting -= 1
                 if dependent.waiting == 0 and not dependent.done:
@@ -509,6 +514,8 @@ class Engine:
             call.retry_at = self.clock.monotonic() + delay
             heapq.heappush(self._timers, (call.retry_at, next(self._seq), call))
             call.driver.notify_retry(call, delay)
+            if options.on_retry:
+                self._notify(call, "retry", options.on_retry)
         else:
             self._finish_not_ok(call, State.FAILED, error)
 
@@ -546,6 +553,9 @@ class Engine:
             current.ended_at = current.ended_at or now
             self.writer.touch(current)
             resolved.append(current)
+            task = current.task
+            if new_state == State.FAILED and task is not None and task.options.on_failure:
+                self._notify(current, "failure", task.options.on_failure)
             for dependent in current.dependents:
                 if not dependent.done and dependent.state == State.PENDING:
                     if dependent.driver.cancelling:
@@ -563,6 +573,14 @@ class Engine:
             self.cond.notify_all()
         for callback in callbacks:
             callback()
+
+    def _notify(self, call: TaskCall, what: str, callbacks: Any) -> None:
+        try:
+            event = task_event(call, what)
+        except Exception:
+            log.exception("could not describe %s of task %s for its callbacks", what, call.key)
+            return
+        self.callbacks.submit(call.driver.run_id, callbacks, event)
 
     # -- cancellation -------------------------------------------------------------------------
     def _cancel_run(self, driver: RunDriver) -> None:

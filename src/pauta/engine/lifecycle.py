@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -18,6 +18,7 @@ from pauta.core.errors import (
 )
 from pauta.core.ids import new_run_id
 from pauta.core.states import FlowRunState
+from pauta.engine.callbacks import flow_event
 from pauta.engine.lease import LEASE_TTL, driver_identity
 from pauta.store.records import FlowRunRecord, TaskRunRecord
 
@@ -171,8 +172,33 @@ def take_over(
     return record
 
 
-def drive(driver: RunDriver, on_start: Callable[[RunDriver], None] | None = None) -> FlowRun:
-    """Run the driver's flow body to the end and record how the run ended."""
+def _flow_callbacks(
+    driver: RunDriver,
+    state: FlowRunState,
+    error: dict[str, Any] | None,
+    notifiers: Sequence[Callable[[Any], Any]],
+) -> None:
+    options = driver.flow.options
+    if state == FlowRunState.SUCCEEDED:
+        what, callbacks = "success", list(options.on_success)
+    elif state == FlowRunState.FAILED:
+        what, callbacks = "failure", [*options.on_failure, *notifiers]
+    else:
+        return
+    if callbacks:
+        event = flow_event(driver, what, str(state), error)
+        driver.engine.callbacks.submit(driver.run_id, callbacks, event)
+
+
+def drive(
+    driver: RunDriver,
+    on_start: Callable[[RunDriver], None] | None = None,
+    notifiers: Sequence[Callable[[Any], Any]] = (),
+) -> FlowRun:
+    """Run the driver's flow body to the end and record how the run ended.
+
+    ``notifiers`` are told of a failure, like the flow's own ``on_failure`` callbacks.
+    """
     engine = driver.engine
     engine.attach(driver)
     value: Any = None
@@ -210,7 +236,9 @@ def drive(driver: RunDriver, on_start: Callable[[RunDriver], None] | None = None
             raise LeaseLostError(
                 f"run {driver.run_id} was taken over by another driver before it could end"
             )
+        _flow_callbacks(driver, state, error, notifiers)
     finally:
+        engine.callbacks.wait(driver.run_id)
         engine.detach(driver)
     record = engine.store.get_flow_run(driver.run_id)
     return FlowRun(

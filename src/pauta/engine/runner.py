@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from pauta.core.clock import Clock, get_clock
-from pauta.core.errors import FlowLoadError
+from pauta.core.errors import FlowLoadError, PautaError
 from pauta.core.loading import load_file
 from pauta.core.resources import Resources
 from pauta.core.settings import Settings
@@ -21,6 +21,7 @@ from pauta.engine.engine import Engine
 from pauta.engine.lease import LeaseKeeper
 from pauta.engine.lifecycle import FlowRun, drive, new_run_record, take_over
 from pauta.executors.base import Executor, LateWakeup
+from pauta.notify import Notifier, notifiers_from_env
 from pauta.store.repository import Store
 
 OnStart = Callable[[RunDriver], None]
@@ -55,6 +56,7 @@ class Runner:
         self._lease: LeaseKeeper | None = None
         self._key: tuple[str, str] | None = None
         self._lock = threading.Lock()
+        self._notifiers: list[Notifier] = []
 
     @property
     def settings(self) -> Settings:
@@ -68,6 +70,10 @@ class Runner:
             if self._engine is not None and self._key != key:
                 self._close_engine()
             if self._engine is None:
+                try:
+                    self._notifiers = notifiers_from_env()
+                except ValueError as exc:
+                    raise PautaError(str(exc)) from None
                 settings.ensure_home()
                 store = Store.from_settings(settings)
                 self._engine = Engine(
@@ -108,7 +114,7 @@ class Runner:
             flow, flow.parameters.to_json(params), now=engine.clock.now(), trigger=trigger
         )
         store.create_flow_run(record)
-        return drive(RunDriver(engine, flow, record, params), on_start)
+        return drive(RunDriver(engine, flow, record, params), on_start, self._notifiers)
 
     def call(self, flow: Flow[Any, Any], params: dict[str, Any]) -> Any:
         """Run ``flow`` and return its value; raise ``FlowFailed`` when it does not succeed."""
@@ -132,7 +138,7 @@ class Runner:
         driver = RunDriver(
             engine, flow, record, params, recorded=recorded, allow_changes=allow_changes
         )
-        return drive(driver, on_start)
+        return drive(driver, on_start, self._notifiers)
 
     def close(self) -> None:
         with self._lock:

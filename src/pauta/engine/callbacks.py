@@ -1,0 +1,114 @@
+"""Task and flow callbacks (``on_success``, ``on_failure``, ``on_retry``) and notifiers.
+
+Callbacks get one ``pauta.notify.Event`` (the run, the task, the attempt, the error). They run
+on a small thread pool, never on the engine loop, so a slow webhook cannot stall dispatch. A
+callback that raises is logged and never changes the outcome of the run.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import TYPE_CHECKING, Any
+
+from pauta.notify import Event
+
+if TYPE_CHECKING:
+    from pauta.engine.calls import TaskCall
+    from pauta.engine.driver import RunDriver
+
+log = logging.getLogger("pauta.callbacks")
+
+Callback = Callable[[Event], Any]
+
+
+def task_event(call: TaskCall, what: str) -> Event:
+    driver = call.driver
+    return Event(
+        kind="task",
+        what=what,  # type: ignore[arg-type]
+        flow=driver.flow.name,
+        run_id=driver.run_id,
+        state=str(call.state),
+        logical_date=driver.record.logical_date,
+        task_key=call.key,
+        task_name=call.name,
+        attempt=call.attempt,
+        error=call.error,
+        started_at=call.started_at,
+        ended_at=call.ended_at,
+    )
+
+
+def flow_event(driver: RunDriver, what: str, state: str, error: dict[str, Any] | None) -> Event:
+    record = driver.record
+    return Event(
+        kind="flow",
+        what=what,  # type: ignore[arg-type]
+        flow=driver.flow.name,
+        run_id=driver.run_id,
+        state=state,
+        logical_date=record.logical_date,
+        error=error,
+        started_at=record.started_at,
+        ended_at=driver.engine.clock.now(),
+    )
+
+
+class CallbackRunner:
+    """Runs callbacks in the background and lets a run wait for its own."""
+
+    def __init__(self, threads: int = 2) -> None:
+        self._pool: ThreadPoolExecutor | None = None
+        self._threads = threads
+        self._pending: dict[str, list[Future[None]]] = {}
+        self._lock = threading.Lock()
+
+    def submit(self, run_id: str, callbacks: Iterable[Callback], event: Event) -> None:
+        """Call each callback with ``event`` on the pool."""
+        callbacks = list(callbacks)
+        if not callbacks:
+            return
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="pauta-callback")
+            futures = self._pending.setdefault(run_id, [])
+            futures[:] = [f for f in futures if not f.done()]
+            for callback in callbacks:
+                futures.append(self._pool.submit(call_safely, callback, event))
+
+    def wait(self, run_id: str, timeout: float = 60.0) -> None:
+        """Block until the run's callbacks so far have finished (or ``timeout`` passed)."""
+        with self._lock:
+            futures = self._pending.pop(run_id, [])
+        if futures:
+            _, late = wait(futures, timeout)
+            if late:
+                log.warning(
+                    "%d callbacks of run %s still running after %g s", len(late), run_id, timeout
+                )
+
+    def shutdown(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+
+def call_safely(callback: Callback, event: Event) -> None:
+    """Run one callback; an exception is logged, never raised."""
+    try:
+        callback(event)
+    except Exception:
+        name = getattr(callback, "__qualname__", None) or repr(callback)
+        subject = event.task_key or event.flow
+        log.warning(
+            "%s callback %s for %s (run %s) failed; the run's outcome is unchanged",
+            event.what,
+            name,
+            subject,
+            event.run_id,
+            exc_info=True,
+        )

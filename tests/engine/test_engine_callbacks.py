@@ -1,0 +1,101 @@
+"""Callbacks and notifiers: real callbacks in the driving process, a real HTTP server."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import engine_flows as ef
+import pytest
+
+from pauta.core.resources import Resources
+from pauta.core.settings import Settings
+from pauta.engine.runner import Runner
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def events(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "events.jsonl"
+    monkeypatch.setenv("PAUTA_TEST_EVENTS", str(path))
+    return path
+
+
+def read(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_retry_then_success_callbacks(runner: Runner, events: Path, tmp_path: Path) -> None:
+    run = runner.run(ef.watched_flow, {"fail_times": 1, "path": str(tmp_path / "count")})
+    assert run.state == "SUCCEEDED"
+    seen = [(e["kind"], e["what"], e.get("task_key"), e["attempt"]) for e in read(events)]
+    assert seen == [
+        ("task", "retry", "watched-0", 1),
+        ("task", "success", "watched-0", 2),
+        ("flow", "success", None, 1),
+    ]
+    retry = read(events)[0]
+    assert retry["run_id"] == run.id
+    assert retry["error"]["message"] == "failure 1"
+
+
+def test_failure_callbacks_and_a_broken_callback_changes_nothing(
+    runner: Runner, events: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    run = runner.run(ef.watched_flow, {"fail_times": 5, "path": str(tmp_path / "count")})
+    assert run.state == "FAILED"
+    seen = [(e["kind"], e["what"], e["state"]) for e in read(events)]
+    assert seen == [
+        ("task", "retry", "RETRYING"),
+        ("task", "failure", "FAILED"),
+        ("flow", "failure", "FAILED"),
+    ]
+    assert "this callback is broken" in caplog.text
+    assert run.tasks[0].attempts == 2
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    received: list[dict] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).received.append(json.loads(body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        return None
+
+
+@pytest.fixture
+def webhook_url() -> Iterator[str]:
+    _Recorder.received = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_pauta_notify_posts_flow_failures_to_a_webhook(
+    tmp_path: Path, webhook_url: str, events: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PAUTA_NOTIFY", f"webhook+{webhook_url}")
+    runner = Runner(Settings.from_env(tmp_path / "home"), capacity=Resources(cpus=2), workers=1)
+    try:
+        ok = runner.run(ef.sums, {"n": 2})
+        failed = runner.run(ef.retry_only_on, {"kind": "value"})
+    finally:
+        runner.close()
+    assert ok.state == "SUCCEEDED"
+    [posted] = _Recorder.received
+    assert posted["kind"] == "flow"
+    assert posted["what"] == "failure"
+    assert posted["run_id"] == failed.id
+    assert posted["flow"] == "retry_only_on"
