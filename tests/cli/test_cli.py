@@ -282,3 +282,37 @@ def test_runs_cancel_stops_a_run_driven_by_another_process(tmp_path: Path) -> No
     again = pauta(home, "runs", "cancel", run["id"])
     assert again.returncode == 2
     assert "already ended CANCELLED" in again.stderr
+
+
+CACHED_FLOW = """
+from pauta import flow, task
+
+@task(cache=True)
+def compute(x: int, path: str) -> int:
+    with open(path, "a") as handle:
+        handle.write("ran\\n")
+    return x {op} 1
+
+@flow
+def cached(x: int, path: str) -> int:
+    return compute(x, path).result()
+"""
+
+
+def test_changing_a_tasks_code_invalidates_its_cache(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    flows = tmp_path / "cached_flow.py"
+    out = tmp_path / "ran.txt"
+    args = ["-p", "x=2", "-p", f"path={out}", "--json"]
+    flows.write_text(CACHED_FLOW.format(op="+"))
+    first = json.loads(pauta(home, "run", str(flows), *args).stdout)
+    again = json.loads(pauta(home, "run", str(flows), *args).stdout)
+    assert [t["state"] for t in again["tasks"]] == ["CACHED"]
+    assert again["tasks"][0]["cached_from"] == f"{first['id']}/compute-0"
+    flows.write_text(CACHED_FLOW.format(op="*"))
+    changed = json.loads(pauta(home, "run", str(flows), *args).stdout)
+    assert [t["state"] for t in changed["tasks"]] == ["SUCCEEDED"]
+    assert (first["result_preview"], changed["result_preview"]) == ("3", "2")
+    no_cache = json.loads(pauta(home, "run", str(flows), *args, "--no-cache").stdout)
+    assert [t["state"] for t in no_cache["tasks"]] == ["SUCCEEDED"]
+    assert out.read_text().split() == ["ran", "ran", "ran"]

@@ -291,3 +291,49 @@ def watched(fail_times: int, path: str) -> str:
 @flow(on_success=record_event, on_failure=record_event)
 def watched_flow(fail_times: int, path: str) -> str:
     return watched(fail_times, path).result()
+
+
+@task(cache=True)
+def expensive(x: int, path: str) -> int:
+    with open(path, "a") as handle:
+        handle.write(f"{x}\n")
+    return x * x
+
+
+@task(cache=True)
+def double_it(value: int, path: str) -> int:
+    with open(path, "a") as handle:
+        handle.write(f"double {value}\n")
+    return 2 * value
+
+
+@flow
+def cached_chain(x: int, path: str) -> int:
+    return double_it(expensive(x, path), path).result()
+
+
+@task(cache_key=lambda x, path: str(x % 2), cache_expiration=60)
+def parity(x: int, path: str) -> str:
+    with open(path, "a") as handle:
+        handle.write(f"parity {x}\n")
+    return "odd" if x % 2 else "even"
+
+
+@flow
+def parities(xs: list[int], path: str) -> list[str]:
+    results = []
+    for x in xs:
+        results.append(parity(x, path).result())  # one by one, so later calls see earlier ones
+    return results
+
+
+@task(cache=True, cache_expiration=0.5)
+def short_lived(path: str) -> int:
+    with open(path, "a") as handle:
+        handle.write("ran\n")
+    return 1
+
+
+@flow
+def expiring(path: str) -> int:
+    return short_lived(path).result()

@@ -61,6 +61,7 @@ def task_view(
         "upstream": task.upstream,
         "map_index": task.map_index,
         "child_run_id": task.child_run_id,
+        "cached_from": task.cached_from,
         "error": task.error,
         "result": (
             {"preview": task.result.preview, "size": task.result.size, "uri": task.result.uri}

@@ -76,6 +76,7 @@ def _drive(action: Any, *, as_json: bool, quiet: bool) -> None:
 @click.option(
     "--workers", type=int, help="Warm worker processes (default: one per cpu of capacity)."
 )
+@click.option("--no-cache", is_flag=True, help="Run every task, even if a cached result exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the finished run as JSON only.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress or summary; only the exit code.")
 @capacity_options
@@ -85,6 +86,7 @@ def run(
     params_file: str | None,
     executor: str | None,
     workers: int | None,
+    no_cache: bool,
     as_json: bool,
     quiet: bool,
     cpus: float | None,
@@ -119,6 +121,7 @@ def run(
         workers=workers,
         default_executor=executor,
         started=started,
+        no_cache=no_cache,
     )
     try:
         _drive(
@@ -230,6 +233,8 @@ def runs_show(run_id: str, as_json: bool) -> None:
             detail = f"{task['error'].get('type')}: {task['error'].get('message')}"
         elif task["result"]:
             detail = task["result"]["preview"]
+        if task["cached_from"]:
+            detail = f"{detail} (cached from {task['cached_from']})"
         metrics = ", ".join(f"{m['name']}={m['value']:g}" for m in task["metrics"])
         duration = task["duration"]
         table.add_row(

@@ -74,6 +74,8 @@ class TaskCall:
         self.worker: str | None = None
         self.log_path: str | None = None
         self.child_run_id: str | None = None
+        self.cache_key: str | None = None
+        self.cached_from: str | None = None
         self.observed = False
         self.done = False
         self.retry_at: float | None = None
@@ -163,6 +165,8 @@ class TaskCall:
             ended_at=self.ended_at,
             result=self.stored,
             error=self.error,
+            cache_key=self.cache_key,
+            cached_from=self.cached_from,
         )
 
     def attempt_record(self) -> AttemptRecord | None:

@@ -18,6 +18,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from multiprocessing.connection import wait as wait_for_ready
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,7 @@ from pauta.core.settings import Settings
 from pauta.core.states import State
 from pauta.dispatch.capacity import default_workers
 from pauta.dispatch.queue import ReadyQueue, ReadyTask, RunningCounts
+from pauta.engine.caching import cache_key_for
 from pauta.engine.callbacks import CallbackRunner, task_event
 from pauta.engine.calls import TaskCall
 from pauta.engine.retries import retry_delay, should_retry
@@ -74,6 +76,7 @@ class Engine:
         reservation_after: float = 30.0,
         policy: str = "priority",
         default_executor: str | None = None,
+        no_cache: bool = False,
         started: Mapping[str, tuple[Executor, LateWakeup]] | None = None,
     ) -> None:
         self.store = store
@@ -82,6 +85,7 @@ class Engine:
         self.capacity = capacity
         self.clock = clock or get_clock()
         self.default_executor = default_executor or "local"
+        self.no_cache = no_cache
         self.workers = workers or default_workers(capacity)
         # "priority" (with bounded backfilling) is the policy; "fifo" exists for comparison
         queue_options: dict[str, Any] = {"reservation_after": reservation_after}
@@ -224,6 +228,8 @@ class Engine:
             pass
 
     def _next_timeout(self) -> float | None:
+        if self._release:
+            return 0.0
         now = self.clock.monotonic()
         deadlines = []
         if self._timers:
@@ -318,6 +324,10 @@ class Engine:
             self._make_ready(call)
 
     def _make_ready(self, call: TaskCall) -> None:
+        task = call.task
+        cacheable = task is not None and task.options.cache and call.state == State.PENDING
+        if cacheable and self._reuse_cached(call):
+            return
         if call.state == State.RUNNING:
             # restored from a run whose driver died: it runs again without using an attempt
             call.move(State.QUEUED)
@@ -326,6 +336,32 @@ class Engine:
             self._queue(call, new_attempt=False)
         else:
             self._queue(call, new_attempt=True)
+
+    def _reuse_cached(self, call: TaskCall) -> bool:
+        """End ``call`` as CACHED when an earlier run left a result for the same key."""
+        task = call.task
+        assert task is not None
+        call.cache_key = cache_key_for(call)
+        if call.cache_key is None or self.no_cache:
+            return False
+        if self._first_undurable is not None:
+            self._flush()  # a result that finished a moment ago may be the one to reuse
+        expiration = task.options.cache_expiration
+        now = self.clock.now()
+        not_before = now - timedelta(seconds=expiration) if expiration is not None else None
+        try:
+            hit = self.store.find_cached(task.name, call.cache_key, not_before=not_before)
+        except Exception:
+            log.warning("cache lookup for %s failed; running it", call.key, exc_info=True)
+            return False
+        if hit is None or (hit.result is None and hit.state != State.SUCCEEDED):
+            return False
+        call.stored = hit.result
+        call.cached_from = f"{hit.flow_run_id}/{hit.key}"
+        call.started_at = call.ended_at = now
+        call.move(State.CACHED)
+        self._release.append(call)
+        return True
 
     def _queue(self, call: TaskCall, *, new_attempt: bool) -> None:
         driver = call.driver

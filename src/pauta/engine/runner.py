@@ -44,8 +44,10 @@ class Runner:
         default_executor: str | None = None,
         started: Mapping[str, tuple[Executor, LateWakeup]] | None = None,
         policy: str = "priority",
+        no_cache: bool = False,
     ) -> None:
         self._settings = settings
+        self._no_cache = no_cache
         self._policy = policy
         self._started = started
         self._default_executor = default_executor
@@ -85,6 +87,7 @@ class Runner:
                     default_executor=self._default_executor,
                     started=self._started,
                     policy=self._policy,
+                    no_cache=self._no_cache,
                 ).start()
                 self._started = None
                 self._lease = LeaseKeeper(self._engine).start()

@@ -419,6 +419,28 @@ class Store:
         with self.engine.connect() as conn:
             return [_task_run(row) for row in conn.execute(query)]
 
+    def find_cached(
+        self, name: str, cache_key: str, *, not_before: datetime | None = None
+    ) -> TaskRunRecord | None:
+        """The latest successful call of task ``name`` with ``cache_key`` (ended at or after
+        ``not_before`` when given), whose result a new call may reuse."""
+        t = task_runs.c
+        query = (
+            sa.select(*_TASK_COLUMNS)
+            .where(
+                t.name == name,
+                t.cache_key == cache_key,
+                t.state.in_([str(State.SUCCEEDED), str(State.CACHED)]),
+            )
+            .order_by(t.ended_at.desc())
+            .limit(1)
+        )
+        if not_before is not None:
+            query = query.where(t.ended_at >= not_before)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return _task_run(row) if row is not None else None
+
     def task_runs_by_key(self, run_id: str) -> dict[str, TaskRunRecord]:
         """A run's task calls by key."""
         return {rec.key: rec for rec in self.list_task_runs(run_id)}
