@@ -275,12 +275,14 @@ def test_backfill_and_reservation(
     assert pick_ids(q, free, now=now) == expected
 
 
-def _starvation_start(reservation_after: float, until: float = 120.0) -> float | None:
+def _starvation_start(
+    reservation_after: float, until: float = 120.0, policy: str = "priority"
+) -> float | None:
     """Simulate a 4-cpu worker fed one 1-cpu, 1-second task every 0.25 s (exactly its
     throughput, so some cpu is always busy), with one 4-cpu task queued at t=0.25, once the
     stream has started. Returns when the big task started, or None if it never did."""
     total = Resources(cpus=4)
-    q = ReadyQueue(total, reservation_after=reservation_after)
+    q = ReadyQueue(total, reservation_after=reservation_after, policy=policy)
     running = RunningCounts()
     ends: list[tuple[float, ReadyTask]] = []
     step, big_start = 0.25, None
@@ -346,6 +348,174 @@ def test_identical_tasks_are_not_rescanned() -> None:
         picks += 1
     assert picks == 5_000
     assert CountingResources.checks <= 3 * picks  # two that fit, at most one that does not
+
+
+# -- fifo, for comparison ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("free", "tasks", "pools", "running", "expected"),
+    [
+        pytest.param(
+            BIG,
+            [task("a", priority=0), task("b", priority=5), task("c", priority=1)],
+            {},
+            [],
+            ["a", "b", "c"],
+            id="priority ignored",
+        ),
+        pytest.param(
+            BIG,
+            [task("a", at=3), task("b", at=1), task("c", at=2), task("d", at=1)],
+            {},
+            [],
+            ["b", "d", "c", "a"],
+            id="older first, then push order",
+        ),
+        pytest.param(
+            cpu(2),
+            [task("big", 4, at=0), task("s1", 1, at=1), task("s2", 1, at=2)],
+            {},
+            [],
+            [],
+            id="the first task that does not fit blocks the rest",
+        ),
+        pytest.param(
+            cpu(3),
+            [task("s1", 1, at=0), task("big", 4, at=1), task("s2", 1, at=2)],
+            {},
+            [],
+            ["s1"],
+            id="tasks ahead of the blocker start",
+        ),
+        pytest.param(
+            cpu(2),
+            [task("big", 4, at=0), task("urgent", 1, at=1, priority=9)],
+            {},
+            [],
+            [],
+            id="a higher priority does not overtake the blocker",
+        ),
+        pytest.param(
+            Resources(cpus=8, memory="16GiB", gpus=0),
+            [task("gpu", cpu(1, gpus=1), at=0), task("c", 1, at=1)],
+            {},
+            [],
+            [],
+            id="short in any dimension blocks, even one the rest do not use",
+        ),
+        pytest.param(
+            cpu(0),
+            [task("c", 1, at=0), task("io", 0, at=1)],
+            {},
+            [],
+            [],
+            id="zero-cpu tasks behind the blocker wait too",
+        ),
+        pytest.param(
+            cpu(4),
+            [task("a", 2, at=0), task("b", 2, at=1), task("c", 1, at=2)],
+            {},
+            [],
+            ["a", "b"],
+            id="exact fit, then the next one blocks",
+        ),
+        pytest.param(
+            BIG,
+            [task("p1", pool="db", at=0), task("p2", pool="db", at=1), task("free", at=2)],
+            {"db": 1},
+            [],
+            ["p1", "free"],
+            id="a task waiting for a pool slot does not block",
+        ),
+        pytest.param(
+            cpu(2),
+            [task("p", pool="db", at=0), task("big", 4, at=1), task("s", 1, at=2)],
+            {"db": 0},
+            [],
+            [],
+            id="skipped for a slot, then blocked by capacity",
+        ),
+        pytest.param(
+            BIG,
+            [
+                task(f"{g}{i}", at=k, group=g, group_limit=2)
+                for k, (g, i) in enumerate([("a", 1), ("a", 2), ("a", 3), ("b", 1), ("b", 2)])
+            ],
+            {},
+            [],
+            ["a1", "a2", "b1", "b2"],
+            id="group limit still applies",
+        ),
+        pytest.param(
+            BIG,
+            [
+                task(g, at=k, concurrency_key="train", concurrency_limit=1)
+                for k, g in enumerate("ab")
+            ],
+            {},
+            [task("r", concurrency_key="train", concurrency_limit=1)],
+            [],
+            id="concurrency limit counts running tasks",
+        ),
+    ],
+)
+def test_fifo(
+    free: Resources,
+    tasks: list[ReadyTask],
+    pools: dict[str, int],
+    running: list[ReadyTask],
+    expected: list[str],
+) -> None:
+    q = queue_of(tasks, BIG, policy="fifo")
+    assert pick_ids(q, free, running=_running(*running), pools=pools, now=1e9) == expected
+
+
+def test_fifo_blocker_starts_first_once_capacity_frees() -> None:
+    q = queue_of(
+        [task("s0", 2, at=0), task("big", 8, at=1), task("s1", 1, at=2)], EIGHT, policy="fifo"
+    )
+    assert pick_ids(q, cpu(8)) == ["s0"]
+    assert pick_ids(q, cpu(6)) == []
+    assert pick_ids(q, cpu(8)) == ["big"]
+    assert pick_ids(q, cpu(0)) == []
+    assert pick_ids(q, cpu(1)) == ["s1"]
+    assert len(q) == 0
+
+
+def test_fifo_does_not_starve_but_waits_for_the_running_tasks() -> None:
+    # Pushed at t=0.25 behind s0 (running until t=1): it starts as soon as s0 ends.
+    assert _starvation_start(reservation_after=math.inf, policy="fifo") == 1.0
+
+
+def test_fifo_remove_and_max_starts() -> None:
+    q = queue_of([task(i, at=i, priority=-i) for i in range(6)], policy="fifo")
+    assert q.remove(0)
+    assert q.remove(3)
+    assert pick_ids(q, max_starts=2) == [1, 2]
+    assert pick_ids(q) == [4, 5]
+
+
+def test_fifo_picks_do_not_rescan() -> None:
+    shape = CountingResources(cpus=1)
+    q = queue_of([task(i, shape, at=i * 1e-3) for i in range(10_000)], EIGHT, policy="fifo")
+    CountingResources.checks = 0
+    picks = 0
+    while q:
+        assert len(q.pick(cpu(2), running=RunningCounts(), pools={}, now=0.0)) == 2
+        picks += 1
+    assert CountingResources.checks <= 3 * picks
+
+
+def test_fifo_skips_a_full_group_as_one_lane() -> None:
+    # 5,000 queued tasks of one run capped at 1 running, then one task of another run.
+    shape = CountingResources(cpus=1)
+    tasks = [task(i, shape, at=i, group="a", group_limit=1) for i in range(5_000)]
+    q = queue_of([*tasks, task("b", shape, at=9_999)], EIGHT, policy="fifo")
+    running = _running(task("ra", group="a", group_limit=1))
+    CountingResources.checks = 0
+    assert pick_ids(q, cpu(8), running=running) == ["b"]
+    assert CountingResources.checks <= 1
 
 
 # -- pools, groups, concurrency ---------------------------------------------------------------
@@ -530,6 +700,8 @@ def test_bad_limits_are_refused(kwargs: dict[str, object], error: type[Exception
 def test_bad_queue_settings_and_duplicate_ids() -> None:
     with pytest.raises(ValueError, match="reservation_after"):
         ReadyQueue(EIGHT, reservation_after=-1)
+    with pytest.raises(ValueError, match=r"'lifo'.*'priority'.*'fifo'"):
+        ReadyQueue(EIGHT, policy="lifo")
     with pytest.raises(ValueError, match="scan_limit"):
         ReadyQueue(EIGHT, scan_limit=0)
     q = queue_of([task("t")])
@@ -571,8 +743,9 @@ def _reference_pick(
     pools: Mapping[str, int],
     now: float,
     reservation_after: float,
+    policy: str = "priority",
 ) -> list[Hashable]:
-    """docs/dispatch.md's policy, written as plainly as possible: one pass in order."""
+    """docs/dispatch.md's policies, written as plainly as possible: one pass in order."""
     extra: dict[tuple[str, str], int] = {}
     started: list[Hashable] = []
     head_seen = False
@@ -580,7 +753,8 @@ def _reference_pick(
     def count(kind: str, name: str, running_now: int) -> int:
         return running_now + extra.get((kind, name), 0)
 
-    for t in sorted(queued, key=lambda t: (-t.priority, t.enqueued_at, t.seq)):
+    fifo = policy == "fifo"
+    for t in sorted(queued, key=lambda t: (0 if fifo else -t.priority, t.enqueued_at, t.seq)):
         if t.pool is not None and t.pool in pools:
             size = pools[t.pool]
             used = count("pool", t.pool, running.pool_slots_used(t.pool))
@@ -600,6 +774,8 @@ def _reference_pick(
         ):
             continue
         if not t.resources.fits_in(free):
+            if fifo:
+                break
             if not head_seen:
                 head_seen = True
                 if now - t.enqueued_at >= reservation_after:
@@ -617,11 +793,12 @@ def _reference_pick(
     return started
 
 
+@pytest.mark.parametrize("policy", ["priority", "fifo"])
 @pytest.mark.parametrize("seed", range(25))
-def test_matches_the_reference_policy(seed: int) -> None:
+def test_matches_the_reference_policy(seed: int, policy: str) -> None:
     rng = random.Random(seed)
     total = Resources(cpus=8, memory="16GiB", gpus=2, custom={"db_conn": 3})
-    q = ReadyQueue(total, reservation_after=5.0)
+    q = ReadyQueue(total, reservation_after=5.0, policy=policy)
     queued: dict[Hashable, ReadyTask] = {}
     running = RunningCounts()
     in_flight: list[tuple[float, ReadyTask]] = []
@@ -657,7 +834,7 @@ def test_matches_the_reference_policy(seed: int) -> None:
         for _, t in in_flight:
             used = used.plus(t.resources)
         free = total.minus(used)
-        expected = _reference_pick(list(queued.values()), free, running, pools, now, 5.0)
+        expected = _reference_pick(list(queued.values()), free, running, pools, now, 5.0, policy)
         started = q.pick(free, running=running, pools=pools, now=now)
         assert [t.id for t in started] == expected
         for t in started:

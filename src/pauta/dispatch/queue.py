@@ -15,6 +15,10 @@ The policy (documented with a worked example in ``docs/dispatch.md``):
   ``reservation_after`` seconds, its request is set aside from what is free: tasks behind it
   may only use what would be left after the head started, so free capacity only grows toward
   the head's request as running tasks finish, and the head cannot starve.
+
+``policy="fifo"`` is plain first-come first-served, kept for comparison: tasks in the order
+they became ready (``enqueued_at``, then push order), priority ignored, and the first task
+whose limits allow it but whose resources do not fit stops the pick (no backfilling).
 """
 
 from __future__ import annotations
@@ -30,8 +34,11 @@ from pauta.core.resources import Resources, format_memory
 
 _EPS = 1e-9
 
-# A queued task's heap entry: [-priority, enqueued_at, seq, task or None once removed, lane].
-# seq is unique, so comparisons never reach the task or the lane.
+POLICIES = ("priority", "fifo")
+
+# A queued task's heap entry: [rank, enqueued_at, seq, task or None once removed, lane], where
+# rank is -priority (0 under "fifo"). seq is unique, so comparisons never reach the task or
+# the lane.
 _Entry: TypeAlias = list
 
 # What makes two tasks interchangeable for packing: the same request and the same limits.
@@ -148,11 +155,26 @@ class ReadyQueue:
     overtake the head (0 reserves at once; ``float("inf")`` never reserves and may starve big
     tasks). ``scan_limit`` bounds how many blocked lanes one pick looks past, so a pick costs
     the same however long the queue is.
+
+    ``policy`` is ``"priority"`` (the policy above) or ``"fifo"``: first come, first served,
+    priority ignored, and the first task that does not fit blocks every task behind it (tasks
+    waiting for a pool slot or a limit are still skipped); ``reservation_after`` does not
+    apply to it.
     """
 
     def __init__(
-        self, total: Resources, *, reservation_after: float = 30.0, scan_limit: int = 1000
+        self,
+        total: Resources,
+        *,
+        reservation_after: float = 30.0,
+        scan_limit: int = 1000,
+        policy: str = "priority",
     ) -> None:
+        if policy not in POLICIES:
+            raise ValueError(
+                f"unknown dispatch policy {policy!r}: use 'priority' (priority order with "
+                "bounded backfilling, the default) or 'fifo' (first come, first served)"
+            )
         if reservation_after < 0:
             raise ValueError(f"reservation_after must be >= 0 seconds, not {reservation_after!r}")
         if scan_limit < 1:
@@ -160,10 +182,12 @@ class ReadyQueue:
         self.total = total
         self.reservation_after = reservation_after
         self.scan_limit = scan_limit
+        self.policy = policy
+        self._fifo = policy == "fifo"
         self._seq = count()
         self._index: dict[Hashable, _Entry] = {}
         self._lanes: dict[_LaneKey, _Lane] = {}
-        # One entry per lane head, (-priority, enqueued_at, seq, lane). Entries go stale when a
+        # One entry per lane head, (rank, enqueued_at, seq, lane). Entries go stale when a
         # lane's head changes; they are dropped when they surface, or in _compact.
         self._heads: list[tuple[int, float, int, _Lane]] = []
         # cpus requested per lane -> number of lanes: the smallest bounds what can still fit.
@@ -198,7 +222,8 @@ class ReadyQueue:
             cpus = task.resources.cpus
             self._lane_cpus[cpus] = self._lane_cpus.get(cpus, 0) + 1
         task.seq = next(self._seq)
-        entry: _Entry = [-task.priority, task.enqueued_at, task.seq, task, lane]
+        rank = 0 if self._fifo else -task.priority
+        entry: _Entry = [rank, task.enqueued_at, task.seq, task, lane]
         self._index[task.id] = entry
         heapq.heappush(lane.heap, entry)
         lane.live += 1
@@ -285,6 +310,8 @@ class ReadyQueue:
             if not res.fits_in(free):
                 blocked.append(heapq.heappop(heads))
                 seen.add(lane)
+                if self._fifo:
+                    break  # first come, first served: nothing overtakes it
                 if not head_found:
                     head_found = True
                     if now - task.enqueued_at >= self.reservation_after:
@@ -322,8 +349,8 @@ class ReadyQueue:
         return started
 
     def _push_head(self, lane: _Lane) -> None:
-        neg_priority, enqueued_at, seq = lane.heap[0][:3]
-        heapq.heappush(self._heads, (neg_priority, enqueued_at, seq, lane))
+        rank, enqueued_at, seq = lane.heap[0][:3]
+        heapq.heappush(self._heads, (rank, enqueued_at, seq, lane))
 
     def _drop_lane(self, lane: _Lane) -> None:
         del self._lanes[lane.key]
