@@ -15,6 +15,7 @@ Write flows as plain Python::
 
 from pauta.core.errors import FlowFailed, TaskFailed
 from pauta.core.resources import Resources
+from pauta.core.secrets import secret
 from pauta.core.states import FlowRunState, State
 from pauta.definitions.context import context
 from pauta.definitions.flow import Flow, flow
@@ -30,6 +31,7 @@ __all__ = [
     "TaskFailed",
     "context",
     "flow",
+    "secret",
     "task",
 ]
 

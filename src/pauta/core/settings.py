@@ -59,6 +59,11 @@ class Settings:
             sqlite_synchronous=synchronous,
         )
 
+    def export_home(self) -> None:
+        """Make ``PAUTA_HOME`` name this home when it names none, so that worker processes
+        (and the tasks in them: ``pauta.secret``, files under the home) agree on it."""
+        os.environ.setdefault("PAUTA_HOME", str(self.home))
+
     def ensure_home(self) -> None:
         """Create the home, logs and local results folders when missing."""
         self.home.mkdir(parents=True, exist_ok=True)
