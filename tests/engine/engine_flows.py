@@ -337,3 +337,29 @@ def short_lived(path: str) -> int:
 @flow
 def expiring(path: str) -> int:
     return short_lived(path).result()
+
+
+@task
+def make_report(folder: str) -> str:
+    path = Path(folder) / "report.txt"
+    path.write_text("accuracy 0.93\n")
+    context().log_artifact("report", str(path))
+    context().log_artifact("confusion", {"tp": 40, "fp": 3, "fn": 5, "tn": 52})
+    return "done"
+
+
+@flow
+def reporting(folder: str) -> str:
+    return make_report(folder).result()
+
+
+@task
+def uses_a_secret() -> str:
+    from pauta import secret
+
+    return f"token is {secret('PAUTA_TEST_TOKEN')}"
+
+
+@flow
+def leaks_through_the_flow() -> str:
+    return uses_a_secret().result()

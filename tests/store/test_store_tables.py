@@ -82,6 +82,18 @@ COLUMNS = {
         "log_path",
     },
     "metrics": {"id", "flow_run_id", "key", "attempt", "name", "value", "step", "logged_at"},
+    "artifacts": {
+        "id",
+        "flow_run_id",
+        "key",
+        "attempt",
+        "name",
+        "uri",
+        "size",
+        "serializer",
+        "preview",
+        "logged_at",
+    },
     "pools": {"name", "slots"},
 }
 
@@ -91,6 +103,7 @@ PRIMARY_KEYS = {
     "task_runs": ["flow_run_id", "key"],
     "task_attempts": ["flow_run_id", "key", "attempt"],
     "metrics": ["id"],
+    "artifacts": ["id"],
     "pools": ["name"],
 }
 
@@ -110,8 +123,8 @@ def test_every_timestamp_is_utc_aware() -> None:
                 assert isinstance(column.type, UTCDateTime), f"{table.name}.{column.name}"
 
 
-def test_runs_own_their_tasks_attempts_and_metrics() -> None:
-    for table in (tables.task_runs, tables.task_attempts, tables.metrics):
+def test_runs_own_their_tasks_attempts_metrics_and_artifacts() -> None:
+    for table in (tables.task_runs, tables.task_attempts, tables.metrics, tables.artifacts):
         (fk,) = table.foreign_keys
         assert fk.target_fullname == "flow_runs.id"
         assert fk.ondelete == "CASCADE"

@@ -8,7 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from pauta.core.errors import PautaError
-from pauta.store.records import AttemptRecord, FlowRunRecord, MetricRecord, TaskRunRecord
+from pauta.store.records import (
+    ArtifactRecord,
+    AttemptRecord,
+    FlowRunRecord,
+    MetricRecord,
+    TaskRunRecord,
+)
 from pauta.store.repository import Store
 
 
@@ -46,7 +52,10 @@ def run_view(run: FlowRunRecord) -> dict[str, Any]:
 
 
 def task_view(
-    task: TaskRunRecord, metrics: list[MetricRecord], attempts: list[AttemptRecord]
+    task: TaskRunRecord,
+    metrics: list[MetricRecord],
+    attempts: list[AttemptRecord],
+    artifacts: list[ArtifactRecord] | None = None,
 ) -> dict[str, Any]:
     """One task call (its latest attempt's view)."""
     return {
@@ -72,6 +81,17 @@ def task_view(
             {"name": m.name, "value": m.value, "step": m.step, "attempt": m.attempt}
             for m in metrics
         ],
+        "artifacts": [
+            {
+                "name": a.name,
+                "attempt": a.attempt,
+                "uri": a.stored.uri,
+                "size": a.stored.size,
+                "kind": a.stored.serializer,
+                "preview": a.stored.preview,
+            }
+            for a in artifacts or []
+        ],
         "attempt_history": [
             {
                 "attempt": a.attempt,
@@ -95,9 +115,12 @@ def show_run(store: Store, run_id: str) -> dict[str, Any]:
     attempts: dict[str, list[AttemptRecord]] = {}
     for attempt in store.list_attempts(run.id):
         attempts.setdefault(attempt.key, []).append(attempt)
+    artifacts: dict[str, list[ArtifactRecord]] = {}
+    for artifact in store.list_artifacts(run.id):
+        artifacts.setdefault(artifact.key, []).append(artifact)
     view = run_view(run)
     view["tasks"] = [
-        task_view(t, metrics.get(t.key, []), attempts.get(t.key, []))
+        task_view(t, metrics.get(t.key, []), attempts.get(t.key, []), artifacts.get(t.key))
         for t in store.list_task_runs(run.id)
     ]
     view["children"] = [c.id for c in store.list_flow_runs(parent_run_id=run.id, limit=0)]

@@ -140,6 +140,7 @@ def start_local_pool(settings: Any, capacity: Any, workers: int | None) -> tuple
     from pauta.executors.local import LocalExecutor
 
     settings.ensure_home()
+    settings.export_home()
     pool = LocalExecutor(
         workers=workers or default_workers(capacity),
         results_url=settings.results_url,
@@ -246,6 +247,12 @@ def runs_show(run_id: str, as_json: bool) -> None:
             metrics,
         )
     console.print(table)
+    for task in view["tasks"]:
+        for artifact in task["artifacts"]:
+            console.print(
+                f"artifact {task['key']} · {artifact['name']}: {artifact['preview']} "
+                f"→ {artifact['uri']}"
+            )
     if view["error"]:
         console.print(
             Text(f"{view['error'].get('type')}: {view['error'].get('message')}", style="red")

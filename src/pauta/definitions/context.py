@@ -19,6 +19,7 @@ from typing import Any
 from pauta.core.clock import utcnow
 
 MetricSink = Callable[[str, float, "int | None"], None]
+ArtifactSink = Callable[[str, Any], None]
 
 
 class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -71,6 +72,7 @@ class Context:
     task_key: str | None = None
     trigger: str = "manual"
     metric_sink: MetricSink | None = field(default=None, repr=False)
+    artifact_sink: ArtifactSink | None = field(default=None, repr=False)
 
     @property
     def logger(self) -> logging.Logger:
@@ -93,6 +95,15 @@ class Context:
             ) from None
         if self.metric_sink is not None:
             self.metric_sink(name, number, step)
+
+    def log_artifact(self, name: str, value: Any) -> None:
+        """Keep an artifact of this task run: a file (pass its path) or any object (a plot, a
+        report, a model card). It is stored with the run and listed by `pauta runs show`.
+        Ignored outside a run."""
+        if not isinstance(name, str) or not name:
+            raise ValueError("an artifact needs a non-empty name")
+        if self.artifact_sink is not None:
+            self.artifact_sink(name, value)
 
 
 _current: ContextVar[Context | None] = ContextVar("pauta_context", default=None)

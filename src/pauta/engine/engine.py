@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from pauta.core.clock import Clock, from_timestamp, get_clock
 from pauta.core.errors import PautaError
 from pauta.core.resources import Resources
+from pauta.core.secrets import reveal_secrets
 from pauta.core.settings import Settings
 from pauta.core.states import State
 from pauta.dispatch.capacity import default_workers
@@ -38,7 +39,7 @@ from pauta.executors.base import Executor, LateWakeup, WorkItem, WorkOutcome
 from pauta.executors.inline import InlineExecutor
 from pauta.executors.loading import task_ref_for
 from pauta.executors.local import LocalExecutor
-from pauta.store.records import MetricRecord
+from pauta.store.records import ArtifactRecord, MetricRecord
 from pauta.store.repository import Store
 from pauta.store.results import ResultStore
 
@@ -496,6 +497,19 @@ class Engine:
                         from_timestamp(metric.timestamp) or self.clock.now(),
                     )
                 )
+            for artifact in outcome.artifacts:
+                self.writer.add_artifact(
+                    ArtifactRecord(
+                        call.driver.run_id,
+                        call.key,
+                        call.attempt,
+                        artifact.name,
+                        artifact.stored,
+                        from_timestamp(artifact.timestamp) or self.clock.now(),
+                    )
+                )
+            if outcome.secrets:
+                reveal_secrets(outcome.secrets)
             if outcome.interrupted and not call.driver.cancelling:
                 call.move(State.QUEUED)
                 self._queue(call, new_attempt=False)

@@ -77,6 +77,7 @@ class Runner:
                 except ValueError as exc:
                     raise PautaError(str(exc)) from None
                 settings.ensure_home()
+                settings.export_home()
                 store = Store.from_settings(settings)
                 self._engine = Engine(
                     store,

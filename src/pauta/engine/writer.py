@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from pauta.core.clock import Clock
 from pauta.core.errors import LeaseLostError, StaleWriteError
 from pauta.core.states import State
-from pauta.store.records import MetricRecord, TaskWrite, WriteBatch
+from pauta.store.records import ArtifactRecord, MetricRecord, TaskWrite, WriteBatch
 from pauta.store.repository import Store
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ class StateWriter:
         self._urgent: dict[int, TaskCall] = {}
         self._lazy: dict[int, TaskCall] = {}
         self._metrics: list[MetricRecord] = []
+        self._artifacts: list[ArtifactRecord] = []
         self._lazy_since: float | None = None
         self._urgent_since: float | None = None
 
@@ -68,6 +69,11 @@ class StateWriter:
         if self._urgent_since is None:
             self._urgent_since = self.clock.monotonic()
 
+    def add_artifact(self, artifact: ArtifactRecord) -> None:
+        self._artifacts.append(artifact)
+        if self._urgent_since is None:
+            self._urgent_since = self.clock.monotonic()
+
     def forget(self, calls: list[TaskCall]) -> None:
         for call in calls:
             self._urgent.pop(id(call), None)
@@ -75,7 +81,7 @@ class StateWriter:
 
     @property
     def pending(self) -> bool:
-        return bool(self._urgent or self._lazy or self._metrics)
+        return bool(self._urgent or self._lazy or self._metrics or self._artifacts)
 
     def lazy_deadline(self) -> float | None:
         """When the oldest lazily kept change must be written (monotonic seconds)."""
@@ -112,9 +118,10 @@ class StateWriter:
             self._lazy = {}
             self._lazy_since = None
         metrics, self._metrics = self._metrics, []
-        if not calls and not metrics:
+        artifacts, self._artifacts = self._artifacts, []
+        if not calls and not metrics and not artifacts:
             return True
-        batch = WriteBatch(metrics=metrics)
+        batch = WriteBatch(metrics=metrics, artifacts=artifacts)
         written = []
         for call in calls:
             driver: RunDriver = call.driver
@@ -146,6 +153,7 @@ class StateWriter:
             for call, _ in written:
                 self.touch(call)
             self._metrics[:0] = metrics
+            self._artifacts[:0] = artifacts
             return False
         for call, attempt in written:
             call.persisted = call.state

@@ -109,6 +109,15 @@ class Metric:
     timestamp: float
 
 
+@dataclass(frozen=True, slots=True)
+class Artifact:
+    """An artifact a task logged with ``context().log_artifact``."""
+
+    name: str
+    stored: StoredResult
+    timestamp: float
+
+
 @dataclass(slots=True)
 class WorkOutcome:
     """How one attempt ended.
@@ -129,6 +138,8 @@ class WorkOutcome:
     metrics: list[Metric] = field(default_factory=list)
     worker: str = ""
     interrupted: bool = False
+    artifacts: list[Artifact] = field(default_factory=list)
+    secrets: tuple[str, ...] = ()
 
 
 def failed_outcome(

@@ -27,9 +27,11 @@ from contextlib import AbstractContextManager, suppress
 from typing import Any, TextIO
 
 from pauta.core.clock import get_clock
+from pauta.core.secrets import mask, mask_file, registered_values, revealed_names
 from pauta.core.states import State
 from pauta.definitions.context import Context, Interval, use_context
 from pauta.executors.base import (
+    Artifact,
     ErrorInfo,
     Metric,
     ResultPlaceholder,
@@ -94,9 +96,16 @@ def run_item(item: WorkItem, store: ResultStore, capture: Capture, worker: str) 
     clock = get_clock()
     run = item.run
     metrics: list[Metric] = []
+    artifacts: list[Artifact] = []
 
     def sink(name: str, value: float, step: int | None) -> None:
         metrics.append(Metric(name, value, step, clock.timestamp()))
+
+    def keep(name: str, value: Any) -> None:
+        stored = store.put_artifact(
+            name, value, run_id=run.run_id, key=item.key, attempt=item.attempt
+        )
+        artifacts.append(Artifact(name, stored, clock.timestamp()))
 
     ctx = Context(
         run_id=run.run_id,
@@ -109,6 +118,7 @@ def run_item(item: WorkItem, store: ResultStore, capture: Capture, worker: str) 
         task_key=item.key,
         trigger=run.trigger,
         metric_sink=sink,
+        artifact_sink=keep,
     )
     started = clock.timestamp()
     result: StoredResult | None = None
@@ -129,6 +139,10 @@ def run_item(item: WorkItem, store: ResultStore, capture: Capture, worker: str) 
             f"cannot write the attempt's log {item.log_path}: {_message(exc)}",
             _format_traceback(exc),
         )
+    if registered_values():
+        # A secret was read in this process: what the attempt printed may hold its value.
+        with suppress(OSError):
+            mask_file(item.log_path)
     return WorkOutcome(
         run_id=run.run_id,
         key=item.key,
@@ -140,6 +154,8 @@ def run_item(item: WorkItem, store: ResultStore, capture: Capture, worker: str) 
         error=error,
         metrics=metrics,
         worker=worker,
+        artifacts=artifacts,
+        secrets=revealed_names(),
     )
 
 
@@ -185,12 +201,18 @@ def encode_outcome(outcome: WorkOutcome) -> tuple[Any, ...]:
         if error is None
         else (error.type, error.message, error.traceback, error.kind, error.mro),
         [(m.name, m.value, m.step, m.timestamp) for m in outcome.metrics],
+        [(a.name, _stored_tuple(a.stored), a.timestamp) for a in outcome.artifacts],
+        outcome.secrets,
     )
+
+
+def _stored_tuple(stored: StoredResult) -> tuple[Any, ...]:
+    return (stored.uri, stored.inline, stored.size, stored.serializer, stored.preview)
 
 
 def decode_outcome(data: tuple[Any, ...], item: WorkItem, worker: str) -> WorkOutcome:
     """The ``WorkOutcome`` of ``item`` from what ``encode_outcome`` sent."""
-    ok, started, ended, result, error, metrics = data
+    ok, started, ended, result, error, metrics, artifacts, secrets = data
     return WorkOutcome(
         run_id=item.run.run_id,
         key=item.key,
@@ -202,6 +224,8 @@ def decode_outcome(data: tuple[Any, ...], item: WorkItem, worker: str) -> WorkOu
         error=None if error is None else ErrorInfo(*error),
         metrics=[Metric(*m) for m in metrics],
         worker=worker,
+        artifacts=[Artifact(n, StoredResult(*stored), ts) for n, stored, ts in artifacts],
+        secrets=secrets,
     )
 
 
@@ -211,12 +235,12 @@ def _format_traceback(exc: BaseException) -> str:
     ours = (run_item.__code__, _call.__code__)
     while tb is not None and tb.tb_frame.f_code in ours and tb.tb_next is not None:
         tb = tb.tb_next
-    return "".join(traceback.format_exception(type(exc), exc, tb))
+    return mask("".join(traceback.format_exception(type(exc), exc, tb)))
 
 
 def _message(exc: BaseException) -> str:
     try:
-        return str(exc)
+        return mask(str(exc))
     except Exception:
         return f"<{type(exc).__name__} whose str() failed>"
 

@@ -107,6 +107,18 @@ class MetricRecord:
 
 
 @dataclass(slots=True)
+class ArtifactRecord:
+    """An artifact a task kept: where it is stored, its size and a preview."""
+
+    flow_run_id: str
+    key: str
+    attempt: int
+    name: str
+    stored: StoredResult
+    logged_at: datetime
+
+
+@dataclass(slots=True)
 class TaskWrite:
     """A task call's new view, to be written with compare-and-set.
 
@@ -132,6 +144,7 @@ class WriteBatch:
     fences: dict[str, int] = field(default_factory=dict)
     tasks: list[TaskWrite] = field(default_factory=list)
     metrics: list[MetricRecord] = field(default_factory=list)
+    artifacts: list[ArtifactRecord] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.tasks or self.metrics)
+        return bool(self.tasks or self.metrics or self.artifacts)

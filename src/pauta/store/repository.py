@@ -19,6 +19,7 @@ from pauta.core.errors import LeaseLostError, RunNotFoundError, StoreError
 from pauta.core.states import FLOW_TERMINAL, FlowRunState, State
 from pauta.store import db, transitions
 from pauta.store.records import (
+    ArtifactRecord,
     AttemptRecord,
     FlowRunRecord,
     MetricRecord,
@@ -26,7 +27,7 @@ from pauta.store.records import (
     WriteBatch,
 )
 from pauta.store.results import StoredResult
-from pauta.store.tables import flow_runs, flows, metrics, pools, task_attempts, task_runs
+from pauta.store.tables import artifacts, flow_runs, flows, metrics, pools, task_attempts, task_runs
 
 if TYPE_CHECKING:
     from pauta.core.settings import Settings
@@ -465,6 +466,25 @@ class Store:
         with self.engine.connect() as conn:
             return [
                 MetricRecord(**{k: v for k, v in row._mapping.items() if k != "id"})
+                for row in conn.execute(query)
+            ]
+
+    def list_artifacts(self, run_id: str, key: str | None = None) -> list[ArtifactRecord]:
+        """A run's artifacts (or one task call's), in the order they were kept."""
+        a = artifacts.c
+        query = sa.select(artifacts).where(a.flow_run_id == run_id).order_by(a.id)
+        if key is not None:
+            query = query.where(a.key == key)
+        with self.engine.connect() as conn:
+            return [
+                ArtifactRecord(
+                    row.flow_run_id,
+                    row.key,
+                    row.attempt,
+                    row.name,
+                    StoredResult(row.uri, None, row.size, row.serializer, row.preview),
+                    row.logged_at,
+                )
                 for row in conn.execute(query)
             ]
 

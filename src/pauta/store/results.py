@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from pauta.core.secrets import mask, registered_values
+
 
 @dataclass(frozen=True, slots=True)
 class StoredResult:
@@ -47,12 +49,13 @@ def make_preview(value: Any) -> str:
     """A short text (at most 200 characters) describing ``value``; never raises.
 
     Arrays and DataFrames are described by shape and dtype/columns, so nothing large is
-    formatted; anything else by a truncated ``repr``.
+    formatted; anything else by a truncated ``repr``. Secrets read in this process show as
+    ``***`` (masked before any cut, so no part of one survives).
     """
     if value is None or value is True or value is False:
         return repr(value)
     try:
-        text = _describe(value)
+        text = mask(_describe(value))
     except Exception:
         text = f"<{type(value).__name__}>"
     if len(text) > _PREVIEW_MAX:
@@ -71,7 +74,7 @@ def _describe(value: Any) -> str:
         return f"DataFrame shape={tuple(value.shape)} columns=[{columns}{more}]"
     if module.startswith("pandas") and kind.__name__ == "Series":
         return f"Series len={len(value)} dtype={value.dtype} name={value.name!r}"
-    return _repr.repr(value)
+    return (_masking_repr if registered_values() else _repr).repr(value)
 
 
 class _ShortRepr(reprlib.Repr):
@@ -91,7 +94,25 @@ class _ShortRepr(reprlib.Repr):
         return text if len(text) <= self.maxother else text[: self.maxother - 3] + "..."
 
 
+class _MaskingRepr(_ShortRepr):
+    """``_ShortRepr`` that masks secrets before cutting, which could cut one in two.
+
+    Used only once a secret was read in this process, so other previews pay nothing.
+    """
+
+    def repr_str(self, x: str, level: int) -> str:
+        return super().repr_str(mask(x), level)
+
+    def repr_instance(self, x: Any, level: int) -> str:
+        try:
+            text = mask(repr(x))
+        except Exception:
+            return f"<{type(x).__name__}>"
+        return text if len(text) <= self.maxother else text[: self.maxother - 3] + "..."
+
+
 _repr = _ShortRepr()
+_masking_repr = _MaskingRepr()
 
 
 def _safe_name(text: str) -> str:
@@ -215,8 +236,26 @@ class ResultStore:
             raise
         return StoredResult(self._uri(path), None, size, "numpy", preview)
 
+    def put_artifact(
+        self, name: str, value: Any, *, run_id: str, key: str, attempt: int
+    ) -> StoredResult:
+        """Keep an artifact a task logged: a file (given by path) is copied as it is, with
+        serializer "file"; any other object is stored like a result, always as a file."""
+        folder = f"{_safe_name(key)}.{attempt}.artifacts/{_safe_name(name)}"
+        if isinstance(value, str | os.PathLike) and os.path.isfile(value):
+            source = os.fspath(value)
+            path = self._path_for(run_id, folder, 0, "file")
+            with open(source, "rb") as src, self._open(path, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1024 * 1024)
+            size = os.path.getsize(source)
+            preview = mask(f"file {os.path.basename(source)} ({size} bytes)")
+            return StoredResult(self._uri(path), None, size, "file", preview)
+        whole = ResultStore(self.url, inline_max=0)
+        whole._fs, whole._root = self._fs, self._root
+        return whole.put(value, run_id=run_id, key=folder, attempt=0)
+
     def get(self, stored: StoredResult) -> Any:
-        """Load the value a ``StoredResult`` describes."""
+        """Load the value a ``StoredResult`` describes (a file artifact: its bytes)."""
         if stored.inline is not None:
             if stored.serializer == "numpy":
                 import numpy as np
@@ -226,6 +265,8 @@ class ResultStore:
         if stored.uri is None:
             raise ValueError("a StoredResult needs either inline bytes or a uri")
         with self._open_uri(stored.uri) as handle:
+            if stored.serializer == "file":
+                return handle.read()
             if stored.serializer == "numpy":
                 import numpy as np
 

@@ -172,6 +172,26 @@ metrics = Table(
     Column("logged_at", UTCDateTime(), nullable=False),
 )
 
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column(
+        "id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    Column("flow_run_id", RUN_ID, _run_fk(), nullable=False, index=True),
+    Column("key", KEY, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("uri", Text),
+    Column("size", BigInteger),
+    Column("serializer", String(64)),
+    Column("preview", Text),
+    Column("logged_at", UTCDateTime(), nullable=False),
+)
+
 pools = Table(
     "pools",
     metadata,

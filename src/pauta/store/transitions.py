@@ -32,7 +32,7 @@ from pauta.core.states import (
 from pauta.store.db import BulkStatement
 from pauta.store.records import AttemptRecord, TaskRunRecord, WriteBatch
 from pauta.store.results import StoredResult
-from pauta.store.tables import flow_runs, metrics, task_attempts, task_runs
+from pauta.store.tables import artifacts, flow_runs, metrics, task_attempts, task_runs
 
 S = TypeVar("S", bound=Hashable)
 
@@ -155,6 +155,7 @@ ATTEMPT_CAS = BulkStatement(_cas_statement(task_attempts, ("flow_run_id", "key",
 TASK_INSERT = BulkStatement(sa.insert(task_runs), _columns(task_runs))
 ATTEMPT_INSERT = BulkStatement(sa.insert(task_attempts), _columns(task_attempts))
 METRIC_INSERT = BulkStatement(sa.insert(metrics), _columns(metrics, skip=("id",)))
+ARTIFACT_INSERT = BulkStatement(sa.insert(artifacts), _columns(artifacts, skip=("id",)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,6 +371,20 @@ def write_batch(writer: Engine, batch: WriteBatch, now: datetime) -> None:
         }
         for m in batch.metrics
     ]
+    artifact_rows = [
+        {
+            "flow_run_id": a.flow_run_id,
+            "key": a.key,
+            "attempt": a.attempt,
+            "name": a.name,
+            "uri": a.stored.uri,
+            "size": a.stored.size,
+            "serializer": a.stored.serializer,
+            "preview": a.stored.preview,
+            "logged_at": a.logged_at,
+        }
+        for a in batch.artifacts
+    ]
     cause: Exception
     with writer.connect() as conn:
         try:
@@ -383,6 +398,7 @@ def write_batch(writer: Engine, batch: WriteBatch, now: datetime) -> None:
                 if ATTEMPT_CAS.execute(conn, rows.attempt_cas) != len(rows.attempt_cas):
                     raise _Stale
                 METRIC_INSERT.execute(conn, metric_rows)
+                ARTIFACT_INSERT.execute(conn, artifact_rows)
             return
         except (_Stale, sa.exc.IntegrityError) as exc:
             cause = exc
