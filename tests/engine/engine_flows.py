@@ -363,3 +363,19 @@ def uses_a_secret() -> str:
 @flow
 def leaks_through_the_flow() -> str:
     return uses_a_secret().result()
+
+
+@task
+def fails_first_time(path: str) -> str:
+    counter = Path(path)
+    seen = int(counter.read_text()) if counter.exists() else 0
+    counter.write_text(str(seen + 1))
+    if seen == 0:
+        raise RuntimeError("first run fails")
+    return "second time lucky"
+
+
+@flow(retries=1, on_failure=record_event, on_success=record_event)
+def retried_flow(path: str, stable_path: str) -> str:
+    stable = record(stable_path, "stable")
+    return f"{stable.result()} {fails_first_time(path).result()}"

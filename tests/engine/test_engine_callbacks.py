@@ -99,3 +99,17 @@ def test_pauta_notify_posts_flow_failures_to_a_webhook(
     assert posted["what"] == "failure"
     assert posted["run_id"] == failed.id
     assert posted["flow"] == "retry_only_on"
+
+
+def test_flow_retries_replay_the_run_and_reuse_what_succeeded(
+    runner: Runner, events: Path, tmp_path: Path
+) -> None:
+    stable = tmp_path / "stable.txt"
+    run = runner.run(ef.retried_flow, {"path": str(tmp_path / "n"), "stable_path": str(stable)})
+    assert run.state == "SUCCEEDED"
+    assert run.result() == "stable second time lucky"
+    assert stable.read_text().split() == ["stable"]  # not run again on the retry
+    tasks = {t.key: t for t in runner.engine().store.list_task_runs(run.id)}
+    assert tasks["fails_first_time-0"].attempts == 2
+    # the failure that was retried told nobody; the final success did
+    assert [(e["kind"], e["what"]) for e in read(events)] == [("flow", "success")]

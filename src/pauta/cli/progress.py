@@ -96,7 +96,10 @@ class LiveProgress:
         self._live: Live | None = None
 
     def attach(self, driver: RunDriver) -> None:
+        """Show ``driver``'s run (again with the new driver when a flow retry replays it)."""
         self.driver = driver
+        if self._live is not None:
+            return
         self._live = Live(console=self.console, refresh_per_second=8, transient=True)
         self._live.start()
         self._thread = threading.Thread(target=self._loop, name="pauta-progress", daemon=True)

@@ -194,10 +194,13 @@ def drive(
     driver: RunDriver,
     on_start: Callable[[RunDriver], None] | None = None,
     notifiers: Sequence[Callable[[Any], Any]] = (),
+    *,
+    will_retry: bool = False,
 ) -> FlowRun:
     """Run the driver's flow body to the end and record how the run ended.
 
-    ``notifiers`` are told of a failure, like the flow's own ``on_failure`` callbacks.
+    ``notifiers`` are told of a failure, like the flow's own ``on_failure`` callbacks; neither
+    hears of a failure that ``will_retry`` (the flow's retries replay the run).
     """
     engine = driver.engine
     engine.attach(driver)
@@ -236,7 +239,8 @@ def drive(
             raise LeaseLostError(
                 f"run {driver.run_id} was taken over by another driver before it could end"
             )
-        _flow_callbacks(driver, state, error, notifiers)
+        if not (will_retry and state == FlowRunState.FAILED):
+            _flow_callbacks(driver, state, error, notifiers)
     finally:
         engine.callbacks.wait(driver.run_id)
         engine.detach(driver)

@@ -14,6 +14,7 @@ from pauta.core.errors import FlowLoadError, PautaError
 from pauta.core.loading import load_file
 from pauta.core.resources import Resources
 from pauta.core.settings import Settings
+from pauta.core.states import FlowRunState
 from pauta.definitions.flow import Flow
 from pauta.dispatch.capacity import detect_capacity
 from pauta.engine.driver import RunDriver
@@ -118,7 +119,21 @@ class Runner:
             flow, flow.parameters.to_json(params), now=engine.clock.now(), trigger=trigger
         )
         store.create_flow_run(record)
-        return drive(RunDriver(engine, flow, record, params), on_start, self._notifiers)
+        return self._drive_with_retries(RunDriver(engine, flow, record, params), on_start)
+
+    def _drive_with_retries(self, driver: RunDriver, on_start: OnStart | None) -> FlowRun:
+        """Drive the run; while it FAILS and the flow has ``retries`` left, replay it: calls
+        that succeeded are reused, failed ones run again with a fresh retry budget."""
+        engine, flow = driver.engine, driver.flow
+        retries_left = flow.options.retries
+        while True:
+            run = drive(driver, on_start, self._notifiers, will_retry=retries_left > 0)
+            if run.state != FlowRunState.FAILED or retries_left <= 0:
+                return run
+            retries_left -= 1
+            record = take_over(engine, engine.store.get_flow_run(run.id), flow, force=True)
+            recorded = engine.store.task_runs_by_key(run.id)
+            driver = RunDriver(engine, flow, record, driver.params, recorded=recorded)
 
     def call(self, flow: Flow[Any, Any], params: dict[str, Any]) -> Any:
         """Run ``flow`` and return its value; raise ``FlowFailed`` when it does not succeed."""
