@@ -19,9 +19,11 @@ from pauta.core.secrets import secret
 from pauta.core.states import FlowRunState, State
 from pauta.definitions.context import context
 from pauta.definitions.flow import Flow, flow
+from pauta.definitions.schedules import Every
 from pauta.definitions.task import Task, task
 
 __all__ = [
+    "Every",
     "Flow",
     "FlowFailed",
     "FlowRunState",

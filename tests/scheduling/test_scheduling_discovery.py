@@ -39,13 +39,9 @@ def report(recipient: str) -> None:
 '''
 
 HOURLY = """
-from pauta import flow
+from pauta import Every, flow
 
-class Every:
-    def describe(self) -> str:
-        return "every 1 hour"
-
-@flow(schedule=Every())
+@flow(schedule=Every(hours=1))
 def hourly() -> None:
     pass
 """
@@ -112,7 +108,7 @@ def test_good_files_list_their_flows_with_schedule_and_parameters(folder: Path) 
     assert info.parameters_schema["properties"]["rounds"]["type"] == "integer"
     assert found.flows["weekly-report"].qualname == "report"
     assert found.flows["weekly-report"].parameters_schema["required"] == ["recipient"]
-    assert found.flows["hourly"].schedule == "every 1 hour"
+    assert found.flows["hourly"].schedule == "every hour"
     assert found.flows["hourly"].timezone == "UTC"
     assert found.scanned_at.tzinfo is not None
 

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from pauta.core.errors import DefinitionError
 from pauta.core.resources import Resources
+from pauta.definitions.schedules import as_schedule
 
 ISOLATIONS = ("process", "inline")
 
@@ -180,7 +181,7 @@ class FlowOptions:
         options = cls(
             name=name,
             description=description,
-            schedule=raw.pop("schedule", None),
+            schedule=as_schedule(raw.pop("schedule", None), where=where),
             timezone=timezone,
             start=raw.pop("start", None),
             end=raw.pop("end", None),

@@ -1,0 +1,187 @@
+"""Time schedules users write in ``@flow(schedule=...)``: cron strings and ``Every(...)``.
+
+These are plain, validated values: no clock, no I/O. When they fire is computed by
+``pauta.scheduling.ticks`` from (schedule, timezone, start, end, now).
+
+- ``"0 3 * * MON"`` (a five-field cron string, or an alias such as ``"@daily"``) becomes a
+  ``Cron``, evaluated in the flow's timezone;
+- ``Every(minutes=15)`` is a fixed interval counted from the flow's ``start``, or from the Unix
+  epoch (1970-01-01 00:00 UTC) when the flow has none, so every scheduler computes the same ticks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeAlias
+
+from cronsim import CronSim, CronSimError
+
+from pauta.core.errors import DefinitionError
+
+#: Cron aliases and the five-field expressions they stand for.
+ALIASES: dict[str, str] = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+
+_FORM = (
+    "expected five fields 'minute hour day-of-month month day-of-week' such as '0 3 * * MON' "
+    "or '*/15 * * * *', or one of " + ", ".join(ALIASES)
+)
+
+# Any fixed moment works: cronsim only needs one to parse. Not the wall clock (pure module).
+_PARSE_AT = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Cron:
+    """A cron schedule: five fields or an alias, evaluated in the flow's timezone.
+
+    ``expression`` is what the user wrote (whitespace normalised); ``fields`` is the five-field
+    form that is evaluated (an alias resolved).
+    """
+
+    expression: str
+    fields: str = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "expression", _normalise(self.expression))
+        object.__setattr__(self, "fields", _resolve(self.expression))
+
+    def describe(self, timezone: str | None = None) -> str:
+        """Human text: ``"0 3 * * MON (America/Argentina/Buenos_Aires)"``."""
+        return f"{self.expression} ({timezone})" if timezone else self.expression
+
+    def __str__(self) -> str:
+        return self.expression
+
+
+@dataclass(frozen=True, slots=True)
+class Every:
+    """A fixed interval: ``Every(minutes=15)``, ``Every(hours=1, minutes=30)``.
+
+    Ticks fall at ``start + k * interval`` (the flow's ``start``, else the Unix epoch in UTC).
+    The interval is elapsed time, not wall-clock time: ``Every(days=1)`` is 24 hours, so it
+    does not follow daylight-saving changes; use a cron string such as ``"0 0 * * *"`` for
+    "local midnight".
+    """
+
+    seconds: float = 0
+    minutes: float = 0
+    hours: float = 0
+    days: float = 0
+
+    def __post_init__(self) -> None:
+        for name in ("seconds", "minutes", "hours", "days"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise DefinitionError(
+                    f"Every({name}={value!r}): {name} must be a number, such as Every(minutes=15)"
+                )
+            if not math.isfinite(value) or value < 0:
+                raise DefinitionError(
+                    f"Every({name}={value!r}): {name} must be zero or a positive number"
+                )
+        if self.interval <= timedelta(0):
+            raise DefinitionError(
+                f"{self!r} has no length: give a positive total, such as Every(minutes=15) "
+                "or Every(hours=1, minutes=30)"
+            )
+
+    @property
+    def interval(self) -> timedelta:
+        """The length of one interval."""
+        return timedelta(
+            seconds=self.seconds, minutes=self.minutes, hours=self.hours, days=self.days
+        )
+
+    def describe(self, timezone: str | None = None) -> str:
+        """Human text: ``"every 15 minutes"``, ``"every hour"``, ``"every 1 hour 30 minutes"``.
+
+        ``timezone`` is accepted for symmetry with ``Cron.describe`` and ignored: an interval
+        is the same length in every zone.
+        """
+        return "every " + _duration_text(self.interval)
+
+    def __str__(self) -> str:
+        return self.describe()
+
+
+Schedule: TypeAlias = Cron | Every
+
+
+def as_schedule(value: Any, *, where: str = "schedule") -> Schedule | None:
+    """Turn what ``@flow(schedule=...)`` received into a ``Schedule`` (None stays None).
+
+    A string is a cron expression or alias (validated now, so a typo fails at definition
+    time); a ``Cron`` or ``Every`` is returned as is. Anything else is a ``DefinitionError``.
+    ``where`` prefixes error messages, such as ``"@flow 'etl'"``.
+    """
+    if value is None or isinstance(value, Cron | Every):
+        return value
+    if isinstance(value, str):
+        try:
+            return Cron(value)
+        except DefinitionError as exc:
+            raise DefinitionError(f"{where}: {exc}") from None
+    raise DefinitionError(
+        f"{where}: a schedule must be a cron string such as '0 3 * * MON', an alias such as "
+        f"'@daily', or Every(minutes=15); got {type(value).__name__} {value!r}"
+    )
+
+
+def _normalise(expression: Any) -> str:
+    if not isinstance(expression, str):
+        raise DefinitionError(
+            f"cron expression must be a string, got {type(expression).__name__} "
+            f"{expression!r}; {_FORM}"
+        )
+    return " ".join(expression.split())
+
+
+def _resolve(expression: str) -> str:
+    if expression.startswith("@"):
+        fields = ALIASES.get(expression.lower())
+        if fields is None:
+            raise DefinitionError(f"unknown cron alias {expression!r}; {_FORM}")
+        return fields
+    count = len(expression.split())
+    if count != 5:
+        raise DefinitionError(
+            f"bad cron expression {expression!r}: it has {count} field"
+            f"{'' if count == 1 else 's'}; {_FORM}"
+        )
+    try:
+        CronSim(expression, _PARSE_AT)
+    except CronSimError as exc:
+        reason = str(exc).lower().replace("bad ", "bad value in the ")
+        raise DefinitionError(f"bad cron expression {expression!r}: {reason}; {_FORM}") from None
+    return expression
+
+
+_UNITS = (("day", 86400), ("hour", 3600), ("minute", 60))
+
+
+def _duration_text(interval: timedelta) -> str:
+    rest = interval.total_seconds()
+    parts: list[tuple[float, str]] = []
+    for unit, size in _UNITS:
+        count, rest = divmod(rest, size)
+        if count:
+            parts.append((count, unit))
+    if rest:
+        parts.append((rest, "second"))
+    if len(parts) == 1 and parts[0][0] == 1:
+        return parts[0][1]
+    return " ".join(f"{_number(n)} {unit}{'' if n == 1 else 's'}" for n, unit in parts)
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
