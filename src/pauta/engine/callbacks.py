@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
-from pauta.notify import Event
+from pauta.notify.notifiers import Event
 
 if TYPE_CHECKING:
     from pauta.engine.calls import TaskCall

@@ -8,7 +8,6 @@ differ from the record stops the replay, unless changes are allowed.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import threading
@@ -322,6 +321,8 @@ class RunDriver:
         try:
             with use_context(self.context()):
                 if self.flow.is_async:
+                    import asyncio  # only async flows pay for importing it (~60 ms)
+
                     value = asyncio.run(self.flow.fn(**self.params))
                 else:
                     value = self.flow.fn(**self.params)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pauta.core.states import State
 
 if TYPE_CHECKING:
+    import asyncio
+
     from pauta.engine.calls import TaskCall
 
 R = TypeVar("R")
@@ -62,6 +63,8 @@ class TaskFuture(Generic[R]):
     def __await__(self) -> Generator[Any, None, R]:
         self._call.observed = True
         if not self._call.done:
+            import asyncio  # loaded already: awaiting happens inside a running event loop
+
             loop = asyncio.get_running_loop()
             waiter: asyncio.Future[None] = loop.create_future()
 

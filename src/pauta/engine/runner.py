@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import importlib
+import os
 import sys
 import threading
 from collections.abc import Callable, Mapping
@@ -22,7 +23,7 @@ from pauta.engine.engine import Engine
 from pauta.engine.lease import LeaseKeeper
 from pauta.engine.lifecycle import FlowRun, drive, new_run_record, take_over
 from pauta.executors.base import Executor, LateWakeup
-from pauta.notify import Notifier, notifiers_from_env
+from pauta.notify import Notifier
 from pauta.store.repository import Store
 
 OnStart = Callable[[RunDriver], None]
@@ -73,10 +74,7 @@ class Runner:
             if self._engine is not None and self._key != key:
                 self._close_engine()
             if self._engine is None:
-                try:
-                    self._notifiers = notifiers_from_env()
-                except ValueError as exc:
-                    raise PautaError(str(exc)) from None
+                self._notifiers = _notifiers_from_settings()
                 settings.ensure_home()
                 settings.export_home()
                 store = Store.from_settings(settings)
@@ -200,6 +198,19 @@ def load_flow(ref: dict[str, Any], name: str) -> Flow[Any, Any]:
             f"({ref.get('qualname')}); restore it to resume the run"
         )
     return obj
+
+
+def _notifiers_from_settings() -> list[Notifier]:
+    """The notifiers ``PAUTA_NOTIFY`` lists (told of every flow failure)."""
+    if not os.environ.get("PAUTA_NOTIFY"):
+        return []
+    # imported only when configured: the notifiers load urllib.request, smtplib and email
+    from pauta.notify.config import notifiers_from_env
+
+    try:
+        return notifiers_from_env()
+    except ValueError as exc:
+        raise PautaError(str(exc)) from None
 
 
 _default: Runner | None = None

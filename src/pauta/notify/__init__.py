@@ -11,62 +11,29 @@ comma-separated list in ``PAUTA_NOTIFY``.
 
 from __future__ import annotations
 
-import os
-import re
-from collections.abc import Mapping
+from importlib import import_module
+from typing import Any
 
-from pauta.notify.email import Email
 from pauta.notify.notifiers import TEMPLATE_FIELDS, Event, Notifier, NotifyError, mask_url
-from pauta.notify.slack import SlackWebhook
-from pauta.notify.webhook import Webhook
 
-ENV_VAR = "PAUTA_NOTIFY"
-
-ACCEPTED_FORMS = """accepted forms:
-  webhook+https://HOST/PATH    POST the event as JSON (webhook+http:// for plain HTTP)
-  slack+https://HOST/PATH      a Slack-compatible incoming webhook (Mattermost, Rocket.Chat)
-  smtp://[USER:PASSWORD@]HOST[:PORT]/?to=ADDRESS[,ADDRESS][&starttls=1][&from=ADDRESS]
-  smtps://[USER:PASSWORD@]HOST[:PORT]/?to=ADDRESS    (TLS from the start, port 465)"""
-
-# Entries of PAUTA_NOTIFY are split on commas that start a new URL, so that
-# ``?to=a@x,b@y`` keeps its comma-separated recipients.
-_ENTRY_SPLIT = re.compile(r"\s*,\s*(?=[A-Za-z][A-Za-z0-9+.\-]*://)")
+# The notifiers pull in urllib.request, smtplib and email (about 50 ms): they load when first
+# used, so that importing the engine (which builds Events) stays quick.
+_LAZY = {
+    "Email": "pauta.notify.email",
+    "SlackWebhook": "pauta.notify.slack",
+    "Webhook": "pauta.notify.webhook",
+    "ACCEPTED_FORMS": "pauta.notify.config",
+    "ENV_VAR": "pauta.notify.config",
+    "notifier_from_url": "pauta.notify.config",
+    "notifiers_from_env": "pauta.notify.config",
+}
 
 
-def notifier_from_url(url: str) -> Notifier:
-    """The notifier a settings URL describes; a ValueError lists the accepted forms.
-
-    ``webhook+https://...`` gives a ``Webhook``, ``slack+https://...`` a ``SlackWebhook``,
-    ``smtp://...`` and ``smtps://...`` an ``Email``.
-    """
-    if not isinstance(url, str):
-        raise TypeError(f"a notifier URL is a string, not {type(url).__name__}")
-    url = url.strip()
-    scheme, sep, rest = url.partition("://")
-    kind, plus, transport = scheme.lower().partition("+")
-    try:
-        if sep and plus and kind == "webhook" and transport in ("http", "https"):
-            return Webhook(f"{transport}://{rest}")
-        if sep and plus and kind == "slack" and transport in ("http", "https"):
-            return SlackWebhook(f"{transport}://{rest}")
-        if sep and not plus and kind in ("smtp", "smtps"):
-            return Email.from_url(f"{kind}://{rest}")
-    except ValueError as exc:
-        raise ValueError(f"{exc}\n{ACCEPTED_FORMS}") from None
-    raise ValueError(f"cannot tell what notifier {mask_url(url)!r} is\n{ACCEPTED_FORMS}")
-
-
-def notifiers_from_env(environ: Mapping[str, str] | None = None) -> list[Notifier]:
-    """The notifiers listed, comma-separated, in ``PAUTA_NOTIFY`` (none when unset)."""
-    raw = (os.environ if environ is None else environ).get(ENV_VAR, "")
-    entries = [entry for entry in _ENTRY_SPLIT.split(raw.strip()) if entry]
-    notifiers = []
-    for number, entry in enumerate(entries, start=1):
-        try:
-            notifiers.append(notifier_from_url(entry))
-        except ValueError as exc:
-            raise ValueError(f"{ENV_VAR}, entry {number}: {exc}") from None
-    return notifiers
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pauta.notify' has no attribute {name!r}")
+    return getattr(import_module(module), name)
 
 
 __all__ = [
@@ -79,6 +46,7 @@ __all__ = [
     "NotifyError",
     "SlackWebhook",
     "Webhook",
+    "mask_url",
     "notifier_from_url",
     "notifiers_from_env",
 ]
