@@ -1,0 +1,65 @@
+"""Running a flow in this process with live progress, and warming its worker pool."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from pauta.cli.common import (
+    EXIT_OK,
+    EXIT_RUN_FAILED,
+    open_store,
+    print_json,
+    user_errors,
+)
+
+
+def drive_with_progress(action: Any, *, as_json: bool, quiet: bool) -> None:
+    """Run ``action(on_start)`` with live progress; exit with the run's outcome."""
+    from rich.console import Console
+
+    from pauta.cli.progress import LiveProgress, print_summary
+
+    console = Console(stderr=True)
+    live = LiveProgress(console) if console.is_terminal and not quiet and not as_json else None
+    drivers: list[Any] = []
+
+    def on_start(driver: Any) -> None:
+        drivers.append(driver)
+        if live is not None:
+            live.attach(driver)
+
+    started = time.perf_counter()
+    try:
+        with user_errors():
+            run = action(on_start)
+    finally:
+        if live is not None:
+            live.close()
+    elapsed = time.perf_counter() - started
+    if as_json:
+        from pauta.app.runs import show_run
+
+        print_json(show_run(open_store(), run.id))
+    elif not quiet:
+        print_summary(console, run, drivers[0] if drivers else None, elapsed)
+    sys.exit(EXIT_OK if run.state == "SUCCEEDED" else EXIT_RUN_FAILED)
+
+
+def start_local_pool(settings: Any, capacity: Any, workers: int | None) -> tuple[Any, Any]:
+    """A started local executor and the wakeup to bind to the engine that will own it."""
+    from pauta.dispatch.capacity import default_workers
+    from pauta.executors.base import LateWakeup
+    from pauta.executors.local import LocalExecutor
+
+    settings.ensure_home()
+    settings.export_home()
+    pool = LocalExecutor(
+        workers=workers or default_workers(capacity),
+        results_url=settings.results_url,
+        inline_max=settings.inline_result_max,
+    )
+    wakeup = LateWakeup()
+    pool.start(wakeup)
+    return pool, wakeup
