@@ -8,6 +8,7 @@ from pauta.cli.admin import db, pools
 from pauta.cli.flows import flows
 from pauta.cli.run import run
 from pauta.cli.runs import logs, runs
+from pauta.cli.worker import trigger, worker
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -16,5 +17,5 @@ def main() -> None:
     """pauta: dynamic, durable workflows for machine-learning pipelines."""
 
 
-for command in (run, runs, logs, flows, pools, db):
+for command in (run, trigger, worker, runs, logs, flows, pools, db):
     main.add_command(command)

@@ -20,10 +20,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pauta.engine")
 
-HEARTBEAT_INTERVAL = 5.0
+HEARTBEAT_INTERVAL_MAX = 5.0
 CANCEL_CHECK_INTERVAL = 1.0
-LEASE_TTL = 30.0
-"""A run whose heartbeat is older than this is considered abandoned by its driver."""
+LEASE_TTL = float(os.environ.get("PAUTA_LEASE_TTL", "30"))
+"""Seconds after which a run whose driver stopped heartbeating counts as abandoned."""
+HEARTBEAT_INTERVAL = min(HEARTBEAT_INTERVAL_MAX, LEASE_TTL / 3)
+"""A lease is renewed at least three times per LEASE_TTL."""
 
 
 def driver_identity() -> tuple[str, int]:

@@ -157,6 +157,47 @@ class Runner:
         )
         return drive(driver, on_start, self._notifiers)
 
+    def queue(
+        self, flow: Flow[Any, Any], params: dict[str, Any], *, trigger: str = "manual"
+    ) -> Any:
+        """Create a QUEUED run of ``flow`` for a worker to claim (``pauta trigger``)."""
+        engine_clock = self._clock or get_clock()
+        settings = self.settings
+        settings.ensure_home()
+        store = Store.from_settings(settings)
+        try:
+            record = new_run_record(
+                flow, flow.parameters.to_json(params), now=engine_clock.now(), trigger=trigger
+            )
+            record.state = FlowRunState.QUEUED
+            record.started_at = None
+            record.driver_host = record.driver_pid = record.heartbeat_at = None
+            record.lease_epoch = 0
+            return store.create_flow_run(record)
+        finally:
+            store.close()
+
+    def run_claimed(self, record: Any) -> FlowRun:
+        """Drive a run this process claimed (a worker): replay whatever it recorded so far."""
+        engine = self.engine()
+        try:
+            flow = load_flow(record.flow_ref, record.flow)
+            params = flow.parameters.validate(record.params)
+        except PautaError as exc:
+            now = engine.clock.now()
+            engine.store.transition_flow_run(
+                record.id,
+                FlowRunState.FAILED,
+                expected=FlowRunState.RUNNING,
+                epoch=record.lease_epoch,
+                now=now,
+                error={"type": type(exc).__name__, "message": str(exc)},
+            )
+            raise
+        recorded = engine.store.task_runs_by_key(record.id)
+        driver = RunDriver(engine, flow, record, params, recorded=recorded or None)
+        return self._drive_with_retries(driver, None)
+
     def close(self) -> None:
         with self._lock:
             self._close_engine()

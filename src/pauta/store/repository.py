@@ -321,6 +321,60 @@ class Store:
                 self._require_run(conn, run_id)
         return won
 
+    def claim_queued_run(self, *, host: str, pid: int, now: datetime) -> FlowRunRecord | None:
+        """Become the driver of the next QUEUED run (highest priority, then oldest) and move it
+        to RUNNING, in one transaction; None when nothing is queued.
+
+        On PostgreSQL the candidate row is locked with ``FOR UPDATE SKIP LOCKED``, so several
+        workers claim different runs without waiting on each other; on SQLite the write
+        transaction (BEGIN IMMEDIATE) serializes claims. Either way a run is claimed once.
+        """
+        transitions.check_flow_transition("?", [FlowRunState.QUEUED], FlowRunState.RUNNING)
+        r = flow_runs.c
+        query = (
+            sa.select(r.id, r.lease_epoch)
+            .where(r.state == str(FlowRunState.QUEUED))
+            .order_by(r.priority.desc(), r.created_at, r.id)
+            .limit(1)
+        )
+        if self.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        with self._writer.begin() as conn:
+            row = conn.execute(query).first()
+            if row is None:
+                return None
+            claimed = conn.execute(
+                sa.update(flow_runs)
+                .where(r.id == row.id, r.state == str(FlowRunState.QUEUED))
+                .values(
+                    state=str(FlowRunState.RUNNING),
+                    lease_epoch=row.lease_epoch + 1,
+                    driver_host=host,
+                    driver_pid=pid,
+                    heartbeat_at=now,
+                    started_at=sa.func.coalesce(r.started_at, now),
+                )
+            ).rowcount
+        return self.get_flow_run(row.id) if claimed == 1 else None
+
+    def abandoned_runs(self, *, stale_before: datetime, limit: int = 10) -> list[FlowRunRecord]:
+        """RUNNING top-level runs whose driver has not renewed its lease since
+        ``stale_before``: their driver died, and another worker may resume them. (A child run is
+        resumed by replaying its parent.)"""
+        r = flow_runs.c
+        query = (
+            sa.select(flow_runs)
+            .where(
+                r.state == str(FlowRunState.RUNNING),
+                r.parent_run_id.is_(None),
+                r.heartbeat_at < stale_before,
+            )
+            .order_by(r.priority.desc(), r.created_at)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [_flow_run(row) for row in conn.execute(query)]
+
     def request_cancel(self, run_id: str, now: datetime) -> FlowRunRecord:
         """Cancel a run: at once when no driver runs it yet (SCHEDULED, QUEUED), else by
         marking it so that its driver stops it (the driver records CANCELLED when done).
