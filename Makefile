@@ -1,10 +1,11 @@
-# The two commands of the README: `make demo` (set up, run the example pipeline) and
-# `make test` (set up, run every check). Both work on a fresh machine with Python >= 3.11.
+# The commands of the README: `make server` (set up, serve the example flows), `make demo`
+# (set up, run the example pipeline once) and `make test` (set up, run every check). They work
+# on a fresh machine with Python >= 3.11.
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup server demo test lint bench clean
 
 setup: $(VENV)/.installed
 
@@ -13,6 +14,9 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
+
+server: setup
+	$(BIN)/pauta server --flows examples
 
 demo: setup
 	$(BIN)/pauta run examples/weekly_training.py

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -147,3 +152,98 @@ def test_two_workers_on_postgres_run_each_run_once(
     assert len(drivers) == 2  # both workers took part
     for proc in workers:
         stop(proc)
+
+
+SCHEDULED = """
+from pauta import Every, context, flow
+
+@flow(schedule=Every(seconds=2))
+def ticking(path: str = "{out}") -> str:
+    with open(path, "a") as handle:
+        handle.write(context().logical_date.isoformat() + "\\n")
+    return "tick"
+"""
+
+
+def test_the_scheduler_queues_each_tick_once_and_a_worker_runs_them(
+    tmp_path: Path, workers: list[subprocess.Popen[str]]
+) -> None:
+    env = env_for(tmp_path / "home")
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    out = tmp_path / "ticks.txt"
+    (flows / "ticking.py").write_text(SCHEDULED.format(out=out))
+    scheduler = subprocess.Popen(
+        [sys.executable, "-m", "pauta", "scheduler", "--flows", str(flows)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    workers.extend([scheduler, start_worker(env)])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done = [r for r in runs(env) if r["state"] == "SUCCEEDED"]
+        if len(done) >= 3:
+            break
+        time.sleep(0.3)
+    stop(scheduler)
+    stop(workers[1])
+    found = runs(env)
+    assert len([r for r in found if r["state"] == "SUCCEEDED"]) >= 3
+    assert all(r["trigger"] == "schedule" for r in found)
+    dates = [r["logical_date"] for r in found]
+    assert len(dates) == len(set(dates))  # one run per tick
+    ticks = sorted(datetime.fromisoformat(d) for d in dates)
+    assert all((b - a).total_seconds() % 2 == 0 for a, b in itertools.pairwise(ticks))
+    written = out.read_text().split()
+    assert len(written) == len(set(written))  # every run executed once
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_the_server_schedules_runs_and_answers_health(tmp_path: Path) -> None:
+    env = env_for(tmp_path / "home")
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    out = tmp_path / "ticks.txt"
+    (flows / "ticking.py").write_text(SCHEDULED.format(out=out))
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pauta", "server", "--flows", str(flows), "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        health = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as reply:
+                    health = json.loads(reply.read())
+                    break
+            except (OSError, urllib.error.HTTPError):
+                time.sleep(0.2)
+        assert health == {"status": "ok", "flows": 1, "load_errors": 0}
+        manual = pauta(env, "trigger", str(flows / "ticking.py"), "--json")
+        assert manual.returncode == 0, manual.stderr
+        while time.monotonic() < deadline:
+            found = runs(env)
+            if sum(r["state"] == "SUCCEEDED" for r in found) >= 3:
+                break
+            time.sleep(0.3)
+        found = runs(env)
+        assert {r["trigger"] for r in found} == {"schedule", "manual"}
+        assert json.loads(manual.stdout)["id"] in {
+            r["id"] for r in found if r["state"] == "SUCCEEDED"
+        }
+    finally:
+        stderr = stop(server)
+    assert "Traceback" not in stderr
+    assert not [r for r in runs(env) if r["state"] == "RUNNING"]

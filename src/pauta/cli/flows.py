@@ -48,8 +48,24 @@ def _discover_flows(flows_dir: str | None) -> tuple[Any, Any, dict[str, bool]]:
     return found, store, paused
 
 
+def _next_run(info: Any) -> str | None:
+    """When the flow's schedule next ticks (ISO 8601, UTC), or None without a schedule."""
+    if not info.schedule_spec:
+        return None
+    from datetime import datetime
+
+    from pauta.core.clock import utcnow
+    from pauta.definitions.schedules import from_spec
+    from pauta.scheduling.ticks import next_tick
+
+    start = datetime.fromisoformat(info.start) if info.start else None
+    end = datetime.fromisoformat(info.end) if info.end else None
+    tick = next_tick(from_spec(info.schedule_spec), info.timezone, utcnow(), start=start, end=end)
+    return tick.isoformat() if tick else None
+
+
 def _flow_view(info: Any, paused: bool) -> dict[str, Any]:
-    return {**info.to_dict(), "next_run": None, "paused": paused, "error": None}
+    return {**info.to_dict(), "next_run": _next_run(info), "paused": paused, "error": None}
 
 
 def _load_error_view(error: Any) -> dict[str, Any]:
@@ -122,7 +138,7 @@ def flows_list(flows_dir: str | None, as_json: bool, strict: bool) -> None:
                 table.add_row(
                     Text(name),
                     Text(info.schedule or "-"),
-                    "-",
+                    (_next_run(info) or "-")[:19].replace("T", " "),
                     "yes" if paused.get(name) else "no",
                     Text(_shown_path(info.file, info.line)),
                 )
@@ -166,7 +182,7 @@ def flows_show(name: str, flows_dir: str | None, as_json: bool) -> None:
         console.print(Text(info.description))
     schedule = f"{info.schedule} ({info.timezone})" if info.schedule else "none"
     console.print(f"schedule: {schedule}", markup=False)
-    console.print("next run: -")
+    console.print(f"next run: {view['next_run'] or '-'}")
     console.print(f"paused: {'yes' if view['paused'] else 'no'}")
     if info.tags:
         console.print(Text(f"tags: {', '.join(info.tags)}"))

@@ -185,3 +185,21 @@ def _duration_text(interval: timedelta) -> str:
 
 def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def schedule_spec(schedule: Schedule | None) -> dict[str, Any] | None:
+    """A JSON form a schedule can be rebuilt from (``{"cron": ...}`` or ``{"every": seconds}``)."""
+    if schedule is None:
+        return None
+    if isinstance(schedule, Cron):
+        return {"cron": schedule.expression}
+    return {"every": schedule.interval.total_seconds()}
+
+
+def from_spec(spec: dict[str, Any] | None) -> Schedule | None:
+    """The schedule ``schedule_spec`` describes."""
+    if not spec:
+        return None
+    if "cron" in spec:
+        return Cron(spec["cron"])
+    return Every(seconds=float(spec["every"]))

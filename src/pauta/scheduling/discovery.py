@@ -28,6 +28,7 @@ from pauta.core.clock import utcnow
 from pauta.core.errors import FlowLoadError, PautaError
 from pauta.core.loading import load_file
 from pauta.definitions.flow import Flow
+from pauta.definitions.schedules import schedule_spec
 
 if TYPE_CHECKING:
     from pauta.store.repository import Store
@@ -70,6 +71,8 @@ class FlowInfo:
     end: str | None = None
     catchup: bool = False
     max_active_runs: int | None = None
+    schedule_spec: dict[str, Any] | None = None
+    priority: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (paths as strings, parameters as objects)."""
@@ -451,6 +454,8 @@ def _flow_info(value: Flow[Any, Any], path: Path) -> FlowInfo:
         end=options.end.isoformat() if options.end else None,
         catchup=options.catchup,
         max_active_runs=options.max_active_runs,
+        schedule_spec=schedule_spec(options.schedule),
+        priority=options.priority,
     )
 
 

@@ -7,7 +7,7 @@ object leaves this module. State changes go through ``pauta.store.transitions``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from pauta.core.clock import utcnow
 from pauta.core.errors import LeaseLostError, RunNotFoundError, StoreError
-from pauta.core.states import FLOW_TERMINAL, FlowRunState, State
+from pauta.core.states import FLOW_ACTIVE, FLOW_TERMINAL, FlowRunState, State
 from pauta.store import db, transitions
 from pauta.store.records import (
     ArtifactRecord,
@@ -103,6 +103,10 @@ def _task_run(row: Any) -> TaskRunRecord:
         cache_key=cache_key,
         cached_from=cached_from,
     )
+
+
+def _as_utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 class Store:
@@ -356,6 +360,27 @@ class Store:
                 )
             ).rowcount
         return self.get_flow_run(row.id) if claimed == 1 else None
+
+    def last_scheduled_tick(self, flow: str) -> datetime | None:
+        """The logical date of the flow's latest scheduled or backfill run, if any."""
+        r = flow_runs.c
+        query = sa.select(sa.func.max(r.logical_date)).where(
+            r.flow == flow, r.schedule_key.is_not(None)
+        )
+        with self.engine.connect() as conn:
+            value = conn.execute(query).scalar()
+        if value is None:
+            return None
+        # max() loses the column type on SQLite: read it back through the column's type
+        return value if isinstance(value, datetime) else _as_utc(value)
+
+    def count_active_runs(self, flow: str) -> int:
+        """How many runs of ``flow`` are scheduled, queued or running."""
+        r = flow_runs.c
+        active = [str(s) for s in FLOW_ACTIVE]
+        query = sa.select(sa.func.count()).where(r.flow == flow, r.state.in_(active))
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar() or 0)
 
     def abandoned_runs(self, *, stale_before: datetime, limit: int = 10) -> list[FlowRunRecord]:
         """RUNNING top-level runs whose driver has not renewed its lease since

@@ -1,0 +1,158 @@
+"""`pauta scheduler` and `pauta server`: the long-running commands."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import click
+
+from pauta.cli.common import build_capacity, capacity_options, fail, open_store, user_errors
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def handler(*_: Any) -> None:
+        if stop.is_set():
+            raise SystemExit(130)
+        click.echo("pauta: stopping (again to stop at once)", err=True)
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return stop
+
+
+def _log_to_stderr() -> None:
+    """pauta's own messages (runs queued, started, ended) to stderr; libraries stay quiet."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+    logger = logging.getLogger("pauta")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
+def _folder(flows_dir: str | None) -> Path:
+    from pauta.scheduling.discovery import flows_folder
+
+    return Path(flows_dir) if flows_dir else flows_folder()
+
+
+@click.command()
+@click.option("--flows", "flows_dir", type=click.Path(file_okay=False), help="The flows folder.")
+@click.option(
+    "--rescan", type=float, default=10.0, show_default=True, help="Seconds between flow scans."
+)
+@click.option(
+    "--max-catchup", type=int, default=10, show_default=True, help="Missed ticks created at once."
+)
+def scheduler(flows_dir: str | None, rescan: float, max_catchup: int) -> None:
+    """Queue a run for every due tick of each scheduled, unpaused flow, until stopped.
+
+    Flow files are re-scanned every --rescan seconds in a thread of their own, so a slow or
+    broken file never delays run creation. Run `pauta worker` to run what it queues.
+    """
+    from pauta.scheduling.service import SchedulerService
+
+    _log_to_stderr()
+    stop = _stop_on_signals()
+    with user_errors():
+        store = open_store()
+        service = SchedulerService(
+            store, _folder(flows_dir), rescan=rescan, max_catchup=max_catchup
+        )
+        service.scan()
+    service.start()
+    stop.wait()
+    service.stop()
+    store.close()
+
+
+@click.command()
+@click.option("--flows", "flows_dir", type=click.Path(file_okay=False), help="The flows folder.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, default=8080, show_default=True, help="Port to listen on.")
+@click.option("--max-runs", type=int, default=4, show_default=True, help="Runs driven at once.")
+@click.option(
+    "--rescan", type=float, default=10.0, show_default=True, help="Seconds between flow scans."
+)
+@capacity_options
+def server(
+    flows_dir: str | None,
+    host: str,
+    port: int,
+    max_runs: int,
+    rescan: float,
+    cpus: float | None,
+    memory: str | None,
+    gpus: int | None,
+    resources: tuple[str, ...],
+) -> None:
+    """Scheduler, worker and HTTP endpoint in one process, on the embedded store by default.
+
+    GET /health answers 200 once the first scan of the flows finished (503 before). The first
+    Ctrl-C or SIGTERM stops scheduling and lets the runs in progress finish.
+    """
+    from pauta.engine.runner import Runner
+    from pauta.scheduling.service import SchedulerService
+    from pauta.scheduling.worker import Worker
+
+    if max_runs < 1:
+        fail("--max-runs must be at least 1")
+    _log_to_stderr()
+    stop = _stop_on_signals()
+    runner = Runner(capacity=build_capacity(cpus, memory, gpus, resources))
+    with user_errors():
+        engine = runner.engine()
+        service = SchedulerService(engine.store, _folder(flows_dir), rescan=rescan)
+    try:
+        http = ThreadingHTTPServer((host, port), _health_handler(service))
+    except OSError as exc:
+        runner.close()
+        fail(f"cannot listen on {host}:{port}: {exc.strerror}; choose another --port")
+    threading.Thread(target=http.serve_forever, name="pauta-http", daemon=True).start()
+    service.start()
+    click.echo(
+        f"pauta server: http://{host}:{http.server_address[1]} · flows in {service.folder}",
+        err=True,
+    )
+    try:
+        Worker(runner, max_runs=max_runs).run_until(stop)
+    finally:
+        service.stop()
+        http.shutdown()
+        http.server_close()
+        runner.close()
+
+
+def _health_handler(service: Any) -> type[BaseHTTPRequestHandler]:
+    class Health(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.split("?")[0] != "/health":
+                self._answer(404, {"error": "not found; the API arrives with the web UI"})
+                return
+            found = service.found
+            if not service.ready.is_set() or found is None:
+                self._answer(503, {"status": "starting"})
+                return
+            body = {"status": "ok", "flows": len(found.flows), "load_errors": len(found.errors)}
+            self._answer(200, body)
+
+        def _answer(self, status: int, body: dict[str, Any]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    return Health
