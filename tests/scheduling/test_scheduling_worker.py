@@ -247,3 +247,43 @@ def test_the_server_schedules_runs_and_answers_health(tmp_path: Path) -> None:
         stderr = stop(server)
     assert "Traceback" not in stderr
     assert not [r for r in runs(env) if r["state"] == "RUNNING"]
+
+
+DAILY = """
+from pauta import context, flow
+
+@flow(schedule="0 3 * * *", timezone="Europe/Madrid")
+def daily(path: str = "{out}") -> None:
+    ctx = context()
+    with open(path, "a") as handle:
+        handle.write(f"{{ctx.logical_date.isoformat()}} {{ctx.interval.start.isoformat()}}\\n")
+"""
+
+
+def test_backfill_creates_each_tick_once_and_can_run_them_here(tmp_path: Path) -> None:
+    env = env_for(tmp_path / "home")
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    out = tmp_path / "days.txt"
+    (flows / "daily.py").write_text(DAILY.format(out=out))
+    args = ["backfill", "daily", "--flows", str(flows), "--start", "2026-03-01"]
+    queued = pauta(env, *args, "--end", "2026-03-03", "--json")
+    assert queued.returncode == 0, queued.stderr
+    runs_made = json.loads(queued.stdout)
+    assert [r["logical_date"] for r in runs_made] == [
+        "2026-03-01T02:00:00+00:00",  # 03:00 in Madrid (CET)
+        "2026-03-02T02:00:00+00:00",
+    ]
+    assert {r["trigger"] for r in runs_made} == {"backfill"}
+    assert {r["state"] for r in runs_made} == {"QUEUED"}
+    ran = pauta(env, *args, "--end", "2026-03-04", "--run")
+    assert ran.returncode == 0, ran.stderr
+    assert "1 runs queued, 2 ticks already had a run" in ran.stderr
+    # the one new run ran here; its interval is the day before its logical date
+    assert out.read_text().split() == [
+        "2026-03-03T02:00:00+00:00",
+        "2026-03-02T02:00:00+00:00",
+    ]
+    bad = pauta(env, "backfill", "daily", "--flows", str(flows), "--start", "x", "--end", "y")
+    assert bad.returncode == 2
+    assert "--start 'x'" in bad.stderr

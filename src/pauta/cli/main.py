@@ -8,7 +8,7 @@ from pauta.cli.admin import db, pools
 from pauta.cli.flows import flows
 from pauta.cli.run import run
 from pauta.cli.runs import logs, runs
-from pauta.cli.scheduler import scheduler, server
+from pauta.cli.scheduler import backfill, scheduler, server
 from pauta.cli.worker import trigger, worker
 
 
@@ -18,5 +18,5 @@ def main() -> None:
     """pauta: dynamic, durable workflows for machine-learning pipelines."""
 
 
-for command in (run, server, trigger, scheduler, worker, runs, logs, flows, pools, db):
+for command in (run, server, trigger, backfill, scheduler, worker, runs, logs, flows, pools, db):
     main.add_command(command)

@@ -12,7 +12,14 @@ from typing import Any
 
 import click
 
-from pauta.cli.common import build_capacity, capacity_options, fail, open_store, user_errors
+from pauta.cli.common import (
+    build_capacity,
+    capacity_options,
+    fail,
+    open_store,
+    print_json,
+    user_errors,
+)
 
 
 def _stop_on_signals() -> threading.Event:
@@ -156,3 +163,71 @@ def _health_handler(service: Any) -> type[BaseHTTPRequestHandler]:
             return None
 
     return Health
+
+
+@click.command()
+@click.argument("flow_name", metavar="FLOW")
+@click.option("--start", "since", required=True, help="First moment: a date or ISO date-time.")
+@click.option("--end", "until", required=True, help="End (excluded): a date or ISO date-time.")
+@click.option("--run", "run_here", is_flag=True, help="Run them here, one after another.")
+@click.option("--flows", "flows_dir", type=click.Path(file_okay=False), help="The flows folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print the created runs as a JSON array.")
+def backfill(
+    flow_name: str, since: str, until: str, run_here: bool, flows_dir: str | None, as_json: bool
+) -> None:
+    """Create the runs of FLOW whose schedule ticks fall in [--start, --end).
+
+    Dates and naive date-times are in the flow's timezone (a date means that day's midnight).
+    Ticks that already have a run are skipped. The runs are QUEUED for workers, or run in this
+    process with --run.
+    """
+    from datetime import date, datetime
+
+    from pauta.app.runs import run_view
+    from pauta.core.clock import get_clock
+    from pauta.scheduling.discovery import discover
+    from pauta.scheduling.scheduler import backfill as create_backfill
+    from pauta.scheduling.ticks import to_utc
+
+    def moment(text: str, option: str) -> datetime:
+        try:
+            value = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+        except ValueError:
+            fail(f"{option} {text!r} is not a date (2026-11-23) or ISO date-time")
+        return value  # type: ignore[return-value]
+
+    with user_errors():
+        found = discover(_folder(flows_dir))
+        info = found.flows.get(flow_name)
+        if info is None:
+            fail(f"no flow named {flow_name!r} in {found.folder}; see `pauta flows list`")
+        start = to_utc(moment(since, "--start"), info.timezone)
+        end = to_utc(moment(until, "--end"), info.timezone)
+        if end <= start:
+            fail("--end must be after --start")
+        store = open_store()
+        try:
+            created, existing = create_backfill(store, info, start, end, get_clock().now())
+        except ValueError as exc:
+            fail(str(exc))
+    if as_json:
+        print_json([run_view(r) for r in created])
+    else:
+        click.echo(f"{len(created)} runs queued, {existing} ticks already had a run", err=True)
+    if run_here and created:
+        from pauta.engine.runner import Runner
+
+        runner = Runner()
+        failed = 0
+        try:
+            for record in created:
+                with user_errors():
+                    result = runner.resume(record.id)
+                failed += result.state != "SUCCEEDED"
+                click.echo(
+                    f"{record.logical_date.isoformat()} {result.state} {record.id}", err=True
+                )
+        finally:
+            runner.close()
+        if failed:
+            raise SystemExit(1)

@@ -17,7 +17,7 @@ from pauta.core.loading import module_name_for
 from pauta.core.states import FlowRunState
 from pauta.definitions.schedules import from_spec
 from pauta.scheduling.discovery import FlowInfo
-from pauta.scheduling.ticks import data_interval, due_runs, schedule_key
+from pauta.scheduling.ticks import data_interval, due_runs, schedule_key, ticks_between
 from pauta.store.records import FlowRunRecord
 from pauta.store.repository import DuplicateRunError, Store
 
@@ -76,28 +76,70 @@ class Scheduler:
                 self.store.count_active_runs(info.name) >= info.max_active_runs
             ):
                 break  # the tick stays due: it is created when a run ends
-            interval_start, interval_end = data_interval(schedule, info.timezone, tick, start=start)
-            record = FlowRunRecord(
-                id=new_run_id(),
-                flow=info.name,
-                state=FlowRunState.QUEUED,
-                params={p.name: p.default for p in info.parameters},
-                logical_date=tick,
-                interval_start=interval_start,
-                interval_end=interval_end,
-                trigger="schedule",
-                created_at=now,
-                flow_ref={
-                    "module": module_name_for(info.file),
-                    "qualname": info.qualname,
-                    "path": str(info.file),
-                },
-                schedule_key=schedule_key(info.name, tick),
-                priority=info.priority,
-                tags=list(info.tags),
-            )
+            record = scheduled_run(info, tick, now, trigger="schedule")
             try:
                 created.append(self.store.create_flow_run(record))
             except DuplicateRunError:
                 continue  # another scheduler created this tick's run first
         return created
+
+
+def scheduled_run(info: FlowInfo, tick: datetime, now: datetime, *, trigger: str) -> FlowRunRecord:
+    """The QUEUED run of ``info`` for ``tick`` (a scheduled or backfill run), with its data
+    interval, default parameters and the unique schedule key."""
+    schedule = from_spec(info.schedule_spec)
+    if schedule is None:
+        raise ValueError(f"flow {info.name!r} has no schedule")
+    start = _moment(info.start)
+    interval_start, interval_end = data_interval(schedule, info.timezone, tick, start=start)
+    return FlowRunRecord(
+        id=new_run_id(),
+        flow=info.name,
+        state=FlowRunState.QUEUED,
+        params={p.name: p.default for p in info.parameters},
+        logical_date=tick,
+        interval_start=interval_start,
+        interval_end=interval_end,
+        trigger=trigger,
+        created_at=now,
+        flow_ref={
+            "module": module_name_for(info.file),
+            "qualname": info.qualname,
+            "path": str(info.file),
+        },
+        schedule_key=schedule_key(info.name, tick),
+        priority=info.priority,
+        tags=list(info.tags),
+    )
+
+
+def backfill(
+    store: Store, info: FlowInfo, since: datetime, until: datetime, now: datetime
+) -> tuple[list[FlowRunRecord], int]:
+    """Queue a backfill run for every tick in [since, until) that has no run yet and is not
+    in the future.
+
+    Returns the runs created and how many ticks already had one (a scheduled run or an
+    earlier backfill): running a backfill twice creates nothing the second time.
+    """
+    schedule = from_spec(info.schedule_spec)
+    if schedule is None:
+        raise ValueError(f"flow {info.name!r} has no schedule: there are no ticks to backfill")
+    missing = [p.name for p in info.parameters if p.required]
+    if missing:
+        raise ValueError(
+            f"flow {info.name!r} has parameters without defaults ({', '.join(missing)}): "
+            "a backfill cannot fill them"
+        )
+    ticks = ticks_between(
+        schedule, info.timezone, since, until, start=_moment(info.start), end=_moment(info.end)
+    )
+    created, existing = [], 0
+    for tick in (t for t in ticks if t <= now):
+        try:
+            created.append(
+                store.create_flow_run(scheduled_run(info, tick, now, trigger="backfill"))
+            )
+        except DuplicateRunError:
+            existing += 1
+    return created, existing
