@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,7 +28,11 @@ def _stop_on_signals() -> threading.Event:
 
     def handler(*_: Any) -> None:
         if stop.is_set():
-            raise SystemExit(130)
+            # "stop at once": no cleanup racing the threads still driving runs; worker
+            # processes notice their parent is gone, and the runs are resumed elsewhere
+            # once their lease expires
+            click.echo("pauta: stopped", err=True)
+            os._exit(130)
         click.echo("pauta: stopping (again to stop at once)", err=True)
         stop.set()
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import signal
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -112,8 +112,9 @@ def worker(
 
     def on_signal(signum: int, _frame: Any) -> None:
         if stop.is_set():
-            click.echo("pauta worker: stopping now", err=True)
-            sys.exit(130)
+            # "stop at once": see `pauta server`; the runs are resumed elsewhere later
+            click.echo("pauta worker: stopped", err=True)
+            os._exit(130)
         click.echo("pauta worker: finishing the runs in progress (again to stop now)", err=True)
         stop.set()
 
