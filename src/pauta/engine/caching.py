@@ -15,7 +15,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from pauta.engine.fingerprint import fingerprint
-from pauta.engine.futures import TaskFuture
+from pauta.engine.futures import TaskFuture, map_futures
 
 if TYPE_CHECKING:
     from pauta.definitions.task import Task
@@ -50,19 +50,6 @@ def _identity(future: TaskFuture[Any]) -> str:
     return f"uri:{stored.uri}"
 
 
-def _swap(value: Any, resolve: Any) -> Any:
-    kind = type(value)
-    if kind is TaskFuture:
-        return resolve(value)
-    if kind is list:
-        return [_swap(v, resolve) for v in value]
-    if kind is tuple:
-        return tuple(_swap(v, resolve) for v in value)
-    if kind is dict:
-        return {k: _swap(v, resolve) for k, v in value.items()}
-    return value
-
-
 def cache_key_for(call: TaskCall) -> str | None:
     """The call's cache key, computed once its inputs are ready; None when it cannot be."""
     task = call.task
@@ -70,15 +57,15 @@ def cache_key_for(call: TaskCall) -> str | None:
     options = task.options
     if options.cache_key is not None:
         try:
-            args = _swap(call.args, lambda f: f.result())
-            kwargs = _swap(call.kwargs, lambda f: f.result())
+            args = map_futures(call.args, lambda f: f.result())
+            kwargs = map_futures(call.kwargs, lambda f: f.result())
             inputs = str(options.cache_key(*args, **kwargs))
         except Exception:
             log.warning("cache_key of task %s failed; running it uncached", call.key, exc_info=True)
             return None
     else:
-        args = _swap(call.args, _identity)
-        kwargs = _swap(call.kwargs, _identity)
+        args = map_futures(call.args, _identity)
+        kwargs = map_futures(call.kwargs, _identity)
         inputs = fingerprint(task.name, args, kwargs)
     text = f"{task.name}\0{code_hash(task)}\0{inputs}"
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()

@@ -79,7 +79,6 @@ class TaskCall:
         self.observed = False
         self.done = False
         self.retry_at: float | None = None
-        self.executor_name: str | None = None
         # engine bookkeeping for "durable before dependents start"
         self.registered_seq = 0
         self.after_undurable = False

@@ -65,7 +65,6 @@ class RunDriver:
         self.cancelling = False
         self.timed_out = False
         self.lost: BaseException | None = None
-        self.retry_notes: list[tuple[str, float]] = []
         self._counters: dict[str, int] = {}
         self._blobs: dict[str, bytes] = {}
         self._recorded = recorded or {}
@@ -245,9 +244,6 @@ class RunDriver:
     # -- called by the engine thread ------------------------------------------------------------
     def call_finished(self, call: TaskCall) -> None:
         self.unfinished -= 1
-
-    def notify_retry(self, call: TaskCall, delay: float) -> None:
-        self.retry_notes.append((call.key, delay))
 
     def abort(self, exc: BaseException) -> None:
         """Another driver took this run over (or the engine died): stop driving it."""

@@ -436,7 +436,6 @@ class Engine:
             self._running[ready.id] = _Running(call, ready, executor, gpus)  # type: ignore[index]
             call.move(State.RUNNING)
             call.started_at = now
-            call.executor_name = executor_name
             self.writer.touch(call)
             batches.setdefault(executor_name, []).append(item)
         for name, items in batches.items():
@@ -563,7 +562,6 @@ class Engine:
             )
             call.retry_at = self.clock.monotonic() + delay
             heapq.heappush(self._timers, (call.retry_at, next(self._seq), call))
-            call.driver.notify_retry(call, delay)
             if options.on_retry:
                 self._notify(call, "retry", options.on_retry)
         else:

@@ -85,6 +85,21 @@ class TaskFuture(Generic[R]):
         return f"<TaskFuture {self.key} {self._call.state}>"
 
 
+def map_futures(value: Any, fn: Any) -> Any:
+    """``value`` with each future in it (also inside lists, tuples and dicts) replaced by
+    ``fn(future)``; other values, and containers of other types, are returned as they are."""
+    kind = type(value)
+    if kind is TaskFuture:
+        return fn(value)
+    if kind is list:
+        return [map_futures(v, fn) for v in value]
+    if kind is tuple:
+        return tuple(map_futures(v, fn) for v in value)
+    if kind is dict:
+        return {k: map_futures(v, fn) for k, v in value.items()}
+    return value
+
+
 def _set_if_pending(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_result(None)

@@ -75,9 +75,27 @@ def new_run_record(
     trigger: str = "manual",
     parent: RunDriver | None = None,
     parent_key: str | None = None,
+    queued: bool = False,
 ) -> FlowRunRecord:
-    """A RUNNING run driven by this process, as created by `pauta run` or a flow call."""
+    """A RUNNING run driven by this process, as created by `pauta run` or a flow call; with
+    ``queued``, a QUEUED run no process drives yet (`pauta trigger`)."""
     host, pid = driver_identity()
+    if queued:
+        return FlowRunRecord(
+            id=new_run_id(),
+            flow=flow.name,
+            state=FlowRunState.QUEUED,
+            params=params_json,
+            logical_date=now,
+            interval_start=now,
+            interval_end=now,
+            trigger=trigger,
+            created_at=now,
+            flow_ref=flow_ref(flow),
+            code_hash=flow.code_hash,
+            priority=flow.options.priority,
+            tags=list(flow.options.tags),
+        )
     return FlowRunRecord(
         id=new_run_id(),
         flow=flow.name,

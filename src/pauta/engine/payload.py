@@ -8,7 +8,7 @@ from typing import Any
 
 import cloudpickle
 
-from pauta.engine.futures import TaskFuture
+from pauta.engine.futures import TaskFuture, map_futures
 from pauta.executors.base import ResultPlaceholder
 
 _EMPTY = pickle.dumps(((), {}), protocol=5)
@@ -28,20 +28,6 @@ class _ArgsPickler(cloudpickle.Pickler):
         return super().reducer_override(obj)
 
 
-def _swap(value: Any) -> Any:
-    """Futures in lists, tuples and dicts replaced by placeholders (other values untouched)."""
-    kind = type(value)
-    if kind is TaskFuture:
-        return _placeholder(value)
-    if kind is list:
-        return [_swap(v) for v in value]
-    if kind is tuple:
-        return tuple(_swap(v) for v in value)
-    if kind is dict:
-        return {k: _swap(v) for k, v in value.items()}
-    return value
-
-
 def dump_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
     """``(args, kwargs)`` pickled for a worker, each future replaced by its stored result.
 
@@ -51,7 +37,9 @@ def dump_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
     if not args and not kwargs:
         return _EMPTY
     try:
-        return pickle.dumps((_swap(args), _swap(kwargs)), protocol=5)
+        return pickle.dumps(
+            (map_futures(args, _placeholder), map_futures(kwargs, _placeholder)), protocol=5
+        )
     except (pickle.PicklingError, TypeError, AttributeError):
         buffer = io.BytesIO()
         _ArgsPickler(buffer, protocol=5).dump((args, kwargs))

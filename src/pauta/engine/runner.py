@@ -166,13 +166,10 @@ class Runner:
         settings.ensure_home()
         store = Store.from_settings(settings)
         try:
+            params_json = flow.parameters.to_json(params)
             record = new_run_record(
-                flow, flow.parameters.to_json(params), now=engine_clock.now(), trigger=trigger
+                flow, params_json, now=engine_clock.now(), trigger=trigger, queued=True
             )
-            record.state = FlowRunState.QUEUED
-            record.started_at = None
-            record.driver_host = record.driver_pid = record.heartbeat_at = None
-            record.lease_epoch = 0
             return store.create_flow_run(record)
         finally:
             store.close()

@@ -79,10 +79,6 @@ class StateWriter:
             self._urgent.pop(id(call), None)
             self._lazy.pop(id(call), None)
 
-    @property
-    def pending(self) -> bool:
-        return bool(self._urgent or self._lazy or self._metrics or self._artifacts)
-
     def lazy_deadline(self) -> float | None:
         """When the oldest lazily kept change must be written (monotonic seconds)."""
         if self._lazy_since is None:

@@ -15,7 +15,7 @@ from pauta.core.errors import DefinitionError
 from pauta.core.ids import new_run_id
 from pauta.core.loading import module_name_for
 from pauta.core.states import FlowRunState
-from pauta.definitions.schedules import from_spec
+from pauta.definitions.schedules import Schedule, from_spec
 from pauta.scheduling.discovery import FlowInfo
 from pauta.scheduling.ticks import data_interval, due_runs, schedule_key, ticks_between
 from pauta.store.records import FlowRunRecord
@@ -29,6 +29,21 @@ DEFAULT_MAX_CATCHUP = 10
 
 def _moment(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
+
+
+def _schedule_of(info: FlowInfo) -> Schedule:
+    """The flow's schedule; ValueError when it has none or has parameters a schedule cannot
+    fill (no default)."""
+    schedule = from_spec(info.schedule_spec)
+    if schedule is None:
+        raise ValueError(f"flow {info.name!r} has no schedule: it has no ticks")
+    missing = [p.name for p in info.parameters if p.required]
+    if missing:
+        raise ValueError(
+            f"flow {info.name!r} has parameters without defaults ({', '.join(missing)}): "
+            "scheduled and backfill runs cannot fill them"
+        )
+    return schedule
 
 
 class Scheduler:
@@ -52,13 +67,7 @@ class Scheduler:
         return created
 
     def _evaluate_flow(self, info: FlowInfo, now: datetime) -> list[FlowRunRecord]:
-        missing = [p.name for p in info.parameters if p.required]
-        if missing:
-            raise ValueError(
-                f"parameters without defaults cannot be filled by a schedule: {', '.join(missing)}"
-            )
-        schedule = from_spec(info.schedule_spec)
-        assert schedule is not None
+        schedule = _schedule_of(info)
         start, end = _moment(info.start), _moment(info.end)
         due = due_runs(
             schedule,
@@ -76,7 +85,7 @@ class Scheduler:
                 self.store.count_active_runs(info.name) >= info.max_active_runs
             ):
                 break  # the tick stays due: it is created when a run ends
-            record = scheduled_run(info, tick, now, trigger="schedule")
+            record = scheduled_run(info, schedule, tick, now, trigger="schedule")
             try:
                 created.append(self.store.create_flow_run(record))
             except DuplicateRunError:
@@ -84,12 +93,11 @@ class Scheduler:
         return created
 
 
-def scheduled_run(info: FlowInfo, tick: datetime, now: datetime, *, trigger: str) -> FlowRunRecord:
+def scheduled_run(
+    info: FlowInfo, schedule: Schedule, tick: datetime, now: datetime, *, trigger: str
+) -> FlowRunRecord:
     """The QUEUED run of ``info`` for ``tick`` (a scheduled or backfill run), with its data
     interval, default parameters and the unique schedule key."""
-    schedule = from_spec(info.schedule_spec)
-    if schedule is None:
-        raise ValueError(f"flow {info.name!r} has no schedule")
     start = _moment(info.start)
     interval_start, interval_end = data_interval(schedule, info.timezone, tick, start=start)
     return FlowRunRecord(
@@ -122,15 +130,7 @@ def backfill(
     Returns the runs created and how many ticks already had one (a scheduled run or an
     earlier backfill): running a backfill twice creates nothing the second time.
     """
-    schedule = from_spec(info.schedule_spec)
-    if schedule is None:
-        raise ValueError(f"flow {info.name!r} has no schedule: there are no ticks to backfill")
-    missing = [p.name for p in info.parameters if p.required]
-    if missing:
-        raise ValueError(
-            f"flow {info.name!r} has parameters without defaults ({', '.join(missing)}): "
-            "a backfill cannot fill them"
-        )
+    schedule = _schedule_of(info)
     ticks = ticks_between(
         schedule, info.timezone, since, until, start=_moment(info.start), end=_moment(info.end)
     )
@@ -138,7 +138,7 @@ def backfill(
     for tick in (t for t in ticks if t <= now):
         try:
             created.append(
-                store.create_flow_run(scheduled_run(info, tick, now, trigger="backfill"))
+                store.create_flow_run(scheduled_run(info, schedule, tick, now, trigger="backfill"))
             )
         except DuplicateRunError:
             existing += 1
