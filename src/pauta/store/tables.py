@@ -56,6 +56,8 @@ flows = Table(
     Column("paused", Boolean, nullable=False, default=False, server_default=false()),
     Column("source", Text),
     Column("updated_at", UTCDateTime()),
+    # workers claim a queued run of this flow only while fewer than this many run
+    Column("max_active_runs", Integer),
 )
 
 flow_runs = Table(
@@ -190,6 +192,36 @@ artifacts = Table(
     Column("serializer", String(64)),
     Column("preview", Text),
     Column("logged_at", UTCDateTime(), nullable=False),
+)
+
+# Asset updates (kind "asset", name = the asset) and finished flow runs (kind "flow_run", name =
+# the flow): what on_asset and on_flow triggers consume.
+events = Table(
+    "events",
+    metadata,
+    Column(
+        "id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    Column("kind", String(16), nullable=False),
+    Column("name", String(512), nullable=False),
+    Column("flow_run_id", RUN_ID),
+    Column("task_key", KEY),
+    Column("state", STATE),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+Index("ix_events_kind_name_created_at", events.c.kind, events.c.name, events.c.created_at)
+
+# How far each event trigger of a flow has read the events table: a scheduler that restarts
+# goes on from here instead of missing or repeating events.
+trigger_cursors = Table(
+    "trigger_cursors",
+    metadata,
+    Column("flow", String(255), primary_key=True),
+    Column("trigger", String(512), primary_key=True),
+    Column("position", UTCDateTime(), nullable=False),
 )
 
 pools = Table(
