@@ -21,8 +21,10 @@ from pauta.definitions.context import context
 from pauta.definitions.flow import Flow, flow
 from pauta.definitions.schedules import Every
 from pauta.definitions.task import Task, task
+from pauta.definitions.triggers import Asset, on_asset, on_file, on_flow
 
 __all__ = [
+    "Asset",
     "Every",
     "Flow",
     "FlowFailed",
@@ -33,6 +35,9 @@ __all__ = [
     "TaskFailed",
     "context",
     "flow",
+    "on_asset",
+    "on_file",
+    "on_flow",
     "secret",
     "task",
 ]

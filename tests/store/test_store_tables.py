@@ -20,6 +20,7 @@ COLUMNS = {
         "paused",
         "source",
         "updated_at",
+        "max_active_runs",
     },
     "flow_runs": {
         "id",
@@ -95,6 +96,8 @@ COLUMNS = {
         "logged_at",
     },
     "pools": {"name", "slots"},
+    "events": {"id", "kind", "name", "flow_run_id", "task_key", "state", "created_at"},
+    "trigger_cursors": {"flow", "trigger", "position"},
 }
 
 PRIMARY_KEYS = {
@@ -105,6 +108,8 @@ PRIMARY_KEYS = {
     "metrics": ["id"],
     "artifacts": ["id"],
     "pools": ["name"],
+    "events": ["id"],
+    "trigger_cursors": ["flow", "trigger"],
 }
 
 

@@ -57,6 +57,10 @@ class ResourceError(PautaError):
     """A task asks for more resources than any worker has."""
 
 
+class SensorTimeout(PautaError):
+    """A sensor's condition did not hold within its timeout."""
+
+
 class TaskFailed(PautaError):
     """A task call failed; raised by ``future.result()``.
 

@@ -80,6 +80,19 @@ class Flow(Generic[P, R]):
         return f"<Flow {self.name}>"
 
 
+def _check_trigger_params(fn: Callable[..., Any], options: FlowOptions) -> None:
+    """A file trigger passes the file's path as a parameter: the flow must take it."""
+    names = inspect.signature(fn).parameters
+    for trigger in options.triggers:
+        param = getattr(trigger, "param", None)
+        if param is not None and param not in names:
+            raise DefinitionError(
+                f"@flow {options.name!r}: {trigger.describe()} passes the file's path as "
+                f"parameter {param!r}, which the flow does not take; add a parameter "
+                f"`{param}: str` or name another with on_file(..., param=...)"
+            )
+
+
 @overload
 def flow(fn: Callable[P, R], /) -> Flow[P, R]: ...
 
@@ -112,7 +125,9 @@ def flow(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
             raise DefinitionError(f"{func.name} is already a flow: apply @flow once")
         name = options.pop("name", None) or func.__name__
         description = inspect.cleandoc(func.__doc__ or "")
-        return Flow(func, FlowOptions.build(name, description, **options))
+        built = FlowOptions.build(name, description, **options)
+        _check_trigger_params(func, built)
+        return Flow(func, built)
 
     if fn is not None:
         return decorate(fn)

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from pauta.core.errors import DefinitionError
 from pauta.core.resources import Resources
-from pauta.definitions.schedules import as_schedule
+from pauta.definitions.triggers import Asset, split_schedule
 
 ISOLATIONS = ("process", "inline")
 
@@ -110,7 +110,7 @@ class TaskOptions:
             cache_expiration=seconds(
                 raw.pop("cache_expiration", None), f"{where}: cache_expiration"
             ),
-            outputs=tuple(raw.pop("outputs", ()) or ()),
+            outputs=_outputs(raw.pop("outputs", ()), where),
             executor=raw.pop("executor", None),
             isolation=isolation,
             on_success=_callbacks(raw.pop("on_success", None), where, "on_success"),
@@ -120,6 +120,15 @@ class TaskOptions:
         )
         _refuse_unknown(raw, where)
         return options
+
+
+def _outputs(value: Any, where: str) -> tuple[Asset, ...]:
+    """``outputs=[Asset("x"), "y"]``: what a successful call of the task updates."""
+    items = [value] if isinstance(value, str | Asset) else list(value or ())
+    try:
+        return tuple(item if isinstance(item, Asset) else Asset(item) for item in items)
+    except DefinitionError as exc:
+        raise DefinitionError(f"{where}: outputs: {exc}") from None
 
 
 def _refuse_unknown(raw: dict[str, Any], where: str) -> None:
@@ -145,6 +154,7 @@ class FlowOptions:
     name: str
     description: str = ""
     schedule: Any = None
+    triggers: tuple[Any, ...] = ()
     timezone: str = "UTC"
     start: datetime | None = None
     end: datetime | None = None
@@ -178,10 +188,12 @@ class FlowOptions:
         priority = raw.pop("priority", 0)
         if isinstance(priority, bool) or not isinstance(priority, int):
             raise DefinitionError(f"{where}: priority must be a whole number")
+        schedule, triggers = split_schedule(raw.pop("schedule", None), where=where)
         options = cls(
             name=name,
             description=description,
-            schedule=as_schedule(raw.pop("schedule", None), where=where),
+            schedule=schedule,
+            triggers=triggers,
             timezone=timezone,
             start=raw.pop("start", None),
             end=raw.pop("end", None),

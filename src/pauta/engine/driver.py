@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-\[\]]")
 _SAFE = re.compile(r"[A-Za-z0-9_\-\[\]][A-Za-z0-9_.\-\[\]]*")
-_RESTARTABLE = (State.QUEUED, State.RUNNING, State.RETRYING)
+_RESTARTABLE = (State.QUEUED, State.RUNNING, State.RETRYING, State.WAITING)
 
 
 class RunDriver:

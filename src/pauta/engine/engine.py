@@ -39,6 +39,7 @@ from pauta.executors.base import Executor, LateWakeup, WorkItem, WorkOutcome
 from pauta.executors.inline import InlineExecutor
 from pauta.executors.loading import task_ref_for
 from pauta.executors.local import LocalExecutor
+from pauta.executors.sensor import SensorExecutor
 from pauta.store.records import ArtifactRecord, MetricRecord
 from pauta.store.repository import Store
 from pauta.store.results import ResultStore
@@ -157,6 +158,12 @@ class Engine:
             if name == "local":
                 executor = LocalExecutor(
                     workers=self.workers,
+                    results_url=self.settings.results_url,
+                    inline_max=self.settings.inline_result_max,
+                )
+            elif name == "sensor":
+                executor = SensorExecutor(
+                    store=self.store,
                     results_url=self.settings.results_url,
                     inline_max=self.settings.inline_result_max,
                 )
@@ -329,7 +336,7 @@ class Engine:
         cacheable = task is not None and task.options.cache and call.state == State.PENDING
         if cacheable and self._reuse_cached(call):
             return
-        if call.state == State.RUNNING:
+        if call.state in (State.RUNNING, State.WAITING):
             # restored from a run whose driver died: it runs again without using an attempt
             call.move(State.QUEUED)
             self._queue(call, new_attempt=False)
@@ -477,6 +484,12 @@ class Engine:
             running = self._running.get((outcome.run_id, outcome.key))
             if running is None or running.call.attempt != outcome.attempt:
                 continue  # a late report of an attempt the engine already gave up on
+            if outcome.state == State.WAITING:
+                # a sensor found its condition false: it waits, and the attempt goes on
+                if running.call.state == State.RUNNING:
+                    running.call.move(State.WAITING)
+                    self.writer.touch(running.call)
+                continue
             del self._running[(outcome.run_id, outcome.key)]
             self._free(running)
             call = running.call

@@ -134,6 +134,7 @@ class StateWriter:
                     call.persisted,
                     attempt,
                     call.attempt_persisted if same_attempt else None,
+                    _updated_assets(call),
                 )
             )
             written.append((call, attempt))
@@ -157,3 +158,11 @@ class StateWriter:
                 call.attempt_persisted = attempt.state
                 call.attempt_persisted_no = call.attempt
         return True
+
+
+def _updated_assets(call: TaskCall) -> tuple[str, ...]:
+    """The assets a call's success updates, once: when SUCCEEDED is first written."""
+    task = call.task
+    if call.state != State.SUCCEEDED or call.persisted == State.SUCCEEDED or task is None:
+        return ()
+    return tuple(asset.name for asset in task.options.outputs)

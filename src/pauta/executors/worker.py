@@ -128,7 +128,7 @@ def run_item(item: WorkItem, store: ResultStore, capture: Capture, worker: str) 
             try:
                 result = _call(item, store)
             except BaseException as exc:
-                error = _error_info(exc)
+                error = error_info(exc)
                 with suppress(OSError, ValueError):
                     log.write(error.traceback)
     except Exception as exc:
@@ -178,7 +178,7 @@ def _call(item: WorkItem, store: ResultStore) -> StoredResult:
     return store.put(value, run_id=item.run.run_id, key=item.key, attempt=item.attempt)
 
 
-def _error_info(exc: BaseException) -> ErrorInfo:
+def error_info(exc: BaseException) -> ErrorInfo:
     # the class and its bases by qualified name, so retry_on matches subclasses too
     mro = tuple(f"{c.__module__}.{c.__qualname__}" for c in type(exc).__mro__)
     return ErrorInfo(error_type_name(type(exc)), _message(exc), _format_traceback(exc), mro=mro)

@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +30,7 @@ from pauta.core.errors import FlowLoadError, PautaError
 from pauta.core.loading import load_file
 from pauta.definitions.flow import Flow
 from pauta.definitions.schedules import schedule_spec
+from pauta.definitions.triggers import trigger_spec
 
 if TYPE_CHECKING:
     from pauta.store.repository import Store
@@ -73,6 +75,7 @@ class FlowInfo:
     max_active_runs: int | None = None
     schedule_spec: dict[str, Any] | None = None
     priority: int = 0
+    triggers: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (paths as strings, parameters as objects)."""
@@ -87,6 +90,7 @@ class FlowInfo:
         values = {k: v for k, v in data.items() if k in fields}
         values["file"] = Path(values["file"])
         values["tags"] = tuple(values.get("tags") or ())
+        values["triggers"] = tuple(values.get("triggers") or ())
         values["parameters"] = tuple(ParameterInfo(**p) for p in values.get("parameters") or ())
         return cls(**values)
 
@@ -234,6 +238,7 @@ def sync_to_store(discovery: Discovery, store: Store) -> int:
             "schedule": info.schedule,
             "timezone": info.timezone,
             "source": str(info.file),
+            "max_active_runs": info.max_active_runs,
         }
         row = known.get(info.name)
         if row is not None and all(row.get(key) == value for key, value in values.items()):
@@ -445,7 +450,7 @@ def _flow_info(value: Flow[Any, Any], path: Path) -> FlowInfo:
         file=path,
         line=value.fn.__code__.co_firstlineno,
         description=value.description,
-        schedule=schedule_text(options.schedule),
+        schedule=schedule_text(options.schedule, options.triggers),
         timezone=options.timezone,
         tags=tuple(str(t) for t in options.tags),
         parameters=parameters,
@@ -456,17 +461,20 @@ def _flow_info(value: Flow[Any, Any], path: Path) -> FlowInfo:
         max_active_runs=options.max_active_runs,
         schedule_spec=schedule_spec(options.schedule),
         priority=options.priority,
+        triggers=tuple(trigger_spec(t) for t in options.triggers),
     )
 
 
-def schedule_text(schedule: Any) -> str | None:
-    """A schedule as text: a cron string as is, an object by its ``describe()`` or ``str()``."""
-    if schedule is None:
-        return None
-    if isinstance(schedule, str):
-        return schedule
-    describe = getattr(schedule, "describe", None)
-    return str(describe()) if callable(describe) else str(schedule)
+def schedule_text(schedule: Any, triggers: Iterable[Any] = ()) -> str | None:
+    """A schedule and triggers as text: a cron string as is, an object by its ``describe()``
+    or ``str()``, joined by " · " (``"0 3 * * MON · on asset raw"``)."""
+    parts = []
+    for item in (schedule, *triggers):
+        if item is None:
+            continue
+        describe = getattr(item, "describe", None)
+        parts.append(item if isinstance(item, str) else str(describe() if describe else item))
+    return " · ".join(parts) or None
 
 
 def _jsonable(value: Any) -> Any:

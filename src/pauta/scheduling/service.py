@@ -9,7 +9,8 @@ from pathlib import Path
 
 from pauta.core.clock import Clock, get_clock
 from pauta.scheduling.discovery import Discovery, discover, sync_to_store
-from pauta.scheduling.scheduler import DEFAULT_MAX_CATCHUP, Scheduler
+from pauta.scheduling.scheduler import DEFAULT_MAX_CATCHUP, Scheduler, paused_flows
+from pauta.scheduling.triggers import EventTriggers
 from pauta.store.repository import Store
 
 log = logging.getLogger("pauta.scheduler")
@@ -32,6 +33,7 @@ class SchedulerService:
         self.rescan = rescan
         self.clock = clock or get_clock()
         self.scheduler = Scheduler(store, max_catchup=max_catchup)
+        self.triggers = EventTriggers(store)
         self.found: Discovery | None = None
         self.ready = threading.Event()
         self._stop = threading.Event()
@@ -68,15 +70,27 @@ class SchedulerService:
                 log.exception("scanning %s failed", self.folder)
             self._stop.wait(self.rescan)
 
+    def evaluate(self, found: Discovery) -> None:
+        """One pass: queue the runs due to time schedules, then those due to events."""
+        flows = list(found.flows.values())
+        now = self.clock.now()
+        try:
+            paused = paused_flows(self.store)
+            for run in self.scheduler.evaluate(flows, now, paused=paused):
+                log.info("queued %s for %s as %s", run.flow, run.logical_date, run.id)
+        except Exception:
+            log.exception("evaluating schedules failed")
+            return
+        try:
+            self.triggers.evaluate(flows, paused, now)
+        except Exception:
+            log.exception("evaluating event triggers failed")
+
     def _tick_loop(self) -> None:
         self.ready.wait()
         while not self._stop.is_set():
             found = self.found
             if found is not None:
-                try:
-                    for run in self.scheduler.evaluate(found.flows.values(), self.clock.now()):
-                        log.info("queued %s for %s as %s", run.flow, run.logical_date, run.id)
-                except Exception:
-                    log.exception("evaluating schedules failed")
+                self.evaluate(found)
             # wake at the start of the next second: ticks fall on whole seconds
             self._stop.wait(max(0.05, 1.0 - self.clock.timestamp() % 1.0))

@@ -131,6 +131,9 @@ class TaskWrite:
     expected: State | None
     attempt: AttemptRecord | None = None
     attempt_expected: State | None = None
+    # assets this write updates: the names a task's ``outputs`` declare, given when the call
+    # becomes SUCCEEDED; each is recorded as an event in the same transaction
+    assets: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)

@@ -27,7 +27,17 @@ from pauta.store.records import (
     WriteBatch,
 )
 from pauta.store.results import StoredResult
-from pauta.store.tables import artifacts, flow_runs, flows, metrics, pools, task_attempts, task_runs
+from pauta.store.tables import (
+    artifacts,
+    events,
+    flow_runs,
+    flows,
+    metrics,
+    pools,
+    task_attempts,
+    task_runs,
+)
+from pauta.store.types import UTCDateTime
 
 if TYPE_CHECKING:
     from pauta.core.settings import Settings
@@ -105,6 +115,16 @@ def _task_run(row: Any) -> TaskRunRecord:
     )
 
 
+def _flow_end_event(run_id: str, state: FlowRunState, now: datetime) -> sa.Insert:
+    """INSERT the "flow_run" event of a run that just ended, naming its flow."""
+    r = flow_runs.c
+    source = sa.select(
+        sa.literal("flow_run"), r.flow, r.id, sa.literal(str(state)), sa.literal(now, UTCDateTime())
+    ).where(r.id == run_id)
+    columns = ["kind", "name", "flow_run_id", "state", "created_at"]
+    return sa.insert(events).from_select(columns, source)
+
+
 def _as_utc(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
@@ -154,6 +174,11 @@ class Store:
     def _insert(self) -> Any:
         return postgresql.insert if self.dialect == "postgresql" else sqlite.insert
 
+    @property
+    def writer(self) -> Engine:
+        """The engine for write transactions (BEGIN IMMEDIATE on SQLite)."""
+        return self._writer
+
     # flows ------------------------------------------------------------------------------------
     def upsert_flow(
         self,
@@ -164,6 +189,7 @@ class Store:
         schedule: str | None = None,
         timezone: str | None = None,
         source: str | None = None,
+        max_active_runs: int | None = None,
     ) -> None:
         """Record a flow's definition; a flow already known keeps its ``paused`` flag."""
         values = {
@@ -172,6 +198,7 @@ class Store:
             "schedule": schedule,
             "timezone": timezone,
             "source": source,
+            "max_active_runs": max_active_runs,
             "updated_at": utcnow(),
         }
         stmt = self._insert()(flows).values(name=name, paused=False, **values)
@@ -323,6 +350,9 @@ class Store:
             won = transitions.cas_flow_run(conn, run_id, new, states, epoch=epoch, values=values)
             if not won:
                 self._require_run(conn, run_id)
+            elif new in FLOW_TERMINAL:
+                # on_flow triggers read this; written with the state so none is ever missed
+                conn.execute(_flow_end_event(run_id, new, now))
         return won
 
     def claim_queued_run(self, *, host: str, pid: int, now: datetime) -> FlowRunRecord | None:
@@ -335,18 +365,32 @@ class Store:
         """
         transitions.check_flow_transition("?", [FlowRunState.QUEUED], FlowRunState.RUNNING)
         r = flow_runs.c
+        running = flow_runs.alias("running")
+        running_count = (
+            sa.select(sa.func.count())
+            .where(running.c.flow == r.flow, running.c.state == str(FlowRunState.RUNNING))
+            .scalar_subquery()
+        )
+        limit = flows.c.max_active_runs
         query = (
-            sa.select(r.id, r.lease_epoch)
-            .where(r.state == str(FlowRunState.QUEUED))
+            sa.select(r.id, r.lease_epoch, r.flow, limit)
+            .select_from(flow_runs.outerjoin(flows, flows.c.name == r.flow))
+            .where(
+                r.state == str(FlowRunState.QUEUED),
+                # a flow at its max_active_runs waits; runs of other flows go first
+                sa.or_(limit.is_(None), running_count < limit),
+            )
             .order_by(r.priority.desc(), r.created_at, r.id)
             .limit(1)
         )
         if self.dialect == "postgresql":
-            query = query.with_for_update(skip_locked=True)
+            query = query.with_for_update(skip_locked=True, of=flow_runs)
         with self._writer.begin() as conn:
             row = conn.execute(query).first()
             if row is None:
                 return None
+            if row.max_active_runs is not None and not self._below_limit(conn, row.flow):
+                return None  # another worker claimed a run of this flow meanwhile
             claimed = conn.execute(
                 sa.update(flow_runs)
                 .where(r.id == row.id, r.state == str(FlowRunState.QUEUED))
@@ -360,6 +404,23 @@ class Store:
                 )
             ).rowcount
         return self.get_flow_run(row.id) if claimed == 1 else None
+
+    def _below_limit(self, conn: Connection, flow: str) -> bool:
+        """Whether ``flow`` runs fewer runs than its max_active_runs, counted under the flow
+        row's lock on PostgreSQL so that two workers cannot both take the last place (on SQLite
+        the write transaction already serializes claims)."""
+        row_query = sa.select(flows.c.max_active_runs).where(flows.c.name == flow)
+        if self.dialect == "postgresql":
+            row_query = row_query.with_for_update()
+        limit = conn.execute(row_query).scalar()
+        if limit is None:
+            return True
+        count = conn.execute(
+            sa.select(sa.func.count()).where(
+                flow_runs.c.flow == flow, flow_runs.c.state == str(FlowRunState.RUNNING)
+            )
+        ).scalar()
+        return int(count or 0) < int(limit)
 
     def last_scheduled_tick(self, flow: str) -> datetime | None:
         """The logical date of the flow's latest scheduled or backfill run, if any."""

@@ -221,7 +221,7 @@ trigger_cursors = Table(
     metadata,
     Column("flow", String(255), primary_key=True),
     Column("trigger", String(512), primary_key=True),
-    Column("position", UTCDateTime(), nullable=False),
+    Column("position", BigInteger, nullable=False),
 )
 
 pools = Table(

@@ -32,7 +32,14 @@ from pauta.core.states import (
 from pauta.store.db import BulkStatement
 from pauta.store.records import AttemptRecord, TaskRunRecord, WriteBatch
 from pauta.store.results import StoredResult
-from pauta.store.tables import artifacts, flow_runs, metrics, task_attempts, task_runs
+from pauta.store.tables import (
+    artifacts,
+    events,
+    flow_runs,
+    metrics,
+    task_attempts,
+    task_runs,
+)
 
 S = TypeVar("S", bound=Hashable)
 
@@ -156,6 +163,7 @@ TASK_INSERT = BulkStatement(sa.insert(task_runs), _columns(task_runs))
 ATTEMPT_INSERT = BulkStatement(sa.insert(task_attempts), _columns(task_attempts))
 METRIC_INSERT = BulkStatement(sa.insert(metrics), _columns(metrics, skip=("id",)))
 ARTIFACT_INSERT = BulkStatement(sa.insert(artifacts), _columns(artifacts, skip=("id",)))
+EVENT_INSERT = BulkStatement(sa.insert(events), _columns(events, skip=("id",)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,6 +393,18 @@ def write_batch(writer: Engine, batch: WriteBatch, now: datetime) -> None:
         }
         for a in batch.artifacts
     ]
+    event_rows = [
+        {
+            "kind": "asset",
+            "name": asset,
+            "flow_run_id": tw.record.flow_run_id,
+            "task_key": tw.record.key,
+            "state": str(tw.record.state),
+            "created_at": now,
+        }
+        for tw in batch.tasks
+        for asset in tw.assets
+    ]
     cause: Exception
     with writer.connect() as conn:
         try:
@@ -399,6 +419,7 @@ def write_batch(writer: Engine, batch: WriteBatch, now: datetime) -> None:
                     raise _Stale
                 METRIC_INSERT.execute(conn, metric_rows)
                 ARTIFACT_INSERT.execute(conn, artifact_rows)
+                EVENT_INSERT.execute(conn, event_rows)
             return
         except (_Stale, sa.exc.IntegrityError) as exc:
             cause = exc

@@ -40,7 +40,7 @@ def upgrade() -> None:
         "trigger_cursors",
         sa.Column("flow", sa.String(255), primary_key=True),
         sa.Column("trigger", sa.String(512), primary_key=True),
-        sa.Column("position", UTCDateTime(), nullable=False),
+        sa.Column("position", sa.BigInteger(), nullable=False),
     )
     with op.batch_alter_table("flows") as batch:
         batch.add_column(sa.Column("max_active_runs", sa.Integer()))
