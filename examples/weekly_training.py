@@ -16,20 +16,15 @@ activity (nothing is downloaded). Run it with::
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import sqlite3
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pauta import Resources, context, flow, task
+from churn_features import FEATURES, feature_matrix, pauta_home
 
-FEATURES = ["visits", "minutes", "purchases", "tickets", "tenure_days", "discount"]
-
-
-def pauta_home() -> Path:
-    return Path(os.environ.get("PAUTA_HOME", ".pauta"))
+from pauta import Asset, Resources, context, flow, task
 
 
 def _generate_day(day: date, rows: int = 400) -> list[tuple[Any, ...]]:
@@ -107,23 +102,10 @@ def load_week(end: date) -> dict[str, Any]:
 
 @task
 def build_features(data: dict[str, Any]) -> dict[str, Any]:
-    """Log-scaled counts and two interaction terms; the last day is held out for testing."""
+    """The model's features (see churn_features); the last day is held out for testing."""
     import numpy as np
 
-    X = data["X"]
-    visits, minutes, purchases, tickets, tenure, discount = X.T
-    features = np.column_stack(
-        [
-            np.log1p(visits),
-            np.log1p(minutes),
-            np.log1p(purchases),
-            tickets,
-            np.log1p(tenure),
-            discount,
-            tickets * (visits < 4),
-            purchases / (visits + 1),
-        ]
-    )
+    features = feature_matrix(data["X"])
     days = np.array(data["days"])
     test = days == max(data["days"])
     print(f"{int((~test).sum())} training rows, {int(test.sum())} test rows")
@@ -164,7 +146,7 @@ def evaluate(model: Any, features: dict[str, Any]) -> float:
     return accuracy
 
 
-@task
+@task(outputs=[Asset("churn_model")])
 def deploy(model: Any, accuracy: float, kind: str) -> str:
     """Save the model with its metrics and point ``deployed.json`` at it."""
     folder = pauta_home() / "models"

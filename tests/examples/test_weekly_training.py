@@ -1,4 +1,5 @@
-"""The course's weekly training pipeline runs end to end and deploys the better model."""
+"""The course's weekly training pipeline runs end to end and deploys the better model; the
+event-driven flows beside it score customers with that model and report on it."""
 
 from __future__ import annotations
 
@@ -7,41 +8,40 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 pytestmark = pytest.mark.slow
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "weekly_training.py"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-def test_weekly_training_deploys_the_better_model(tmp_path: Path) -> None:
-    home = tmp_path / ".pauta"
+def run_example(home: Path, target: str, *params: str) -> dict[str, Any]:
     env = {**os.environ, "PAUTA_HOME": str(home)}
     env.pop("PAUTA_DATABASE_URL", None)
+    args = [a for p in params for a in ("-p", p)]
+    args += ["--json", "--cpus", "2", "--workers", "2"]
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pauta",
-            "run",
-            str(EXAMPLE),
-            "-p",
-            "end=2026-11-23",
-            "--json",
-            "--cpus",
-            "2",
-            "--workers",
-            "2",
-        ],
+        [sys.executable, "-m", "pauta", "run", str(EXAMPLES / target), *args],
         capture_output=True,
         text=True,
         env=env,
-        cwd=tmp_path,
+        cwd=home.parent,
         timeout=180,
     )
     assert result.returncode == 0, result.stderr
-    run = json.loads(result.stdout)
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    home = tmp_path_factory.mktemp("example") / ".pauta"
+    return home, run_example(home, "weekly_training.py", "end=2026-11-23")
+
+
+def test_weekly_training_deploys_the_better_model(trained: tuple[Path, dict[str, Any]]) -> None:
+    home, run = trained
     assert run["state"] == "SUCCEEDED"
     tasks = {t["key"]: t for t in run["tasks"]}
     assert set(tasks) == {
@@ -68,3 +68,31 @@ def test_weekly_training_deploys_the_better_model(tmp_path: Path) -> None:
     a, b = tasks["train-0"], tasks["train-1"]
     assert a["started_at"] < b["ended_at"]
     assert b["started_at"] < a["ended_at"]
+
+
+def test_new_customers_are_scored_with_the_deployed_model(
+    trained: tuple[Path, dict[str, Any]],
+) -> None:
+    home, _ = trained
+    customers = home.parent / "customers.csv"
+    customers.write_text(
+        "customer,visits,minutes,purchases,tickets,tenure_days,discount\n"
+        "ana,1,3,0,4,20,0.25\n"
+        "luis,12,90,4,0,1500,0.0\n"
+    )
+    run = run_example(home, "churn_scoring.py:score_customers", f"path={customers}")
+    assert run["state"] == "SUCCEEDED"
+    assert [t["key"] for t in run["tasks"]] == ["file_sensor-0", "score-0"]
+    scored = (home / "scored" / "customers.csv").read_text().split()
+    assert scored[0] == "customer,churn_probability"
+    probability = {line.split(",")[0]: float(line.split(",")[1]) for line in scored[1:]}
+    # the customer who barely uses the product churns; the loyal one stays
+    assert probability["ana"] > 0.5 > probability["luis"]
+
+
+def test_the_model_report_lists_each_deployment(trained: tuple[Path, dict[str, Any]]) -> None:
+    home, training = trained
+    run = run_example(home, "churn_scoring.py:model_report")
+    assert run["state"] == "SUCCEEDED"
+    report = (home / "models" / "report.md").read_text()
+    assert training["id"] in report
