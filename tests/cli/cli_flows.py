@@ -51,3 +51,13 @@ def durable(path: str, steps: int = 6, pause: float = 0.4) -> list[str]:
         previous = slow_record(path, f"step{index}", pause, wait_for=wait)
         done.append(previous)
     return [f.result() for f in done]
+
+
+@flow
+def waits_for_ready(folder: str) -> int:
+    """Records a step, then waits for a file with a sensor."""
+    from pauta import sensors
+
+    record(f"{folder}/steps.txt", "before").result()
+    found = sensors.file(f"{folder}/*.ready", poke_interval=0.1, timeout=120)
+    return len(found.result())
