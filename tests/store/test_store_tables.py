@@ -98,6 +98,9 @@ COLUMNS = {
     "pools": {"name", "slots"},
     "events": {"id", "kind", "name", "flow_run_id", "task_key", "state", "created_at"},
     "trigger_cursors": {"flow", "trigger", "position"},
+    "users": {"username", "password_hash", "role", "created_at"},
+    "api_tokens": {"id", "username", "token_hash", "created_at", "last_used_at"},
+    "sessions": {"id", "username", "csrf_token", "created_at", "expires_at"},
 }
 
 PRIMARY_KEYS = {
@@ -110,6 +113,9 @@ PRIMARY_KEYS = {
     "pools": ["name"],
     "events": ["id"],
     "trigger_cursors": ["flow", "trigger"],
+    "users": ["username"],
+    "api_tokens": ["id"],
+    "sessions": ["id"],
 }
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pauta.core.errors import PautaError
+from pauta.core.clock import get_clock
+from pauta.core.errors import PautaError, StoreError
+from pauta.core.states import FlowRunState
 from pauta.store.records import (
     ArtifactRecord,
     AttemptRecord,
@@ -16,6 +20,10 @@ from pauta.store.records import (
     TaskRunRecord,
 )
 from pauta.store.repository import Store
+
+
+class UnknownTaskError(PautaError):
+    """The run has no task call with this key."""
 
 
 def iso(value: datetime | None) -> str | None:
@@ -148,7 +156,7 @@ def log_files(store: Store, logs_dir: Path, run_id: str, task: str | None = None
             names = {t.key for t in store.list_task_runs(run.id) if t.name == task}
             chosen = [a for a in attempts if a.key in names]
         if not chosen:
-            raise PautaError(
+            raise UnknownTaskError(
                 f"run {run.id} has no task {task!r}; see the keys with `pauta runs show {run.id}`"
             )
         attempts = chosen
@@ -162,3 +170,101 @@ def log_files(store: Store, logs_dir: Path, run_id: str, task: str | None = None
             continue
         found.append(LogFile(attempt.key, attempt.attempt, path))
     return found
+
+
+class RunStateError(StoreError):
+    """The run (or task) is not in a state that allows what was asked."""
+
+
+class BadCursorError(PautaError):
+    """A listing cursor that this server did not hand out."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunPage:
+    """One page of a run listing, and the cursor of the next page (None on the last)."""
+
+    runs: list[FlowRunRecord]
+    next_cursor: str | None
+
+
+def encode_cursor(run: FlowRunRecord) -> str:
+    """An opaque cursor that lists the runs after ``run`` (keyset: created_at, id)."""
+    raw = f"{run.created_at.isoformat()}|{run.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created, _, run_id = raw.partition("|")
+        moment = datetime.fromisoformat(created)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise BadCursorError(f"cursor {cursor!r} is not one this server handed out") from None
+    if not run_id or moment.tzinfo is None:
+        raise BadCursorError(f"cursor {cursor!r} is not one this server handed out")
+    return moment, run_id
+
+
+def list_runs(
+    store: Store,
+    *,
+    flow: str | None = None,
+    state: str | None = None,
+    trigger: str | None = None,
+    limit: int = 100,
+    cursor: str | None = None,
+    offset: int = 0,
+) -> RunPage:
+    """A page of runs, newest first. Give the previous page's ``next_cursor`` for the next one
+    (stable while runs are added), or an ``offset``; ``state`` must be a flow run state."""
+    if state is not None and state.upper() not in FlowRunState.__members__:
+        raise PautaError(f"unknown state {state!r}; use one of {', '.join(FlowRunState)}")
+    before = decode_cursor(cursor) if cursor else None
+    found = store.list_flow_runs(
+        flow=flow,
+        state=state.upper() if state else None,
+        trigger=trigger,
+        before=before,
+        limit=limit + 1,
+        offset=offset,
+    )
+    more = len(found) > limit
+    runs = found[:limit]
+    return RunPage(runs, encode_cursor(runs[-1]) if more and runs else None)
+
+
+def queue_resume(store: Store, run_id: str) -> FlowRunRecord:
+    """Queue a FAILED or CANCELLED run (FAILED/CANCELLED → QUEUED) for a worker to replay:
+    calls that succeeded are taken from the store, the others run again.
+
+    RunStateError when the run is still active, succeeded, or is a child run (replaying its
+    parent replays it).
+    """
+    run = store.get_flow_run(run_id)
+    if run.parent_run_id is not None:
+        raise RunStateError(
+            f"run {run.id} is a child run of {run.parent_run_id}: resume the parent run, whose "
+            "replay runs this one again"
+        )
+    reopenable = (FlowRunState.FAILED, FlowRunState.CANCELLED)
+    if run.state not in reopenable:
+        raise RunStateError(
+            f"run {run.id} is {run.state}: only a FAILED or CANCELLED run can be resumed"
+        )
+    if not store.transition_flow_run(
+        run.id, FlowRunState.QUEUED, expected=reopenable, now=get_clock().now()
+    ):
+        raise RunStateError(f"run {run.id} changed while it was being queued; try again")
+    return store.get_flow_run(run.id)
+
+
+def cancel_run(store: Store, run_id: str) -> FlowRunRecord:
+    """Cancel a run: at once when it has not started, else its driver stops it soon.
+
+    RunStateError when the run already ended.
+    """
+    run = store.get_flow_run(run_id)
+    if run.state not in (FlowRunState.SCHEDULED, FlowRunState.QUEUED, FlowRunState.RUNNING):
+        raise RunStateError(f"run {run.id} already ended {run.state}: nothing to cancel")
+    return store.request_cancel(run.id, get_clock().now())

@@ -49,35 +49,21 @@ def _discover_flows(flows_dir: str | None) -> tuple[Any, Any, dict[str, bool]]:
 
 
 def _next_run(info: Any) -> str | None:
-    """When the flow's schedule next ticks (ISO 8601, UTC), or None without a schedule."""
-    if not info.schedule_spec:
-        return None
-    from datetime import datetime
+    from pauta.app.catalog import next_run
 
-    from pauta.core.clock import utcnow
-    from pauta.definitions.schedules import from_spec
-    from pauta.scheduling.ticks import next_tick
-
-    start = datetime.fromisoformat(info.start) if info.start else None
-    end = datetime.fromisoformat(info.end) if info.end else None
-    tick = next_tick(from_spec(info.schedule_spec), info.timezone, utcnow(), start=start, end=end)
-    return tick.isoformat() if tick else None
+    return next_run(info)
 
 
 def _flow_view(info: Any, paused: bool) -> dict[str, Any]:
-    return {**info.to_dict(), "next_run": _next_run(info), "paused": paused, "error": None}
+    from pauta.app.catalog import flow_view
+
+    return flow_view(info, paused)
 
 
 def _load_error_view(error: Any) -> dict[str, Any]:
-    """A file that failed, with the keys of a flow (null) so every array item has one shape."""
-    import dataclasses
+    from pauta.app.catalog import load_error_view
 
-    from pauta.scheduling.discovery import FlowInfo
-
-    keys = [f.name for f in dataclasses.fields(FlowInfo)] + ["next_run", "paused"]
-    view = dict.fromkeys(keys)
-    view.update(file=str(error.file), line=error.line, error=error.to_dict())
-    return view
+    return load_error_view(error)
 
 
 def _shown_path(path: Any, line: int | None = None) -> str:

@@ -9,6 +9,7 @@ from pauta.cli.flows import flows
 from pauta.cli.run import run
 from pauta.cli.runs import logs, runs
 from pauta.cli.scheduler import backfill, scheduler, server
+from pauta.cli.users import tokens, users
 from pauta.cli.worker import trigger, worker
 
 
@@ -18,5 +19,8 @@ def main() -> None:
     """pauta: dynamic, durable workflows for machine-learning pipelines."""
 
 
-for command in (run, server, trigger, backfill, scheduler, worker, runs, logs, flows, pools, db):
+COMMANDS = (
+    run, server, trigger, backfill, scheduler, worker, runs, logs, flows, pools, users, tokens, db,
+)  # fmt: skip
+for command in COMMANDS:
     main.add_command(command)

@@ -171,13 +171,14 @@ def runs_resume(
 @click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds to wait.")
 def runs_cancel(run_id: str, wait: bool, timeout: float) -> None:
     """Cancel a run: its running tasks are killed and the rest never start."""
+    from pauta.app.runs import cancel_run
     from pauta.core.clock import get_clock
     from pauta.core.states import FLOW_TERMINAL
 
     store = open_store()
     clock = get_clock()
     with user_errors():
-        run = store.request_cancel(run_id, clock.now())
+        run = cancel_run(store, run_id)
     deadline = clock.monotonic() + timeout
     while wait and run.state not in FLOW_TERMINAL and clock.monotonic() < deadline:
         time.sleep(0.2)

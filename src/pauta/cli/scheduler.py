@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
+import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -106,10 +105,11 @@ def server(
     gpus: int | None,
     resources: tuple[str, ...],
 ) -> None:
-    """Scheduler, worker and HTTP endpoint in one process, on the embedded store by default.
+    """Scheduler, worker, web UI and REST API in one process, on the embedded store by default.
 
-    GET /health answers 200 once the first scan of the flows finished (503 before). The first
-    Ctrl-C or SIGTERM stops scheduling and lets the runs in progress finish.
+    GET /health answers 200 once the first scan of the flows finished (503 before). On the
+    first start (no users yet) an admin user is created and its password printed once. The
+    first Ctrl-C or SIGTERM stops scheduling and lets the runs in progress finish.
     """
     from pauta.engine.runner import Runner
     from pauta.scheduling.service import SchedulerService
@@ -123,51 +123,95 @@ def server(
     with user_errors():
         engine = runner.engine()
         service = SchedulerService(engine.store, _folder(flows_dir), rescan=rescan)
+        _first_admin(engine.store)
     try:
-        http = ThreadingHTTPServer((host, port), _health_handler(service))
+        sock = _listen(host, port)
     except OSError as exc:
         runner.close()
         fail(f"cannot listen on {host}:{port}: {exc.strerror}; choose another --port")
-    threading.Thread(target=http.serve_forever, name="pauta-http", daemon=True).start()
+    http = _serve_http(sock, runner, service)
     service.start()
     click.echo(
-        f"pauta server: http://{host}:{http.server_address[1]} · flows in {service.folder}",
+        f"pauta server: http://{host}:{sock.getsockname()[1]} · flows in {service.folder}",
         err=True,
     )
     try:
         Worker(runner, max_runs=max_runs).run_until(stop)
     finally:
         service.stop()
-        http.shutdown()
-        http.server_close()
+        http.stop()
         runner.close()
 
 
-def _health_handler(service: Any) -> type[BaseHTTPRequestHandler]:
-    class Health(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if self.path.split("?")[0] != "/health":
-                self._answer(404, {"error": "not found; the API arrives with the web UI"})
-                return
-            found = service.found
-            if not service.ready.is_set() or found is None:
-                self._answer(503, {"status": "starting"})
-                return
-            body = {"status": "ok", "flows": len(found.flows), "load_errors": len(found.errors)}
-            self._answer(200, body)
+def _first_admin(store: Any) -> None:
+    """On the first start, an admin user with a generated password, printed this once."""
+    from pauta.api.auth import ADMIN_USERNAME, ensure_admin
 
-        def _answer(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    password = ensure_admin(store)
+    if password is not None:
+        click.echo(
+            f"pauta server: created user {ADMIN_USERNAME!r} (admin) with password {password}\n"
+            "  it is shown only now; add users with `pauta users create`",
+            err=True,
+        )
 
-        def log_message(self, *args: Any) -> None:
-            return None
 
-    return Health
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so that a taken port is a clear error at once."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def _web_app(runner: Any, service: Any) -> Any:
+    """The web UI with the REST API (``pauta.ui`` builds on ``pauta.api.create_app``)."""
+    from pauta.app.catalog import catalog
+    from pauta.ui.app import create_app  # the API alone: from pauta.api.app import create_app
+
+    store = runner.engine().store
+    # the API and the UI read what the scheduler's background scan found
+    catalog(store, service.folder, source=lambda: service.found)
+    app = create_app(runner.settings, store=store, flows_dir=service.folder)
+    app.state.ready = service.ready
+    return app
+
+
+class _HTTPThread:
+    """uvicorn serving the app in a thread of its own (signals stay with the main thread)."""
+
+    def __init__(self, server: Any, thread: threading.Thread) -> None:
+        self.server = server
+        self.thread = thread
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def _serve_http(sock: socket.socket, runner: Any, service: Any) -> _HTTPThread:
+    import uvicorn
+
+    config = uvicorn.Config(
+        _web_app(runner, service),
+        log_level="warning",
+        access_log=False,
+        proxy_headers=True,
+        timeout_graceful_shutdown=5,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="pauta-http", daemon=True
+    )
+    thread.start()
+    return _HTTPThread(server, thread)
 
 
 @click.command()

@@ -14,6 +14,7 @@ from pauta.cli.common import (
     build_capacity,
     capacity_options,
     fail,
+    open_store,
     parse_params,
     print_json,
     user_errors,
@@ -64,14 +65,13 @@ def trigger(
 ) -> None:
     """Queue a run of a flow for a worker (`pauta worker` or `pauta server`) to run."""
     from pauta.app.runs import run_view
-    from pauta.engine.runner import Runner
+    from pauta.app.triggering import queue_run, validate_params
 
     from_file, strings = parse_params(params, params_file)
     with user_errors():
         flow = _flow_for(target, flows_dir)
-        values = flow.parameters.validate(from_file) if from_file else {}
-        values.update(flow.parameters.validate({**from_file, **strings}, from_strings=True))
-        record = Runner().queue(flow, values)
+        values = validate_params(flow, from_file, strings)
+        record = queue_run(open_store(), flow, values, trigger="manual")
     if as_json:
         print_json(run_view(record))
     else:

@@ -27,7 +27,7 @@ from sqlalchemy.engine import URL, Connection, Dialect, Engine, make_url
 from pauta.core.errors import StoreError
 from pauta.store.types import json_dumps
 
-HEAD = "0004"
+HEAD = "0005"
 """The schema revision this code expects; it must equal the newest migration's revision id."""
 
 SYNCHRONOUS_MODES = frozenset({"OFF", "NORMAL", "FULL", "EXTRA"})

@@ -286,15 +286,29 @@ class Store:
         flow: str | None = None,
         state: str | None = None,
         parent_run_id: str | None = None,
+        trigger: str | None = None,
+        before: tuple[datetime, str] | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> list[FlowRunRecord]:
-        """Runs, newest first, optionally filtered; ``limit=0`` returns them all."""
+        """Runs, newest first, optionally filtered; ``limit=0`` returns them all.
+
+        ``before`` (created_at, id) is a keyset cursor: only runs listed after that one.
+        """
         query = sa.select(flow_runs).order_by(flow_runs.c.created_at.desc(), flow_runs.c.id.desc())
         if flow is not None:
             query = query.where(flow_runs.c.flow == flow)
         if state is not None:
             query = query.where(flow_runs.c.state == str(FlowRunState(state)))
+        if trigger is not None:
+            query = query.where(flow_runs.c.trigger == trigger)
+        if before is not None:
+            created, run_id = before
+            # the first condition alone is what lets the created_at index seek to the cursor
+            query = query.where(
+                flow_runs.c.created_at <= created,
+                sa.or_(flow_runs.c.created_at < created, flow_runs.c.id < run_id),
+            )
         if parent_run_id is not None:
             query = query.where(flow_runs.c.parent_run_id == parent_run_id)
         if limit:

@@ -230,3 +230,51 @@ pools = Table(
     Column("name", String(255), primary_key=True),
     Column("slots", Integer, nullable=False),
 )
+
+# Runs listed by state or by trigger, newest first (the API's filters), without a sort.
+Index("ix_flow_runs_state_created_at", flow_runs.c.state, flow_runs.c.created_at)
+Index("ix_flow_runs_trigger_created_at", flow_runs.c.trigger, flow_runs.c.created_at)
+
+# People and scripts who may use the API and the web UI. Passwords are argon2 hashes.
+users = Table(
+    "users",
+    metadata,
+    Column("username", String(255), primary_key=True),
+    Column("password_hash", Text, nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# API tokens are kept as sha256 hashes: the token itself is shown once, when it is created.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column(
+        "username",
+        String(255),
+        ForeignKey("users.username", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("last_used_at", UTCDateTime()),
+)
+
+# Web UI sessions, by the sha256 hash of the cookie's token; each has its own CSRF token.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column(
+        "username",
+        String(255),
+        ForeignKey("users.username", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False, index=True),
+)

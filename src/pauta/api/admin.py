@@ -1,0 +1,56 @@
+"""``/api/v1/pools``, ``/api/v1/users``, ``/api/v1/me``: pools, users and API tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Request
+
+from pauta.api import auth
+from pauta.api.deps import Admin, StoreDep, Viewer
+from pauta.api.schemas import Me, NewToken, NewUser, Pool, PoolSize, UserOut
+
+router = APIRouter()
+
+PoolName = Annotated[str, Path(max_length=255, pattern=r"^[^\x00-\x1f]+$")]
+Username = Annotated[str, Path(max_length=255, pattern=r"^[^\x00-\x1f]+$")]
+
+
+@router.get("/pools", response_model=list[Pool], tags=["pools"])
+def list_pools(user: Viewer, store: StoreDep) -> list[dict[str, Any]]:
+    """Every pool and its slots, by name."""
+    return [{"name": name, "slots": slots} for name, slots in sorted(store.list_pools().items())]
+
+
+@router.put("/pools/{name}", response_model=Pool, tags=["pools"])
+def set_pool(name: PoolName, size: PoolSize, user: Admin, store: StoreDep) -> dict[str, Any]:
+    """Create or resize a pool: at most `slots` of its tasks run at once (0 holds them)."""
+    store.set_pool(name, size.slots)
+    return {"name": name, "slots": size.slots}
+
+
+@router.get("/me", response_model=Me, tags=["users"])
+def me(user: Viewer, request: Request) -> dict[str, Any]:
+    """Who the credentials belong to, and their role."""
+    return {"username": user.username, "role": user.role, "auth": request.state.auth}
+
+
+@router.get("/users", response_model=list[UserOut], tags=["users"])
+def list_users(user: Admin, store: StoreDep) -> list[dict[str, Any]]:
+    """Every user and role (admin only)."""
+    return auth.list_users(store)
+
+
+@router.post("/users", response_model=UserOut, status_code=201, tags=["users"])
+def create_user(new: NewUser, user: Admin, store: StoreDep) -> dict[str, Any]:
+    """Add a user (admin only). 409 when the name is taken."""
+    created = auth.create_user(store, new.username, new.password, new.role)
+    return {"username": created.username, "role": created.role}
+
+
+@router.post("/users/{username}/tokens", response_model=NewToken, status_code=201, tags=["users"])
+def create_token(username: Username, user: Viewer, store: StoreDep) -> dict[str, Any]:
+    """A new API token for `username` (yourself, or anyone for an admin); shown only once."""
+    if username != user.username and not user.may("admin"):
+        raise HTTPException(403, "only an admin may create tokens for another user")
+    return {"username": username, "token": auth.create_token(store, username)}

@@ -1,0 +1,109 @@
+"""The FastAPI application: the REST API under ``/api/v1``, ``/health`` and ``/metrics``.
+
+``create_app`` serves one store and one flows folder. The web UI adds its pages to the app it
+returns; `pauta server` serves it with uvicorn beside the scheduler and the worker.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from pauta.api import admin, errors, flows, metrics, runs, tasks
+from pauta.api.auth import require_role, verify_csrf
+from pauta.api.schemas import Error, Health
+from pauta.app.catalog import catalog
+from pauta.core.settings import Settings
+from pauta.scheduling.discovery import flows_folder
+from pauta.store.repository import Store
+
+API_PREFIX = "/api/v1"
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Error, "description": "The body is not valid JSON."},
+    401: {"model": Error, "description": "No valid credentials."},
+    403: {"model": Error, "description": "The user's role may not do this, or no CSRF token."},
+    404: {"model": Error, "description": "Unknown flow, run, task or user."},
+    409: {"model": Error, "description": "The state of the run or flow does not allow it."},
+}
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: Store | None = None,
+    flows_dir: Path | None = None,
+) -> FastAPI:
+    """The API app for ``store`` (default: the store ``settings`` name) and the flows in
+    ``flows_dir`` (default: ``$PAUTA_FLOWS`` or ``./flows``).
+
+    ``app.state.ready`` (a ``threading.Event``) is set at once; a server that discovers flows
+    first replaces it with its own, and ``/health`` answers 503 until that one is set.
+    """
+    settings = settings or Settings.from_env()
+    own_store = store is None
+    if store is None:
+        store = Store.from_settings(settings)
+    opened: Store = store
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if own_store:
+            opened.close()
+
+    app = FastAPI(
+        title="pauta",
+        summary="Flows, runs, tasks, logs and pools of a pauta server.",
+        version="1",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.store = store
+    app.state.settings = settings
+    app.state.flows_dir = (flows_dir or flows_folder()).expanduser().absolute()
+    app.state.ready = threading.Event()
+    app.state.ready.set()
+    errors.install(app)
+
+    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(verify_csrf)], responses=_ERRORS)
+    for module in (flows, runs, tasks, admin):
+        api.include_router(module.router)
+    app.include_router(api)
+    app.add_api_route("/health", health, methods=["GET"], response_model=Health, tags=["server"])
+    app.add_api_route(
+        "/metrics",
+        metrics_page,
+        methods=["GET"],
+        tags=["server"],
+        response_class=Response,
+        dependencies=[Depends(require_role("viewer"))],
+        responses={
+            200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+            401: _ERRORS[401],
+        },
+    )
+    return app
+
+
+def health(request: Request) -> Any:
+    """200 once the server's first flow discovery finished (503 before); no credentials."""
+    state = request.app.state
+    if not state.ready.is_set():
+        return JSONResponse({"status": "starting"}, status_code=503)
+    found = catalog(state.store, state.flows_dir).discovery()
+    return {"status": "ok", "flows": len(found.flows), "load_errors": len(found.errors)}
+
+
+def metrics_page(request: Request) -> Response:
+    """Runs by state, queue lengths, task durations and scheduler lag, for Prometheus (any
+    role; send the token as a bearer token in the scrape config)."""
+    return Response(metrics.render(request.app.state.store), media_type=metrics.CONTENT_TYPE)

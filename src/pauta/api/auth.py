@@ -1,0 +1,250 @@
+"""Who is calling: users, roles, API tokens, web sessions and CSRF checks.
+
+Every API endpoint (and every UI page but the login form) needs a bearer token
+(``Authorization: Bearer TOKEN``) or a session cookie. Roles are ordered: an admin may do
+everything, an operator may also trigger, retry, cancel, resume and pause, a viewer may read.
+A state-changing request made with a session cookie must carry the session's CSRF token
+(header ``X-CSRF-Token`` or form field ``csrf_token``); bearer requests need none, since a
+browser never adds a bearer token on its own.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cache
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, Response
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+
+from pauta.api import security
+from pauta.core.clock import utcnow
+from pauta.core.errors import PautaError
+from pauta.store.auth import AuthStore
+from pauta.store.repository import Store
+
+SESSION_COOKIE = "pauta_session"
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+SESSION_TTL = timedelta(hours=12)
+ROLES = ("viewer", "operator", "admin")
+"""From least to most allowed: each role may do what the ones before it may."""
+ADMIN_USERNAME = "admin"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class AuthError(PautaError):
+    """A user, role or password is not acceptable."""
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    username: str
+    role: str
+
+    def may(self, role: str) -> bool:
+        """Whether this user has ``role`` or a stronger one."""
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+
+_auth_stores: weakref.WeakKeyDictionary[Store, AuthStore] = weakref.WeakKeyDictionary()
+
+
+def _auth(store: Store) -> AuthStore:
+    found = _auth_stores.get(store)
+    if found is None:
+        found = _auth_stores[store] = AuthStore(store)
+    return found
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise AuthError(f"unknown role {role!r}; use one of {', '.join(reversed(ROLES))}")
+    return role
+
+
+# users and tokens -----------------------------------------------------------------------------
+def create_user(store: Store, username: str, password: str, role: str) -> User:
+    """Add a user with an argon2-hashed password. AuthError on a bad name, role or password."""
+    check_role(role)
+    if not username or len(username) > 255 or username != username.strip():
+        raise AuthError("a user name must be 1 to 255 characters, without surrounding spaces")
+    if len(password) < 8:
+        raise AuthError("a password must be at least 8 characters long")
+    _auth(store).create_user(username, security.hash_password(password), role, utcnow())
+    return User(username, role)
+
+
+def list_users(store: Store) -> list[dict[str, str | None]]:
+    """Every user: name, role, created_at (ISO 8601)."""
+    return [
+        {"username": u.username, "role": u.role, "created_at": u.created_at.isoformat()}
+        for u in _auth(store).list_users()
+    ]
+
+
+def create_token(store: Store, username: str) -> str:
+    """A new API token for ``username``; only its hash is kept, so it is shown once."""
+    token = security.new_token()
+    token_id = security.new_token()[:16]
+    _auth(store).add_token(token_id, username, security.token_hash(token), utcnow())
+    return token
+
+
+def ensure_admin(store: Store) -> str | None:
+    """When the store has no user yet, create the admin user and return its generated
+    password (to be shown once); else None."""
+    auth = _auth(store)
+    if auth.count_users():
+        return None
+    password = security.new_password()
+    try:
+        create_user(store, ADMIN_USERNAME, password, "admin")
+    except PautaError:
+        return None  # another server created it at the same moment
+    return password
+
+
+def authenticate(store: Store, username: str, password: str) -> User | None:
+    """The user with this name and password, or None."""
+    record = _auth(store).get_user(username)
+    if not security.check_password(record.password_hash if record else None, password):
+        return None
+    assert record is not None
+    return User(record.username, record.role)
+
+
+def user_for_token(store: Store, token: str) -> User | None:
+    record = _auth(store).user_for_token(security.token_hash(token), utcnow())
+    return User(record.username, record.role) if record else None
+
+
+# sessions -------------------------------------------------------------------------------------
+def start_session(store: Store, user: User) -> tuple[str, str]:
+    """A new session for ``user``: (token for the cookie, CSRF token)."""
+    token, csrf = security.new_token(), security.new_token()
+    now = utcnow()
+    _auth(store).add_session(
+        security.token_hash(token), user.username, csrf, now, now + SESSION_TTL
+    )
+    return token, csrf
+
+
+def end_session(store: Store, session_token: str) -> None:
+    _auth(store).delete_session(security.token_hash(session_token))
+
+
+def session_user(store: Store, session_token: str) -> tuple[User, str] | None:
+    """The user and CSRF token of a live session, or None."""
+    found = _auth(store).session(security.token_hash(session_token), utcnow())
+    if found is None:
+        return None
+    record, csrf = found
+    return User(record.username, record.role), csrf
+
+
+def set_session_cookie(response: Response, token: str, request: Request) -> None:
+    """The session cookie: HttpOnly, SameSite=Lax, Secure when served over https."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(SESSION_TTL.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+
+
+def clear_session_cookie(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+
+
+# FastAPI dependencies -------------------------------------------------------------------------
+_bearer = HTTPBearer(auto_error=False, description="An API token from `pauta tokens create`.")
+_cookie = APIKeyCookie(
+    name=SESSION_COOKIE, auto_error=False, description="The web UI's session cookie."
+)
+
+
+def _unauthorized(reason: str) -> HTTPException:
+    return HTTPException(401, reason, headers={"WWW-Authenticate": "Bearer"})
+
+
+def current_user(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    cookie: Annotated[str | None, Depends(_cookie)],
+) -> User:
+    """The caller, from a bearer token or else a session cookie; 401 without either.
+
+    Sets ``request.state.auth`` to "bearer" or "session" and, for a session, its CSRF token in
+    ``request.state.csrf``.
+    """
+    cached = getattr(request.state, "user", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    store: Store = request.app.state.store
+    if request.headers.get("authorization"):
+        if bearer is None:
+            raise _unauthorized("the Authorization header must be 'Bearer TOKEN'")
+        user = user_for_token(store, bearer.credentials)
+        if user is None:
+            raise _unauthorized("unknown API token; create one with `pauta tokens create USER`")
+        request.state.auth, request.state.csrf = "bearer", None
+    elif cookie:
+        found = session_user(store, cookie)
+        if found is None:
+            raise _unauthorized("the session expired or was ended; log in again")
+        user, request.state.csrf = found
+        request.state.auth = "session"
+    else:
+        raise _unauthorized("authentication needed: an API token (Authorization: Bearer) or log in")
+    request.state.user = user
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+@cache
+def require_role(role: str) -> Callable[[User], User]:
+    """A dependency that lets through users with ``role`` or a stronger one; 403 for others."""
+    check_role(role)
+
+    def dependency(user: CurrentUser) -> User:
+        if not user.may(role):
+            raise HTTPException(
+                403, f"user {user.username!r} ({user.role}) may not do this: it needs {role}"
+            )
+        return user
+
+    dependency.__name__ = f"require_{role}"
+    return dependency
+
+
+async def verify_csrf(request: Request, user: CurrentUser) -> None:
+    """Refuse (403) a state-changing request authenticated by a session cookie without the
+    session's CSRF token. Safe methods and bearer requests pass."""
+    if request.method in SAFE_METHODS or getattr(request.state, "auth", None) != "session":
+        return
+    given = request.headers.get(CSRF_HEADER)
+    content_type = request.headers.get("content-type", "")
+    if given is None and content_type.startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        value = (await request.form()).get(CSRF_FIELD)
+        given = value if isinstance(value, str) else None
+    expected = getattr(request.state, "csrf", None)
+    if not given or not expected or not security.same(given, expected):
+        raise HTTPException(
+            403, f"missing or wrong CSRF token: send the session's token in {CSRF_HEADER}"
+        )
+
+
+def csrf_token(request: Request) -> str:
+    """The CSRF token of the request's session, for forms in templates ("" without one)."""
+    return getattr(request.state, "csrf", None) or ""

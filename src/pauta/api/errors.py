@@ -1,0 +1,83 @@
+"""pauta's errors as HTTP answers: 404 for unknown ids, 409 for a state that does not allow
+the request, 422 (naming the field and the reason) for bad input. Nothing a client sends
+should end as a 500.
+
+A 422 has FastAPI's shape, ``{"detail": [{"loc", "msg", "type", ...}]}``, with ``field`` (the
+dotted location, e.g. ``params.end``) and ``reason`` added to each item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from pauta.api.auth import AuthError
+from pauta.app.catalog import UnknownFlowError
+from pauta.app.runs import BadCursorError, RunStateError, UnknownTaskError
+from pauta.core.errors import ParameterError, PautaError, RunNotFoundError
+from pauta.store.auth import UnknownUserError, UserExistsError
+
+NOT_FOUND = (RunNotFoundError, UnknownFlowError, UnknownTaskError, UnknownUserError)
+
+
+def invalid(items: list[dict[str, Any]], message: str) -> JSONResponse:
+    return JSONResponse({"detail": items, "message": message}, status_code=422)
+
+
+def _item(loc: Sequence[str | int], reason: str, kind: str) -> dict[str, Any]:
+    shown = [str(part) for part in loc[1:]] if loc and loc[0] in {"body", "query"} else loc
+    return {
+        "loc": list(loc),
+        "msg": reason,
+        "type": kind,
+        "field": ".".join(str(part) for part in shown),
+        "reason": reason,
+    }
+
+
+async def _request_invalid(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    items = [
+        _item(err.get("loc", ()), str(err.get("msg")), str(err.get("type"))) for err in exc.errors()
+    ]
+    message = "; ".join(f"{item['field'] or 'body'}: {item['reason']}" for item in items)
+    return invalid(items, message)
+
+
+async def _pauta_error(request: Request, exc: Exception) -> JSONResponse:
+    text = str(exc)
+    if isinstance(exc, ParameterError):
+        items = [
+            _item(("body", "params", str(e.get("param", "?"))), str(e.get("error")), "parameter")
+            for e in exc.errors
+        ] or [_item(("body", "params"), text, "parameter")]
+        return invalid(items, text)
+    if isinstance(exc, BadCursorError):
+        return invalid([_item(("query", "cursor"), text, "cursor")], text)
+    if isinstance(exc, AuthError):
+        return invalid([_item(("body",), text, "auth")], text)
+    if isinstance(exc, NOT_FOUND):
+        return JSONResponse({"detail": text}, status_code=404)
+    if isinstance(exc, RunStateError | UserExistsError):
+        return JSONResponse({"detail": text}, status_code=409)
+    # a flow file that no longer imports, a lease held elsewhere: the request was fine but the
+    # server's state does not allow it now
+    return JSONResponse({"detail": text}, status_code=409)
+
+
+async def _data_error(request: Request, exc: Exception) -> JSONResponse:
+    # the database refused a value (a NUL character, an out-of-range number): the client's
+    # input, not a server fault
+    reason = "a value was refused by the database (control characters, or out of range)"
+    return invalid([_item(("request",), reason, "value_error")], reason)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _request_invalid)
+    app.add_exception_handler(PautaError, _pauta_error)
+    app.add_exception_handler(sa.exc.DataError, _data_error)

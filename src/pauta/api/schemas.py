@@ -1,0 +1,167 @@
+"""Request and response bodies of the REST API (they make its OpenAPI description).
+
+Runs, tasks and flows have the shapes the CLI's ``--json`` prints (``pauta.app.runs.run_view``,
+``pauta.app.catalog.flow_view``); these models describe them and pass them through.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Json = dict[str, Any]
+
+
+class _Out(BaseModel):
+    # views may gain keys before these models do: pass them through
+    model_config = ConfigDict(extra="allow")
+
+
+class Run(_Out):
+    id: str
+    flow: str
+    state: str
+    params: Json
+    logical_date: str
+    interval_start: str | None = None
+    interval_end: str | None = None
+    trigger: str
+    created_at: str | None = None
+    started_at: str | None = None
+    ended_at: str | None = None
+    duration: float | None = None
+    parent_run_id: str | None = None
+    driver: str | None = None
+    result_preview: str | None = None
+    error: Json | None = None
+
+
+class Attempt(_Out):
+    attempt: int
+    state: str
+    started_at: str | None = None
+    ended_at: str | None = None
+    worker: str | None = None
+    error: Json | None = None
+
+
+class Task(_Out):
+    key: str
+    name: str
+    kind: str
+    state: str
+    attempts: int = Field(description="How many attempts were made.")
+    started_at: str | None = None
+    ended_at: str | None = None
+    duration: float | None = None
+    upstream: list[str] = []
+    map_index: int | None = None
+    child_run_id: str | None = None
+    cached_from: str | None = None
+    error: Json | None = None
+    result: Json | None = None
+    metrics: list[Json] = []
+    artifacts: list[Json] = []
+    attempt_history: list[Attempt] = []
+
+
+class RunDetail(Run):
+    tasks: list[Task]
+    children: list[str] = []
+
+
+class RunPage(BaseModel):
+    runs: list[Run]
+    next_cursor: str | None = Field(
+        description="Give it as `cursor` to get the next page; null on the last page."
+    )
+
+
+class TriggerRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    params: Json = Field(default_factory=dict, description="The flow's parameters by name.")
+
+
+class Parameter(_Out):
+    name: str
+    type: str
+    default: Any = None
+    required: bool
+
+
+class Flow(_Out):
+    """A flow (``error`` null), or a file that failed to load (only file, line, error set)."""
+
+    name: str | None = None
+    qualname: str | None = None
+    file: str | None = None
+    line: int | None = None
+    description: str | None = None
+    schedule: str | None = None
+    timezone: str | None = None
+    tags: list[str] | None = None
+    parameters: list[Parameter] | None = None
+    parameters_schema: Json | None = None
+    next_run: str | None = None
+    paused: bool | None = None
+    error: Json | None = None
+
+
+class Pool(BaseModel):
+    name: str
+    slots: int
+
+
+class PoolSize(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    slots: int = Field(ge=0, le=1_000_000, description="Tasks of the pool that may run at once.")
+
+
+class LogPiece(BaseModel):
+    key: str
+    attempt: int
+    size: int = Field(description="The log file's size in bytes.")
+    offset: int = Field(description="Where `text` starts, in bytes.")
+    next_offset: int = Field(description="Give it as `offset` to read what follows.")
+    more: bool = Field(description="Whether the file holds more after `next_offset`.")
+    text: str
+
+
+class Logs(BaseModel):
+    run_id: str
+    logs: list[LogPiece]
+
+
+class UserOut(BaseModel):
+    username: str
+    role: str
+    created_at: str | None = None
+
+
+class NewUser(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\s][^\x00-\x1f]*$")
+    password: str = Field(min_length=8, max_length=1024)
+    role: str = Field(pattern="^(admin|operator|viewer)$")
+
+
+class NewToken(BaseModel):
+    username: str
+    token: str = Field(description="The API token; it is shown only this once.")
+
+
+class Me(BaseModel):
+    username: str
+    role: str
+    auth: str = Field(description='"bearer" or "session".')
+
+
+class Health(BaseModel):
+    status: str
+    flows: int | None = None
+    load_errors: int | None = None
+
+
+class Error(BaseModel):
+    detail: str

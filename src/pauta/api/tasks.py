@@ -1,0 +1,106 @@
+"""``/api/v1/runs/{run_id}/tasks`` and logs: task calls, their attempts, retries and logs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
+
+from pauta.api.deps import Operator, RunId, SettingsDep, StoreDep, TaskKey, Viewer
+from pauta.api.schemas import Logs, Run, Task
+from pauta.app import logs as app_logs
+from pauta.app import tasks as app_tasks
+from pauta.app.runs import run_view
+
+router = APIRouter(tags=["tasks"])
+
+Attempt = Annotated[int | None, Query(ge=1, le=1_000_000, description="Only this attempt.")]
+Offset = Annotated[int, Query(ge=0, le=2**53, description="First byte to read.")]
+Limit = Annotated[
+    int, Query(ge=1, le=app_logs.MAX_LIMIT, description="Bytes to read at most, per file.")
+]
+Tail = Annotated[
+    int | None, Query(ge=0, le=100_000, description="Only the last N lines (ignores offset).")
+]
+Format = Annotated[str, Query(pattern="^(json|text)$", description="`text` for plain text.")]
+
+
+@router.get("/runs/{run_id}/tasks", response_model=list[Task])
+def list_tasks(run_id: RunId, user: Viewer, store: StoreDep) -> list[dict[str, Any]]:
+    """The run's task calls, in the order they were created."""
+    return app_tasks.list_tasks(store, run_id)
+
+
+@router.get("/runs/{run_id}/tasks/{task_key}", response_model=Task)
+def show_task(run_id: RunId, task_key: TaskKey, user: Viewer, store: StoreDep) -> dict[str, Any]:
+    """One task call with every attempt (`attempt_history`), its metrics and artifacts."""
+    return app_tasks.show_task(store, run_id, task_key)
+
+
+@router.post("/runs/{run_id}/tasks/{task_key}/retry", response_model=Run)
+def retry_task(run_id: RunId, task_key: TaskKey, user: Operator, store: StoreDep) -> dict[str, Any]:
+    """Retry a FAILED, UPSTREAM_FAILED or CANCELLED task of a finished run: the run is queued
+    again (FAILED/CANCELLED → QUEUED) and a worker replays it. Tasks that succeeded come from
+    the store; this task, its downstream tasks and any other task that did not succeed run
+    again. 409 when the run is active or succeeded, or the task did not fail."""
+    return run_view(app_tasks.retry_task(store, run_id, task_key))
+
+
+def _logs(
+    store: Any,
+    settings: Any,
+    run_id: str,
+    key: str | None,
+    attempt: int | None,
+    offset: int,
+    limit: int,
+    tail: int | None,
+    fmt: str,
+) -> Any:
+    pieces = app_logs.read_logs(
+        store, settings.logs_dir, run_id, key, attempt=attempt, offset=offset, limit=limit,
+        tail=tail,
+    )  # fmt: skip
+    if fmt == "text":
+        return PlainTextResponse("".join(piece["text"] for piece in pieces))
+    return {"run_id": store.get_flow_run(run_id).id, "logs": pieces}
+
+
+_LOG_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/plain": {"schema": {"type": "string"}}}}
+}
+
+
+@router.get("/runs/{run_id}/logs", response_model=Logs, responses=_LOG_RESPONSES)
+def run_logs(
+    run_id: RunId,
+    user: Viewer,
+    store: StoreDep,
+    settings: SettingsDep,
+    attempt: Attempt = None,
+    offset: Offset = 0,
+    limit: Limit = app_logs.DEFAULT_LIMIT,
+    tail: Tail = None,
+    format: Format = "json",
+) -> Any:
+    """The logs of every attempt of the run's tasks: a byte range of each (`offset`, `limit`;
+    follow a growing log with `next_offset`), or the last `tail` lines."""
+    return _logs(store, settings, run_id, None, attempt, offset, limit, tail, format)
+
+
+@router.get("/runs/{run_id}/tasks/{task_key}/logs", response_model=Logs, responses=_LOG_RESPONSES)
+def task_logs(
+    run_id: RunId,
+    task_key: TaskKey,
+    user: Viewer,
+    store: StoreDep,
+    settings: SettingsDep,
+    attempt: Attempt = None,
+    offset: Offset = 0,
+    limit: Limit = app_logs.DEFAULT_LIMIT,
+    tail: Tail = None,
+    format: Format = "json",
+) -> Any:
+    """The logs of one task call's attempts (see the run's logs for the parameters)."""
+    return _logs(store, settings, run_id, task_key, attempt, offset, limit, tail, format)

@@ -1,0 +1,67 @@
+"""Starting runs by hand: validate a flow's parameters and queue a run for a worker.
+
+`pauta trigger`, ``POST /api/v1/flows/{flow}/runs`` and the UI's trigger form all come here.
+A bad parameter raises ``ParameterError`` (its ``errors`` name each bad parameter) before
+anything is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pauta.app.catalog import catalog
+from pauta.app.flows import resolve_flow
+from pauta.core.clock import get_clock
+from pauta.core.errors import ParameterError
+from pauta.definitions.flow import Flow
+from pauta.engine.lifecycle import new_run_record
+from pauta.store.records import FlowRunRecord
+from pauta.store.repository import Store
+
+TRIGGERS = frozenset({"manual", "api", "schedule", "backfill", "file", "asset", "flow"})
+
+
+def validate_params(
+    flow: Flow[Any, Any],
+    params: Mapping[str, Any],
+    strings: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Python values of a flow's parameters: typed ``params`` (JSON) and, from the CLI,
+    ``strings`` that are parsed to the parameter's type. ParameterError names the bad ones."""
+    if not isinstance(params, Mapping):
+        raise ParameterError(
+            f"the parameters of flow {flow.name!r} must be an object of name: value",
+            errors=[{"param": "params", "error": "must be an object"}],
+        )
+    values = flow.parameters.validate(params) if params else {}
+    if strings or not params:
+        values.update(flow.parameters.validate({**params, **(strings or {})}, from_strings=True))
+    return values
+
+
+def queue_run(
+    store: Store, flow: Flow[Any, Any], values: Mapping[str, Any], *, trigger: str = "manual"
+) -> FlowRunRecord:
+    """Create a QUEUED run of ``flow`` with validated ``values`` for a worker to claim."""
+    params_json = flow.parameters.to_json(values)
+    record = new_run_record(flow, params_json, now=get_clock().now(), trigger=trigger, queued=True)
+    return store.create_flow_run(record)
+
+
+def trigger_run(
+    store: Store,
+    flows_dir: Path | None,
+    flow_name: str,
+    params: Mapping[str, Any],
+    trigger: str = "api",
+) -> FlowRunRecord:
+    """Queue a run of the flow named ``flow_name`` in the flows folder.
+
+    UnknownFlowError when the folder has no such flow; FlowLoadError when its file no longer
+    imports; ParameterError naming each bad parameter.
+    """
+    info = catalog(store, flows_dir).info(flow_name)
+    flow = resolve_flow(f"{info.file}:{info.name}")
+    return queue_run(store, flow, validate_params(flow, params), trigger=trigger)

@@ -1,0 +1,79 @@
+"""`pauta users ...` and `pauta tokens ...`: who may use the API and the web UI."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from pauta.cli.common import fail, open_store, print_json, user_errors
+
+ROLE = click.Choice(["admin", "operator", "viewer"])
+
+
+@click.group()
+def users() -> None:
+    """Users of the API and the web UI, with their roles (admin, operator, viewer)."""
+
+
+def _read_password(password: str | None, from_stdin: bool) -> str:
+    if password is not None and from_stdin:
+        fail("give --password or --password-stdin, not both")
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if password is not None:
+        return password
+    return str(click.prompt("password", hide_input=True, confirmation_prompt=True))
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--role", type=ROLE, required=True, help="What the user may do.")
+@click.option("--password", help="The password (visible in the process list: prefer a prompt).")
+@click.option("--password-stdin", "from_stdin", is_flag=True, help="Read the password from stdin.")
+def users_create(username: str, role: str, password: str | None, from_stdin: bool) -> None:
+    """Add a user; the password is asked for unless --password or --password-stdin gives it.
+
+    admin may do everything (users, pools); operator may also trigger, retry, cancel, resume
+    and pause; viewer may read.
+    """
+    from pauta.api.auth import create_user
+
+    secret = _read_password(password, from_stdin)
+    with user_errors():
+        create_user(open_store(), username, secret, role)
+    click.echo(f"user {username} created ({role})")
+
+
+@users.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+def users_list(as_json: bool) -> None:
+    """Users and their roles."""
+    from pauta.api.auth import list_users
+
+    with user_errors():
+        found = list_users(open_store())
+    if as_json:
+        print_json(found)
+        return
+    if not found:
+        click.echo("no users yet: `pauta server` creates an admin on its first start")
+    for user in found:
+        click.echo(f"{user['username']}\t{user['role']}")
+
+
+@click.group()
+def tokens() -> None:
+    """API tokens: send one as `Authorization: Bearer TOKEN`."""
+
+
+@tokens.command("create")
+@click.argument("username")
+def tokens_create(username: str) -> None:
+    """Create an API token for USERNAME and print it (last line); it is shown only once."""
+    from pauta.api.auth import create_token
+
+    with user_errors():
+        token = create_token(open_store(), username)
+    click.echo(f"API token for {username} (shown only once; keep it secret):", err=True)
+    click.echo(token)

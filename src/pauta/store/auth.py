@@ -1,0 +1,145 @@
+"""Users, API tokens and web sessions in the metadata store.
+
+Only hashes of secrets are stored: argon2 hashes of passwords (made by the caller), sha256
+hashes of API and session tokens. Hashing and checking are the API layer's job; this module
+reads and writes rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from pauta.core.errors import StoreError
+from pauta.store import db
+from pauta.store.repository import Store
+from pauta.store.tables import api_tokens, sessions, users
+
+# A token's last use is recorded at most this often: a write on every request would make
+# every API call a write transaction.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class UserExistsError(StoreError):
+    """A user with this name exists already."""
+
+
+class UnknownUserError(StoreError):
+    """No user has this name."""
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    username: str
+    role: str
+    created_at: datetime
+    password_hash: str = ""
+
+
+class AuthStore:
+    """Users, tokens and sessions of one ``Store`` (same database, same connection pool)."""
+
+    def __init__(self, store: Store) -> None:
+        self.engine = store.engine
+        self._writer = db.writer(store.engine)
+
+    # users -------------------------------------------------------------------------------------
+    def create_user(self, username: str, password_hash: str, role: str, now: datetime) -> None:
+        """Add a user. UserExistsError when the name is taken."""
+        stmt = sa.insert(users).values(
+            username=username, password_hash=password_hash, role=role, created_at=now
+        )
+        try:
+            with self._writer.begin() as conn:
+                conn.execute(stmt)
+        except sa.exc.IntegrityError:
+            raise UserExistsError(f"a user named {username!r} exists already") from None
+
+    def set_password(self, username: str, password_hash: str) -> None:
+        stmt = sa.update(users).where(users.c.username == username)
+        with self._writer.begin() as conn:
+            if conn.execute(stmt.values(password_hash=password_hash)).rowcount == 0:
+                raise UnknownUserError(f"no user named {username!r}")
+
+    def get_user(self, username: str) -> UserRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(users).where(users.c.username == username)).first()
+        return UserRecord(**row._mapping) if row is not None else None
+
+    def list_users(self) -> list[UserRecord]:
+        """Every user, by name, without password hashes."""
+        cols = (users.c.username, users.c.role, users.c.created_at)
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(*cols).order_by(users.c.username))
+            return [UserRecord(*row) for row in rows]
+
+    def count_users(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(users)).scalar() or 0)
+
+    # API tokens --------------------------------------------------------------------------------
+    def add_token(self, token_id: str, username: str, token_hash: str, now: datetime) -> None:
+        """Record a token (by its hash) for an existing user."""
+        if self.get_user(username) is None:
+            raise UnknownUserError(
+                f"no user named {username!r}; create it first with `pauta users create`"
+            )
+        stmt = sa.insert(api_tokens).values(
+            id=token_id, username=username, token_hash=token_hash, created_at=now
+        )
+        with self._writer.begin() as conn:
+            conn.execute(stmt)
+
+    def user_for_token(self, token_hash: str, now: datetime) -> UserRecord | None:
+        """The user a token belongs to (recording its use), or None for an unknown token."""
+        t, u = api_tokens.c, users.c
+        query = (
+            sa.select(t.id, t.last_used_at, u.username, u.role, u.created_at)
+            .join(users, u.username == t.username)
+            .where(t.token_hash == token_hash)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+            with self._writer.begin() as conn:
+                conn.execute(sa.update(api_tokens).where(t.id == row.id).values(last_used_at=now))
+        return UserRecord(row.username, row.role, row.created_at)
+
+    # sessions ----------------------------------------------------------------------------------
+    def add_session(
+        self, session_hash: str, username: str, csrf_token: str, now: datetime, expires: datetime
+    ) -> None:
+        """Record a session; expired sessions are removed on the way."""
+        with self._writer.begin() as conn:
+            conn.execute(sa.delete(sessions).where(sessions.c.expires_at <= now))
+            conn.execute(
+                sa.insert(sessions).values(
+                    id=session_hash,
+                    username=username,
+                    csrf_token=csrf_token,
+                    created_at=now,
+                    expires_at=expires,
+                )
+            )
+
+    def session(self, session_hash: str, now: datetime) -> tuple[UserRecord, str] | None:
+        """The user and CSRF token of a live session, or None (unknown or expired)."""
+        s, u = sessions.c, users.c
+        query = (
+            sa.select(u.username, u.role, u.created_at, s.csrf_token)
+            .join(users, u.username == s.username)
+            .where(s.id == session_hash, s.expires_at > now)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        return UserRecord(row.username, row.role, row.created_at), row.csrf_token
+
+    def delete_session(self, session_hash: str) -> None:
+        with self._writer.begin() as conn:
+            conn.execute(sa.delete(sessions).where(sessions.c.id == session_hash))

@@ -1,0 +1,57 @@
+"""The web UI: the API app plus server-rendered pages and their static files.
+
+Pages are Jinja2 templates; htmx (vendored, no build step) polls fragments of the run page
+while a run is in progress, and a small script draws the graph with cytoscape + dagre.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from pauta.api import create_app as create_api_app
+from pauta.ui import routes_auth, routes_flows, routes_runs
+from pauta.ui.render import page
+from pauta.ui.session import Forbidden, LoginRequired, PageSession, page_session
+from pauta.ui.templating import STATIC
+
+if TYPE_CHECKING:
+    from pauta.core.settings import Settings
+    from pauta.store.repository import Store
+
+
+def _login_required(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LoginRequired)
+    if request.headers.get("HX-Request"):
+        # a polled fragment of an expired session: send the whole page to the login form
+        return Response(status_code=200, headers={"HX-Redirect": exc.next_url})
+    return RedirectResponse(exc.next_url, status_code=303)
+
+
+def _forbidden(request: Request, exc: Exception) -> Response:
+    session: PageSession | None
+    try:
+        session = page_session(request)
+    except LoginRequired:
+        session = None
+    return page(request, "error.html", session, {"message": str(exc)}, status=403)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: Store | None = None,
+    flows_dir: Path | None = None,
+) -> FastAPI:
+    """The API app (``/api/v1``, ``/health``) with the web UI's pages and ``/static``."""
+    app = create_api_app(settings, store=store, flows_dir=flows_dir)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for router in (routes_auth.router, routes_flows.router, routes_runs.router):
+        app.include_router(router)
+    app.add_exception_handler(LoginRequired, _login_required)
+    app.add_exception_handler(Forbidden, _forbidden)
+    return app

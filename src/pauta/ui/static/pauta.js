@@ -1,0 +1,103 @@
+// pauta web UI: local times and the run graph. The pages are server-rendered; htmx swaps in
+// fresh fragments while a run is in progress, and htmx.onLoad runs this code on each of them.
+(function () {
+  "use strict";
+
+  function pad(n) { return String(n).padStart(2, "0"); }
+
+  // The server writes UTC ISO times; people read them in their own timezone.
+  function localTimes(root) {
+    root.querySelectorAll("time[datetime]").forEach(function (el) {
+      var d = new Date(el.getAttribute("datetime"));
+      if (isNaN(d)) return;
+      var text = d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) +
+        " " + pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
+      if (el.dataset.format === "short" && d.toDateString() === new Date().toDateString()) {
+        text = text.slice(11);
+      }
+      el.textContent = text;
+      el.title = el.getAttribute("datetime") + " (UTC: " + d.toISOString() + ")";
+      el.dataset.local = "1";
+    });
+  }
+
+  function stateColor(state) {
+    var value = getComputedStyle(document.documentElement).getPropertyValue("--state-" + state);
+    return value.trim() || "#c3c8ce";
+  }
+
+  // One graph per page: kept across swaps so zoom and layout survive the live updates.
+  var graph = null;
+  var graphIds = "";
+
+  function nodeWidth(node) {
+    return Math.max(48, node.data("label").length * 7 + 20);
+  }
+
+  function graphElements(data) {
+    var nodes = data.nodes.map(function (n) {
+      return { data: { id: n.id, label: n.label, state: n.state, color: stateColor(n.state) } };
+    });
+    var edges = data.edges.map(function (e) {
+      return { data: { id: e.source + "->" + e.target, source: e.source, target: e.target } };
+    });
+    return nodes.concat(edges);
+  }
+
+  function renderGraph() {
+    var box = document.getElementById("graph");
+    var source = document.getElementById("graph-data");
+    if (!box || !source || typeof cytoscape === "undefined") return;
+    var data = JSON.parse(source.textContent);
+    var ids = data.nodes.map(function (n) { return n.id; }).join("|") + "#" + data.edges.length;
+    if (graph && ids === graphIds) {
+      // same shape: only the states changed, so recolour without a new layout
+      data.nodes.forEach(function (n) {
+        var node = graph.getElementById(n.id);
+        if (node.data("state") !== n.state) {
+          node.data({ state: n.state, color: stateColor(n.state) });
+        }
+      });
+      return;
+    }
+    graphIds = ids;
+    if (graph) graph.destroy();
+    graph = cytoscape({
+      container: box,
+      elements: graphElements(data),
+      minZoom: 0.2,
+      maxZoom: 1.3,  // a small graph is not blown up to fill the box
+      style: [
+        { selector: "node", style: {
+          "shape": "round-rectangle", "background-color": "data(color)", "label": "data(label)",
+          "color": "#fff", "font-size": 11, "text-valign": "center", "text-halign": "center",
+          "width": nodeWidth, "height": 26, "text-outline-width": 0,
+        } },
+        { selector: "node[state = 'PENDING'], node[state = 'SCHEDULED']",
+          style: { "color": "#1d2329" } },
+        { selector: "edge", style: {
+          "width": 1.5, "line-color": "#aab2ba", "target-arrow-color": "#aab2ba",
+          "target-arrow-shape": "triangle", "curve-style": "bezier",
+        } },
+      ],
+      layout: { name: "dagre", rankDir: "LR", nodeSep: 18, rankSep: 48, fit: true, padding: 16 },
+    });
+    graph.on("tap", "node", function (evt) {
+      var url = box.dataset.logsUrl;
+      if (url && typeof htmx !== "undefined") {
+        htmx.ajax("GET", url.replace("__KEY__", encodeURIComponent(evt.target.id())), "#logs");
+      }
+    });
+  }
+
+  function onLoad(root) {
+    localTimes(root);
+    renderGraph();
+  }
+
+  if (typeof htmx !== "undefined") {
+    htmx.onLoad(onLoad);
+  } else {
+    document.addEventListener("DOMContentLoaded", function () { onLoad(document.body); });
+  }
+})();

@@ -1,0 +1,71 @@
+"""Jinja2 templates and the filters they share: times, durations, states, JSON."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
+
+from pauta.core.states import FlowRunState, State
+from pauta.ui.charts import format_seconds
+
+HERE = Path(__file__).parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+
+TASK_STATES = [str(s) for s in State]
+RUN_STATES = [str(s) for s in FlowRunState]
+
+
+def time_tag(value: datetime | str | None, fmt: str = "long") -> Markup:
+    """``<time datetime="...">`` in UTC; pauta.js rewrites the text in the browser's timezone."""
+    if value is None:
+        return Markup('<span class="muted">&ndash;</span>')
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    iso = value.isoformat()
+    text = value.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return Markup(f'<time datetime="{escape(iso)}" data-format="{escape(fmt)}">{text}</time>')
+
+
+def state_badge(state: str | None) -> Markup:
+    if not state:
+        return Markup("")
+    return Markup(f'<span class="state s-{escape(state)}">{escape(state)}</span>')
+
+
+def to_json(value: Any) -> Markup:
+    """JSON safe inside ``<script type="application/json">`` (no ``</script>`` breakout)."""
+    text = json.dumps(value, default=str)
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+def pretty(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, indent=2, default=str, sort_keys=True)
+
+
+def build() -> Jinja2Templates:
+    templates = Jinja2Templates(directory=str(TEMPLATES))
+    env = templates.env
+    env.filters.update(
+        time=time_tag,
+        duration=format_seconds,
+        state=state_badge,
+        tojson_safe=to_json,
+        pretty=pretty,
+    )
+    env.globals.update(task_states=TASK_STATES, run_states=RUN_STATES)
+    env.trim_blocks = True
+    env.lstrip_blocks = True
+    return templates
+
+
+templates = build()

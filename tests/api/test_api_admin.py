@@ -1,0 +1,76 @@
+"""Flows, pools, users and /metrics through the API."""
+
+from __future__ import annotations
+
+from api_support import add_run, bearer
+from fastapi.testclient import TestClient
+
+from pauta.core.states import FlowRunState
+from pauta.store.repository import Store
+
+
+def test_flows_list_and_show(client: TestClient, as_admin: dict[str, str]) -> None:
+    listed = client.get("/api/v1/flows", headers=as_admin).json()
+    names = [f["name"] for f in listed]
+    assert names[:2] == ["greet", "nightly"]
+    broken = listed[2]
+    assert broken["name"] is None
+    assert broken["error"]["type"] == "ModuleNotFoundError"
+    greet = client.get("/api/v1/flows/greet", headers=as_admin).json()
+    assert greet["description"] == "Say hello."
+    assert [p["name"] for p in greet["parameters"]] == ["name", "times"]
+    assert greet["parameters_schema"]["required"] == ["name"]
+    assert greet["schedule"] is None
+    assert greet["next_run"] is None
+    nightly = client.get("/api/v1/flows/nightly", headers=as_admin).json()
+    assert nightly["schedule"] == "0 3 * * *"
+    assert nightly["next_run"].endswith("03:00:00+00:00")
+    assert client.get("/api/v1/flows/nope", headers=as_admin).status_code == 404
+
+
+def test_pause_and_unpause(client: TestClient, as_admin: dict[str, str], store: Store) -> None:
+    reply = client.post("/api/v1/flows/nightly/pause", headers=as_admin)
+    assert reply.json()["paused"] is True
+    assert store.get_flow("nightly")["paused"] is True
+    reply = client.post("/api/v1/flows/nightly/unpause", headers=as_admin)
+    assert reply.json()["paused"] is False
+    assert client.post("/api/v1/flows/nope/pause", headers=as_admin).status_code == 404
+
+
+def test_pools(client: TestClient, as_admin: dict[str, str]) -> None:
+    assert client.get("/api/v1/pools", headers=as_admin).json() == []
+    reply = client.put("/api/v1/pools/db", json={"slots": 4}, headers=as_admin)
+    assert reply.json() == {"name": "db", "slots": 4}
+    client.put("/api/v1/pools/db", json={"slots": 2}, headers=as_admin)
+    assert client.get("/api/v1/pools", headers=as_admin).json() == [{"name": "db", "slots": 2}]
+    bad = client.put("/api/v1/pools/db", json={"slots": -1}, headers=as_admin)
+    assert bad.status_code == 422
+    assert bad.json()["detail"][0]["field"] == "slots"
+
+
+def test_users(client: TestClient, as_admin: dict[str, str]) -> None:
+    new = {"username": "grace", "password": "a long password", "role": "operator"}
+    created = client.post("/api/v1/users", json=new, headers=as_admin)
+    assert created.status_code == 201
+    again = client.post("/api/v1/users", json=new, headers=as_admin)
+    assert again.status_code == 409
+    listed = client.get("/api/v1/users", headers=as_admin).json()
+    assert {"grace", "admin", "operator", "viewer"} == {u["username"] for u in listed}
+    assert all("password" not in str(u) for u in listed)
+    weak = client.post("/api/v1/users", json={**new, "password": "x"}, headers=as_admin)
+    assert weak.status_code == 422
+    assert weak.json()["detail"][0]["field"] == "password"
+
+
+def test_metrics(client: TestClient, tokens: dict[str, str], store: Store) -> None:
+    add_run(store, state=FlowRunState.FAILED)
+    add_run(store, state=FlowRunState.QUEUED)
+    reply = client.get("/metrics", headers=bearer(tokens["viewer"]))
+    assert reply.status_code == 200
+    assert reply.headers["content-type"].startswith("text/plain")
+    text = reply.text
+    assert 'pauta_flow_runs{state="FAILED"} 1.0' in text
+    assert "pauta_queued_runs 1.0" in text
+    assert "pauta_scheduler_lag_seconds" in text
+    assert "pauta_oldest_queued_run_age_seconds" in text
+    assert "# TYPE pauta_task_duration_seconds histogram" in text

@@ -1,0 +1,164 @@
+"""`pauta users` and `pauta tokens`, and `pauta server` serving the API with a first admin."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pauta.api import auth
+from pauta.cli.main import main
+from pauta.core.settings import Settings
+from pauta.store.repository import Store
+
+
+def _store() -> Store:
+    return Store.from_settings(Settings.from_env())
+
+
+def test_users_create_list_and_tokens(home: Path) -> None:
+    cli = CliRunner()
+    made = cli.invoke(main, ["users", "create", "ada", "--role", "operator", "--password", "x" * 9])
+    assert made.exit_code == 0, made.output
+    stdin = cli.invoke(
+        main,
+        ["users", "create", "bob", "--role", "viewer", "--password-stdin"],
+        input="pw-bob-123\n",
+    )
+    assert stdin.exit_code == 0, stdin.output
+    prompted = cli.invoke(
+        main, ["users", "create", "cy", "--role", "admin"], input="pw-cy-1234\npw-cy-1234\n"
+    )
+    assert prompted.exit_code == 0, prompted.output
+    listed = cli.invoke(main, ["users", "list", "--json"])
+    assert [(u["username"], u["role"]) for u in json.loads(listed.output)] == [
+        ("ada", "operator"),
+        ("bob", "viewer"),
+        ("cy", "admin"),
+    ]
+    with _store() as store:
+        assert auth.authenticate(store, "bob", "pw-bob-123") == auth.User("bob", "viewer")
+        assert auth.authenticate(store, "cy", "pw-cy-1234") == auth.User("cy", "admin")
+    token = cli.invoke(main, ["tokens", "create", "ada"])
+    assert token.exit_code == 0
+    value = token.stdout.strip().splitlines()[-1]
+    with _store() as store:
+        assert auth.user_for_token(store, value) == auth.User("ada", "operator")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["users", "create", "ada", "--role", "root", "--password", "x" * 9],
+        ["users", "create", "ada", "--role", "viewer", "--password", "short"],
+        ["users", "create", "ada", "--role", "viewer", "--password", "x" * 9, "--password-stdin"],
+        ["tokens", "create", "nobody"],
+    ],
+)
+def test_bad_user_commands_exit_2(home: Path, args: list[str]) -> None:
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert "error" in result.output.lower() or "invalid" in result.output.lower()
+
+
+def test_a_taken_user_name_exits_2(home: Path) -> None:
+    cli = CliRunner()
+    args = ["users", "create", "ada", "--role", "viewer", "--password", "x" * 9]
+    assert cli.invoke(main, args).exit_code == 0
+    again = cli.invoke(main, args)
+    assert again.exit_code == 2
+    assert "exists already" in again.output
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _get(url: str, token: str | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as reply:
+            return reply.status, reply.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+@pytest.mark.slow
+def test_server_creates_an_admin_and_serves_the_api(tmp_path: Path) -> None:
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "hello.py").write_text("from pauta import flow\n\n@flow\ndef hello() -> None: ...\n")
+    env = {**os.environ, "PAUTA_HOME": str(tmp_path / "home")}
+    env.pop("PAUTA_DATABASE_URL", None)
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pauta", "server", "--flows", str(flows), "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        status = 0
+        while time.monotonic() < deadline:
+            try:
+                status, _ = _get(f"{base}/health")
+            except OSError:
+                status = 0
+            if status == 200:
+                break
+            time.sleep(0.2)
+        assert status == 200
+        assert _get(f"{base}/api/v1/flows")[0] == 401
+    finally:
+        server.send_signal(signal.SIGINT)
+        _, stderr = server.communicate(timeout=60)
+    assert server.returncode == 0, stderr
+    password = re.search(r"user 'admin' \(admin\) with password (\S+)", stderr)
+    assert password, stderr
+    with Store.from_settings(Settings.from_env(tmp_path / "home")) as store:
+        assert auth.authenticate(store, "admin", password.group(1)) == auth.User("admin", "admin")
+        token = auth.create_token(store, "admin")
+    # a second start creates no second admin, and the token works
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pauta", "server", "--flows", str(flows), "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if _get(f"{base}/health")[0] == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.2)
+        status, body = _get(f"{base}/api/v1/flows", token)
+        assert status == 200
+        assert [f["name"] for f in json.loads(body)] == ["hello"]
+    finally:
+        server.send_signal(signal.SIGINT)
+        _, stderr = server.communicate(timeout=60)
+    assert server.returncode == 0, stderr
+    assert "password" not in stderr
+    assert "Traceback" not in stderr

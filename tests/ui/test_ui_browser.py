@@ -1,0 +1,233 @@
+"""The web UI in a real browser: headless Chromium against a real `pauta server`."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+from ui_server import PASSWORD, Server
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS_ENV = "PAUTA_UPDATE_SCREENSHOTS"
+RUN_TIMEOUT = 60_000  # ms: the example trains two models on 2 shared cores
+# Playwright's assertions wait 5 s by default: too little on a busy shared machine
+expect.set_options(timeout=20_000)
+
+
+@pytest.fixture
+def page(browser: Any, server: Server) -> Iterator[Page]:
+    # a timezone west of UTC, to see times rendered in the browser's zone
+    context = browser.new_context(
+        base_url=server.url,
+        timezone_id="America/Argentina/Buenos_Aires",
+        viewport={"width": 1280, "height": 900},
+    )
+    context.set_default_timeout(20_000)
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def log_in(page: Page, username: str, next_path: str = "/") -> None:
+    page.goto(f"/login?next={next_path}")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.locator(".topbar .who")).to_contain_text(username)
+
+
+def trigger_from_form(page: Page, flow: str, **params: str) -> str:
+    """Fill the flow page's form, submit it, and return the new run's id (from the URL)."""
+    page.goto(f"/flows/{flow}")
+    for name, value in params.items():
+        page.fill(f"#param-{name}", value)
+    page.click("#trigger-form button[type=submit]")
+    page.wait_for_url(re.compile(r"/runs/\w+$"))
+    return page.url.rsplit("/", 1)[1]
+
+
+def wait_for_run_state(page: Page, state: str, timeout: float = RUN_TIMEOUT) -> None:
+    expect(page.locator("#run-state")).to_have_text(state, timeout=timeout)
+
+
+def test_log_in_and_out(page: Page) -> None:
+    page.goto("/runs?state=FAILED")
+    # anonymous: sent to the login form, which remembers where to go back
+    expect(page).to_have_url(re.compile(r"/login\?next=/runs%3Fstate%3DFAILED$|/login\?next="))
+    page.fill("#username", "olga")
+    page.fill("#password", "not the password")
+    page.click("button[type=submit]")
+    expect(page.locator(".banner.error")).to_have_text("Wrong user name or password.")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/runs\?state=FAILED$"))
+    page.click("text=Log out")
+    expect(page).to_have_url(re.compile(r"/login$"))
+    page.goto("/")
+    expect(page).to_have_url(re.compile(r"/login\?next=/$"))
+
+
+def test_trigger_the_example_from_the_form_and_watch_it_finish(page: Page, tmp_path: Path) -> None:
+    log_in(page, "olga")
+    expect(page.locator("#flows tr[data-flow=weekly_training]")).to_contain_text("0 3 * * MON")
+    run_id = trigger_from_form(page, "weekly_training", end="2026-11-23", min_accuracy="0.5")
+    # the page updates itself while the run goes on: no reload here
+    expect(page.locator("#run-live")).to_contain_text('"min_accuracy": 0.5')
+    wait_for_run_state(page, "SUCCEEDED")
+    expect(page.locator("#run-live .live-dot")).to_have_count(0)  # polling stopped
+    tasks = page.locator("#tasks tbody tr")
+    expect(tasks).to_have_count(7)
+    expect(page.locator("#tasks tr[data-key=deploy-0]")).to_have_attribute(
+        "data-state", "SUCCEEDED"
+    )
+    expect(page.locator("#metrics")).to_contain_text("accuracy")
+    expect(page.locator("#gantt .gantt-row")).to_have_count(7)
+    # the graph: one node per task call, coloured by state
+    nodes = page.evaluate(
+        "() => JSON.parse(document.getElementById('graph-data').textContent).nodes.length"
+    )
+    assert nodes == 7
+    expect(page.locator("#graph canvas").first).to_be_visible()
+    # times in the browser's timezone (UTC-3 here), not in UTC
+    created = page.locator("#run-live time").first
+    expect(created).to_have_attribute("data-local", "1")
+    assert "UTC" not in created.inner_text()
+    # a task's log
+    page.click("#tasks tr[data-key=load_week-0] button:has-text('Logs')")
+    expect(page.locator("#logs pre.log")).to_contain_text("loaded 2800 rows")
+    shoot_pages(page, run_id, tmp_path)
+
+
+def shoot_pages(page: Page, run_id: str, tmp_path: Path) -> None:
+    """Screenshots of the main pages: into docs/img with PAUTA_UPDATE_SCREENSHOTS=1
+    (`python docs/img/capture.py` sets it), else into a temporary folder."""
+    update = bool(os.environ.get(SCREENSHOTS_ENV))
+    folder = ROOT / "docs" / "img" if update else tmp_path
+    if update:
+        more_history(page)
+    shots = {
+        "flow.png": "/flows/weekly_training",
+        "run.png": f"/runs/{run_id}",
+        "flows.png": "/",
+    }
+    for name, path in shots.items():
+        page.goto(path)
+        page.wait_for_load_state("networkidle")
+        if name == "run.png":
+            page.click("#tasks tr[data-key=train-1] button:has-text('Logs')")
+            expect(page.locator("#logs pre.log")).to_be_visible()
+        if name == "flows.png":
+            page.set_viewport_size({"width": 1280, "height": 420})
+        page.screenshot(path=str(folder / name), full_page=name != "flows.png")
+    page.click("text=Log out")
+    page.screenshot(path=str(folder / "login.png"))
+    for name in (*shots, "login.png"):
+        assert (folder / name).stat().st_size > 10_000
+
+
+def more_history(page: Page) -> None:
+    """A few more runs (one failing) so that the flows page shows some history."""
+    headers = {"X-CSRF-Token": csrf_of(page)}
+    created = [
+        page.request.post(f"/api/v1/flows/{flow}/runs", data={"params": params}, headers=headers)
+        for flow, params in [
+            ("flaky", {}),
+            ("sleepy", {"seconds": 0.2}),
+            ("sleepy", {"seconds": 0.3}),
+            ("flaky", {}),
+        ]
+    ]
+    for answer in created:
+        assert answer.status == 201, answer.text()
+        run = answer.json()["id"]
+        page.goto(f"/runs/{run}")
+        expect(page.locator("#run-live")).to_have_attribute(
+            "data-state", re.compile("SUCCEEDED|FAILED"), timeout=RUN_TIMEOUT
+        )
+
+
+def csrf_of(page: Page) -> str:
+    """The session's CSRF token, as the pages give it to htmx."""
+    headers = page.locator("body").get_attribute("hx-headers")
+    return str(json.loads(headers or "{}")["X-CSRF-Token"])
+
+
+def test_retry_a_failed_task(page: Page) -> None:
+    log_in(page, "olga")
+    trigger_from_form(page, "flaky")
+    wait_for_run_state(page, "FAILED")
+    row = page.locator("#tasks tr[data-key=fragile-0]")
+    expect(row).to_have_attribute("data-state", "FAILED")
+    expect(page.locator("#tasks tr[data-key=finish-0]")).to_have_attribute(
+        "data-state", "UPSTREAM_FAILED"
+    )
+    expect(row).to_contain_text("fragile fails the first time, on purpose")
+    row.locator("button:has-text('Retry')").click()
+    expect(page.locator(".banner.info")).to_contain_text("fragile-0 reopened")
+    wait_for_run_state(page, "SUCCEEDED")
+    expect(row).to_have_attribute("data-state", "SUCCEEDED")
+    expect(row).to_contain_text("21")  # its result preview
+    # both attempts are listed, and each has its log
+    expect(row.locator(".attempts .square")).to_have_count(2)
+    row.locator("button:has-text('Logs')").click()
+    expect(page.locator("#logs pre.log")).to_contain_text("fragile got 20")
+    page.click("#logs .tabs a:has-text('attempt 1')")
+    expect(page.locator("#logs pre.log")).to_contain_text("RuntimeError")
+
+
+def test_cancel_and_resume_a_run(page: Page) -> None:
+    log_in(page, "olga")
+    run_id = trigger_from_form(page, "sleepy", seconds="20")
+    wait_for_run_state(page, "RUNNING", timeout=30_000)
+    expect(page.locator("#tasks tr[data-key=nap-0]")).to_have_attribute("data-state", "RUNNING")
+    page.click("#cancel-run")
+    wait_for_run_state(page, "CANCELLED", timeout=30_000)
+    page.click("#resume-run")
+    expect(page.locator(".banner.info")).to_contain_text("queued to resume")
+    wait_for_run_state(page, "RUNNING", timeout=30_000)
+    page.click("#cancel-run")
+    wait_for_run_state(page, "CANCELLED", timeout=30_000)
+    page.goto("/runs?flow=sleepy&state=CANCELLED")
+    expect(page.locator(f"#runs a:has-text('{run_id}')")).to_have_count(1)
+
+
+def test_a_viewer_cannot_trigger(page: Page, server: Server) -> None:
+    log_in(page, "vera")
+    expect(page.locator("#flows tr[data-flow=flaky]")).to_be_visible()
+    expect(page.locator("#flows button:has-text('Trigger')")).to_have_count(0)
+    page.goto("/flows/flaky")
+    expect(page.locator("#trigger")).to_contain_text("may look but not trigger")
+    expect(page.locator("#trigger-form")).to_have_count(0)
+    # posting the form anyway, with a valid CSRF token, is refused by the server
+    csrf = page.evaluate(
+        "() => JSON.parse(document.body.getAttribute('hx-headers'))['X-CSRF-Token']"
+    )
+    answer = page.request.post("/flows/flaky/trigger", form={"csrf_token": csrf})
+    assert answer.status == 403
+    assert "needs the operator role" in answer.text()
+    api = page.request.post(
+        "/api/v1/flows/flaky/runs", data={"params": {}}, headers={"X-CSRF-Token": csrf}
+    )
+    assert api.status == 403
+
+
+def test_a_bad_parameter_shows_the_validation_message(page: Page) -> None:
+    log_in(page, "olga")
+    page.goto("/flows/weekly_training")
+    page.fill("#param-min_accuracy", "very high")
+    page.fill("#param-end", "2026-13-45")
+    page.click("#trigger-form button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/flows/weekly_training/trigger$"))
+    expect(page.locator("#error-min_accuracy")).to_contain_text("valid number")
+    expect(page.locator("#error-end")).to_be_visible()
+    # what was typed is kept, so it can be corrected
+    expect(page.locator("#param-min_accuracy")).to_have_value("very high")
+    expect(page.locator(".field.invalid")).to_have_count(2)

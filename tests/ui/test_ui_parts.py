@@ -1,0 +1,118 @@
+"""The pure parts of the web UI: the parameter form, the graph and timeline, the vendored
+files' checksums."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+
+from pauta.core.states import State
+from pauta.definitions.params import ParameterSchema
+from pauta.store.records import AttemptRecord
+from pauta.ui.charts import format_seconds, gantt, graph_data
+from pauta.ui.forms import DATE, JSON, SELECT, TEXT, form_fields, params_from_form
+from pauta.ui.templating import STATIC, time_tag, to_json
+
+
+def schema_of(fn: Any) -> dict[str, Any]:
+    return ParameterSchema(fn, "f").json_schema()
+
+
+def test_form_fields_follow_the_parameter_types() -> None:
+    def f(
+        n: int,
+        end: date | None = None,
+        kind: Literal["a", "b"] = "a",
+        flag: bool = False,
+        tags: list[str] | None = None,
+        rate: float = 0.5,
+        name: str = "x",
+    ) -> None: ...
+
+    fields = {f.name: f for f in form_fields(schema_of(f))}
+    assert [(k, v.kind, v.required, v.value) for k, v in fields.items()] == [
+        ("n", TEXT, True, ""),
+        ("end", DATE, False, ""),
+        ("kind", SELECT, False, "a"),
+        ("flag", SELECT, False, "false"),
+        ("tags", JSON, False, ""),
+        ("rate", TEXT, False, "0.5"),
+        ("name", TEXT, False, "x"),
+    ]
+    assert fields["kind"].options == ["", "a", "b"]
+    assert fields["end"].type_label == "date | None"
+    assert fields["tags"].type_label == "list[str] | None"
+
+
+def test_posted_values_become_parameters() -> None:
+    def f(n: int, rate: float = 0.5, name: str = "x", tags: list[int] | None = None) -> None: ...
+
+    schema = schema_of(f)
+    form = {"n": " 3 ", "rate": "", "name": "123", "tags": "[1, 2]", "csrf_token": "t"}
+    # empty fields keep their defaults; text stays text; JSON is read where the type wants it
+    assert params_from_form(schema, form) == {"n": 3, "name": "123", "tags": [1, 2]}
+    # what is not JSON is sent as typed, for the server to name what is wrong
+    assert params_from_form(schema, {"n": "many"}) == {"n": "many"}
+
+
+def test_the_graph_has_a_node_per_call_and_edges_from_upstream() -> None:
+    tasks = [
+        {"key": "load-0", "state": State.SUCCEEDED, "upstream": []},
+        {"key": "train-0", "state": State.RUNNING, "upstream": ["load-0"]},
+        {"key": "train-1", "state": State.QUEUED, "upstream": ["load-0"]},
+    ]
+    data = graph_data(tasks)
+    assert [n["state"] for n in data["nodes"]] == ["SUCCEEDED", "RUNNING", "QUEUED"]
+    assert data["edges"] == [
+        {"source": "load-0", "target": "train-0"},
+        {"source": "load-0", "target": "train-1"},
+    ]
+    limited = graph_data(tasks, limit=1)
+    assert (len(limited["nodes"]), limited["edges"], limited["total"]) == (1, [], 3)
+
+
+def test_the_timeline_places_attempts_on_one_axis() -> None:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def at(seconds: float) -> datetime:
+        return t0 + timedelta(seconds=seconds)
+
+    attempts = [
+        AttemptRecord("r", "a-0", 1, State.FAILED, at(0), at(0), at(2)),
+        AttemptRecord("r", "a-0", 2, State.SUCCEEDED, at(4), at(5), at(6)),
+        AttemptRecord("r", "b-0", 1, State.RUNNING, at(6), at(6), None),
+    ]
+    chart = gantt(attempts, now=at(10))
+    assert chart.span == 10
+    assert [r.key for r in chart.rows] == ["a-0", "b-0"]
+    first, second = chart.rows[0].bars
+    assert (first.left, first.width) == (0, 20)
+    assert (second.wait_left, second.wait_width, second.left, second.width) == (40, 10, 50, 10)
+    assert chart.rows[0].duration == 3
+    assert chart.rows[1].bars[0].width == 40  # still running: it ends now
+    assert gantt([], now=t0).rows == []
+
+
+def test_times_are_utc_in_the_markup() -> None:
+    tag = str(time_tag(datetime(2026, 11, 30, 6, 0, tzinfo=UTC)))
+    assert tag.startswith('<time datetime="2026-11-30T06:00:00+00:00"')
+    assert "2026-11-30 06:00:00 UTC" in tag
+    assert "&ndash;" in str(time_tag(None))
+    assert format_seconds(0.5) == "0.50s"
+    assert format_seconds(125) == "2m 05s"
+    assert format_seconds(7300) == "2h 01m"
+
+
+def test_json_in_a_script_tag_cannot_close_it() -> None:
+    assert "</script>" not in str(to_json({"key": "</script><script>alert(1)"}))
+
+
+def test_the_vendored_files_match_their_recorded_checksums() -> None:
+    vendor = STATIC / "vendor"
+    table = (vendor / "VENDORED.md").read_text()
+    recorded = dict(re.findall(r"\| `([\w.-]+\.js)` \|.*\| `([0-9a-f]{64})` \|", table))
+    assert set(recorded) == {p.name for p in vendor.glob("*.js")}
+    for name, digest in recorded.items():
+        assert hashlib.sha256((vendor / name).read_bytes()).hexdigest() == digest, name

@@ -1,0 +1,48 @@
+"""Flows the browser tests drive through a real `pauta server` (copied into its flows folder)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from pauta import flow, task
+
+
+@task
+def prepare() -> int:
+    return 20
+
+
+@task
+def fragile(value: int) -> int:
+    """Fails on its first attempt ever (a marker file under the pauta home remembers it)."""
+    marker = Path(os.environ["PAUTA_HOME"]) / "fragile-failed-once"
+    if not marker.exists():
+        marker.write_text("1")
+        raise RuntimeError("fragile fails the first time, on purpose")
+    print(f"fragile got {value}")
+    return value + 1
+
+
+@task
+def finish(value: int) -> int:
+    return value * 2
+
+
+@flow
+def flaky() -> int:
+    """Fails until its middle task is retried."""
+    return finish(fragile(prepare())).result()
+
+
+@task
+def nap(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+@flow
+def sleepy(seconds: float = 30.0) -> float:
+    """Sleeps: long enough to be cancelled while it runs."""
+    return nap(seconds).result()
