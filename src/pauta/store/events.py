@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from pauta.core.states import FlowRunState
 from pauta.store.records import FlowRunRecord
-from pauta.store.repository import Store, _flow_run
+from pauta.store.repository import Store, flow_run_from_row
 from pauta.store.tables import events, flow_runs, trigger_cursors
 
 
@@ -133,4 +133,4 @@ def latest_run_for(
     )
     with store.engine.connect() as conn:
         row = conn.execute(query).first()
-    return _flow_run(row) if row is not None else None
+    return flow_run_from_row(row) if row is not None else None

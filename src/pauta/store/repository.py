@@ -68,12 +68,24 @@ def _flow_run_row(rec: FlowRunRecord) -> dict[str, Any]:
     return row
 
 
-def _flow_run(row: Any) -> FlowRunRecord:
-    m = row._mapping
-    fields = {k: m[k] for k in FlowRunRecord.__slots__ if k in m}  # type: ignore[attr-defined]
-    fields["state"] = FlowRunState(m["state"])
-    result = _result(*(m[c] for c in transitions.RESULT_COLUMNS))
-    return FlowRunRecord(**fields, result=result)
+# Rows of ``select(flow_runs)`` are read by position: listing a page of runs spent most of its
+# time looking columns up by name.
+_RUN_COLUMNS = [c.name for c in flow_runs.c]
+_RUN_FIELDS = tuple(
+    (name, _RUN_COLUMNS.index(name))
+    for name in FlowRunRecord.__slots__  # type: ignore[attr-defined]
+    if name in _RUN_COLUMNS and name != "state"
+)
+_RUN_STATE = _RUN_COLUMNS.index("state")
+_RUN_RESULT = tuple(_RUN_COLUMNS.index(c) for c in transitions.RESULT_COLUMNS)
+
+
+def flow_run_from_row(row: Any) -> FlowRunRecord:
+    """A record from a row of ``select(flow_runs)`` (every column, in table order)."""
+    values = tuple(row)
+    fields = {name: values[i] for name, i in _RUN_FIELDS}
+    result = _result(*(values[i] for i in _RUN_RESULT))
+    return FlowRunRecord(**fields, state=FlowRunState(values[_RUN_STATE]), result=result)
 
 
 # Selected in this order and unpacked by position: a run can have thousands of task rows, and
@@ -278,7 +290,7 @@ class Store:
             raise RunNotFoundError(
                 f"the id prefix {run_id!r} matches several runs ({ids}); give more characters"
             )
-        return _flow_run(rows[0])
+        return flow_run_from_row(rows[0])
 
     def list_flow_runs(
         self,
@@ -316,7 +328,7 @@ class Store:
         if offset:
             query = query.offset(offset)
         with self.engine.connect() as conn:
-            return [_flow_run(row) for row in conn.execute(query)]
+            return [flow_run_from_row(row) for row in conn.execute(query)]
 
     def transition_flow_run(
         self,
@@ -473,7 +485,7 @@ class Store:
             .limit(limit)
         )
         with self.engine.connect() as conn:
-            return [_flow_run(row) for row in conn.execute(query)]
+            return [flow_run_from_row(row) for row in conn.execute(query)]
 
     def request_cancel(self, run_id: str, now: datetime) -> FlowRunRecord:
         """Cancel a run: at once when no driver runs it yet (SCHEDULED, QUEUED), else by
