@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -231,3 +233,24 @@ def test_a_bad_parameter_shows_the_validation_message(page: Page) -> None:
     # what was typed is kept, so it can be corrected
     expect(page.locator("#param-min_accuracy")).to_have_value("very high")
     expect(page.locator(".field.invalid")).to_have_count(2)
+
+
+def test_the_flows_page_shows_new_runs_without_a_reload(page: Page, server: Server) -> None:
+    log_in(page, "vera")
+    expect(page.locator("#flows tr[data-flow=sleepy]")).to_be_visible()
+    # a run queued from the command line, as a schedule or another user would
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAUTA_")}
+    env["PAUTA_HOME"] = str(server.home)
+    flows = server.home.parent / "flows"
+    command = ["trigger", "sleepy", "--flows", str(flows), "-p", "seconds=0"]
+    queued = subprocess.run(
+        [sys.executable, "-m", "pauta", *command],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    run_id = queued.stdout.split()[-1]
+    square = page.locator(f"#flows tr[data-flow=sleepy] a[href='/runs/{run_id}']")
+    expect(square).to_have_count(1, timeout=30_000)
+    expect(square).to_have_class(re.compile(r"s-SUCCEEDED"), timeout=30_000)
