@@ -41,7 +41,7 @@ def _moment(text: str | None) -> datetime | None:
 
 def paused_flows(store: Store) -> set[str]:
     """The names of the paused flows."""
-    return {row["name"] for row in store.list_flows() if row["paused"]}
+    return store.paused_flows()
 
 
 def _schedule_of(info: FlowInfo) -> Schedule:
@@ -86,14 +86,24 @@ class Scheduler:
         the paused flows (read from the store when not given)."""
         if paused is None:
             paused = paused_flows(self.store)
-        created: list[FlowRunRecord] = []
+        records: list[FlowRunRecord] = []
+        handled: list[_Handled] = []
         for info in flows:
             if not info.schedule_spec or info.name in paused or self._waiting(info, now):
                 continue
             try:
-                created.extend(self._evaluate_flow(info, now))
+                due, done = self._due(info, now)
             except (DefinitionError, ValueError) as exc:
                 log.error("cannot schedule flow %s (%s): %s", info.name, info.file, exc)
+                continue
+            records.extend(due)
+            if done is not None:
+                handled.append(done)
+        # One transaction for every run due now: flows on the same cron line all fall due on
+        # the same second. A tick another scheduler created first is skipped.
+        created = self.store.create_flow_runs(records)
+        for done in handled:
+            self._handled[done.info.name] = done
         return created
 
     def _waiting(self, info: FlowInfo, now: datetime) -> bool:
@@ -103,15 +113,17 @@ class Scheduler:
             return False
         return handled.next_tick is None or now < handled.next_tick
 
-    def _evaluate_flow(self, info: FlowInfo, now: datetime) -> list[FlowRunRecord]:
-        # forgotten until this evaluation completes: an error makes the next one start afresh
-        handled = self._handled.pop(info.name, None)
+    def _due(self, info: FlowInfo, now: datetime) -> tuple[list[FlowRunRecord], _Handled | None]:
+        """The runs ``info``'s due ticks need, and what to remember once they exist (None while
+        ``max_active_runs`` holds ticks back: they stay due, created when a run ends)."""
+        # forgotten until the runs exist: an error makes the next evaluation start afresh
+        known = self._handled.pop(info.name, None)
         schedule = _schedule_of(info)
         start, end = _moment(info.start), _moment(info.end)
-        if handled is not None and handled.info == info:
-            # A tick another scheduler (or a backfill) created meanwhile fails as a duplicate
-            # below, so this process's own memory is as good as the store's answer.
-            last_tick = handled.last_tick
+        if known is not None and known.info == info:
+            # A tick another scheduler (or a backfill) created meanwhile is skipped as a
+            # duplicate, so this process's own memory is as good as the store's answer.
+            last_tick = known.last_tick
         else:
             last_tick = self.store.last_scheduled_tick(info.name)
         due = due_runs(
@@ -124,21 +136,17 @@ class Scheduler:
             start=start,
             end=end,
         )
-        created = []
-        for tick in due:
-            if info.max_active_runs and (
-                self.store.count_active_runs(info.name) >= info.max_active_runs
-            ):
-                return created  # the tick stays due: it is created when a run ends
-            record = scheduled_run(info, schedule, tick, now, trigger="schedule")
-            try:
-                created.append(self.store.create_flow_run(record))
-            except DuplicateRunError:
-                continue  # another scheduler created this tick's run first
+        held_back = False
+        if info.max_active_runs and due:
+            room = max(0, info.max_active_runs - self.store.count_active_runs(info.name))
+            held_back = room < len(due)
+            due = due[:room]  # the oldest first, as they would run
+        records = [scheduled_run(info, schedule, tick, now, trigger="schedule") for tick in due]
+        if held_back:
+            return records, None
         upcoming = next_tick(schedule, info.timezone, now, start=start, end=end)
         newest = max([*due, last_tick] if last_tick else due, default=None)
-        self._handled[info.name] = _Handled(info, newest, upcoming)
-        return created
+        return records, _Handled(info, newest, upcoming)
 
 
 def scheduled_run(

@@ -39,6 +39,9 @@ class Worker:
         self.clock = clock or get_clock()
         self._active: dict[str, threading.Thread] = {}
         self.finished: list[tuple[str, str]] = []
+        # set when a run ends (or on stop): a full worker claims again at once instead of
+        # after a whole poll interval, which would cap it at max_runs runs per interval
+        self._wake = threading.Event()
 
     @property
     def active(self) -> int:
@@ -80,6 +83,10 @@ class Worker:
             except Exception:
                 log.exception("run %s could not be driven", run_id)
                 self.finished.append((run_id, "ERROR"))
+            finally:
+                # free the slot before waking the loop, which counts the runs still going
+                self._active.pop(run_id, None)
+                self._wake.set()
 
         thread = threading.Thread(target=target, name=f"pauta-run-{run_id}", daemon=True)
         self._active[run_id] = thread
@@ -87,11 +94,18 @@ class Worker:
 
     def run_until(self, stop: threading.Event) -> None:
         """Poll for work until ``stop`` is set, then wait for the runs in progress."""
+
+        def wake_on_stop() -> None:
+            stop.wait()
+            self._wake.set()
+
+        threading.Thread(target=wake_on_stop, name="pauta-worker-stop", daemon=True).start()
         while not stop.is_set():
+            self._wake.clear()
             try:
                 self.step()
             except Exception:
                 log.exception("claiming runs failed; retrying")
-            stop.wait(self.poll_interval)
+            self._wake.wait(self.poll_interval)
         for thread in list(self._active.values()):
             thread.join()
