@@ -228,6 +228,7 @@ def list_runs(
         before=before,
         limit=limit + 1,
         offset=offset,
+        inline_results=False,
     )
     more = len(found) > limit
     runs = found[:limit]

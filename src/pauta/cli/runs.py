@@ -40,7 +40,9 @@ def runs_list(flow: str | None, state: str | None, limit: int, as_json: bool) ->
             fail(f"unknown state {state!r}; use one of {', '.join(FlowRunState)}")
         state = state.upper()
     with user_errors():
-        records = open_store().list_flow_runs(flow=flow, state=state, limit=limit)
+        records = open_store().list_flow_runs(
+            flow=flow, state=state, limit=limit, inline_results=False
+        )
     views = [run_view(r) for r in records]
     if as_json:
         print_json(views)

@@ -77,6 +77,8 @@ _RUN_FIELDS = tuple(
     if name in _RUN_COLUMNS and name != "state"
 )
 _RUN_STATE = _RUN_COLUMNS.index("state")
+# every column in table order, with the inline result left out (NULL) for listings
+_LISTED = [sa.null().label(c.name) if c.name == "result_inline" else c for c in flow_runs.c]
 _RUN_RESULT = tuple(_RUN_COLUMNS.index(c) for c in transitions.RESULT_COLUMNS)
 
 
@@ -329,12 +331,17 @@ class Store:
         before: tuple[datetime, str] | None = None,
         limit: int = 100,
         offset: int = 0,
+        inline_results: bool = True,
     ) -> list[FlowRunRecord]:
         """Runs, newest first, optionally filtered; ``limit=0`` returns them all.
 
         ``before`` (created_at, id) is a keyset cursor: only runs listed after that one.
+        ``inline_results=False`` leaves small results in the database (their previews are still
+        read): a listing need not carry up to 64 KiB per run.
         """
-        query = sa.select(flow_runs).order_by(flow_runs.c.created_at.desc(), flow_runs.c.id.desc())
+        query = sa.select(*(_LISTED if not inline_results else flow_runs.c)).order_by(
+            flow_runs.c.created_at.desc(), flow_runs.c.id.desc()
+        )
         if flow is not None:
             query = query.where(flow_runs.c.flow == flow)
         if state is not None:
