@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 
 from pauta.api.deps import FlowName, Operator, RunId, StoreDep, Viewer, fast_json
 from pauta.api.schemas import Run, RunDetail, RunPage, TriggerRequest
@@ -22,56 +23,44 @@ Cursor = Annotated[
 Filter = Annotated[str | None, Query(max_length=255, pattern=r"^[^\x00-\x1f]*$")]
 
 
-def _page(store: Any, **filters: Any) -> Any:
-    page = app_runs.list_runs(store, **filters)
+@dataclass
+class RunQuery:
+    """The filters and the page of both run listings."""
+
+    state: FlowRunState | None = None
+    trigger: Filter = None
+    limit: Limit = 100
+    cursor: Cursor = None
+    offset: Offset = 0
+
+
+RunQueryDep = Annotated[RunQuery, Depends()]
+
+
+def _page(store: Any, flow: str | None, query: RunQuery) -> Any:
+    page = app_runs.list_runs(
+        store,
+        flow=flow,
+        state=str(query.state) if query.state else None,
+        trigger=query.trigger,
+        limit=query.limit,
+        cursor=query.cursor,
+        offset=query.offset,
+    )
     views = [app_runs.run_view(r) for r in page.runs]
     return fast_json({"runs": views, "next_cursor": page.next_cursor})
 
 
 @router.get("/runs", response_model=RunPage)
-def list_runs(
-    user: Viewer,
-    store: StoreDep,
-    flow: Filter = None,
-    state: FlowRunState | None = None,
-    trigger: Filter = None,
-    limit: Limit = 100,
-    cursor: Cursor = None,
-    offset: Offset = 0,
-) -> Any:
+def list_runs(user: Viewer, store: StoreDep, query: RunQueryDep, flow: Filter = None) -> Any:
     """Runs, newest first, filtered by flow, state and trigger; one page at a time."""
-    return _page(
-        store,
-        flow=flow,
-        state=str(state) if state else None,
-        trigger=trigger,
-        limit=limit,
-        cursor=cursor,
-        offset=offset,
-    )
+    return _page(store, flow, query)
 
 
 @router.get("/flows/{flow}/runs", response_model=RunPage)
-def list_flow_runs(
-    flow: FlowName,
-    user: Viewer,
-    store: StoreDep,
-    state: FlowRunState | None = None,
-    trigger: Filter = None,
-    limit: Limit = 100,
-    cursor: Cursor = None,
-    offset: Offset = 0,
-) -> Any:
+def list_flow_runs(flow: FlowName, user: Viewer, store: StoreDep, query: RunQueryDep) -> Any:
     """The flow's runs, newest first (as `GET /runs?flow=FLOW`)."""
-    return _page(
-        store,
-        flow=flow,
-        state=str(state) if state else None,
-        trigger=trigger,
-        limit=limit,
-        cursor=cursor,
-        offset=offset,
-    )
+    return _page(store, flow, query)
 
 
 @router.post("/flows/{flow}/runs", response_model=Run, status_code=201)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse
 
 from pauta.api.deps import Operator, RunId, SettingsDep, StoreDep, TaskKey, Viewer
@@ -47,22 +48,26 @@ def retry_task(run_id: RunId, task_key: TaskKey, user: Operator, store: StoreDep
     return run_view(app_tasks.retry_task(store, run_id, task_key))
 
 
-def _logs(
-    store: Any,
-    settings: Any,
-    run_id: str,
-    key: str | None,
-    attempt: int | None,
-    offset: int,
-    limit: int,
-    tail: int | None,
-    fmt: str,
-) -> Any:
+@dataclass
+class LogQuery:
+    """The query of both log endpoints."""
+
+    attempt: Attempt = None
+    offset: Offset = 0
+    limit: Limit = app_logs.DEFAULT_LIMIT
+    tail: Tail = None
+    format: Format = "json"
+
+
+LogQueryDep = Annotated[LogQuery, Depends()]
+
+
+def _logs(store: Any, settings: Any, run_id: str, key: str | None, query: LogQuery) -> Any:
     pieces = app_logs.read_logs(
-        store, settings.logs_dir, run_id, key, attempt=attempt, offset=offset, limit=limit,
-        tail=tail,
+        store, settings.logs_dir, run_id, key, attempt=query.attempt, offset=query.offset,
+        limit=query.limit, tail=query.tail,
     )  # fmt: skip
-    if fmt == "text":
+    if query.format == "text":
         return PlainTextResponse("".join(piece["text"] for piece in pieces))
     return {"run_id": store.get_flow_run(run_id).id, "logs": pieces}
 
@@ -74,19 +79,11 @@ _LOG_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 @router.get("/runs/{run_id}/logs", response_model=Logs, responses=_LOG_RESPONSES)
 def run_logs(
-    run_id: RunId,
-    user: Viewer,
-    store: StoreDep,
-    settings: SettingsDep,
-    attempt: Attempt = None,
-    offset: Offset = 0,
-    limit: Limit = app_logs.DEFAULT_LIMIT,
-    tail: Tail = None,
-    format: Format = "json",
+    run_id: RunId, user: Viewer, store: StoreDep, settings: SettingsDep, query: LogQueryDep
 ) -> Any:
     """The logs of every attempt of the run's tasks: a byte range of each (`offset`, `limit`;
     follow a growing log with `next_offset`), or the last `tail` lines."""
-    return _logs(store, settings, run_id, None, attempt, offset, limit, tail, format)
+    return _logs(store, settings, run_id, None, query)
 
 
 @router.get("/runs/{run_id}/tasks/{task_key}/logs", response_model=Logs, responses=_LOG_RESPONSES)
@@ -96,11 +93,7 @@ def task_logs(
     user: Viewer,
     store: StoreDep,
     settings: SettingsDep,
-    attempt: Attempt = None,
-    offset: Offset = 0,
-    limit: Limit = app_logs.DEFAULT_LIMIT,
-    tail: Tail = None,
-    format: Format = "json",
+    query: LogQueryDep,
 ) -> Any:
     """The logs of one task call's attempts (see the run's logs for the parameters)."""
-    return _logs(store, settings, run_id, task_key, attempt, offset, limit, tail, format)
+    return _logs(store, settings, run_id, task_key, query)

@@ -7,6 +7,7 @@ the result store, nothing else.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -224,3 +225,12 @@ class Executor(Protocol):
     def shutdown(self, *, kill: bool = False) -> None:
         """Stop workers: wait for running items, or kill them when ``kill`` is true."""
         ...
+
+
+def wake_pipe() -> tuple[int, int]:
+    """A non-blocking pipe (read end, write end): an executor whose work ends in threads
+    writes a byte to it, and the engine waits on the read end beside the worker pipes."""
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(read_fd, False)
+    os.set_blocking(write_fd, False)
+    return read_fd, write_fd

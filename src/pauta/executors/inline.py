@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pauta.core.clock import get_clock
-from pauta.executors.base import ErrorInfo, Wakeup, WorkItem, WorkOutcome, failed_outcome
+from pauta.executors.base import ErrorInfo, Wakeup, WorkItem, WorkOutcome, failed_outcome, wake_pipe
 from pauta.executors.capture import thread_capture
 from pauta.executors.worker import run_item
 from pauta.store.results import ResultStore
@@ -48,10 +48,7 @@ class InlineExecutor:
 
     def start(self, wakeup: Wakeup) -> None:
         self._wakeup = wakeup
-        # A pipe the engine can wait on next to the local workers' pipes.
-        self._read_fd, self._write_fd = os.pipe()
-        os.set_blocking(self._read_fd, False)
-        os.set_blocking(self._write_fd, False)
+        self._read_fd, self._write_fd = wake_pipe()
         for _ in range(self._threads):
             self._add_thread()
 

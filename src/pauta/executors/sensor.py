@@ -24,7 +24,7 @@ from typing import Any
 from pauta.core.clock import get_clock
 from pauta.core.errors import SensorTimeout
 from pauta.core.states import State
-from pauta.executors.base import ErrorInfo, Wakeup, WorkItem, WorkOutcome, failed_outcome
+from pauta.executors.base import ErrorInfo, Wakeup, WorkItem, WorkOutcome, failed_outcome, wake_pipe
 from pauta.executors.worker import error_info
 from pauta.store.results import ResultStore
 
@@ -63,9 +63,7 @@ class SensorExecutor:
 
     def start(self, wakeup: Wakeup) -> None:
         self._wakeup = wakeup
-        self._read_fd, self._write_fd = os.pipe()
-        os.set_blocking(self._read_fd, False)
-        os.set_blocking(self._write_fd, False)
+        self._read_fd, self._write_fd = wake_pipe()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="pauta-sensors", daemon=True
