@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: setup server demo test lint bench clean
+.PHONY: setup server demo test lint bench bench-peers bench-peers-quick clean
 
 setup: $(VENV)/.installed
 
@@ -31,6 +31,13 @@ test: lint
 
 bench: setup
 	$(BIN)/python bench/overhead.py
+
+# pauta next to Prefect, Dagster and Airflow (each installed in bench/peers/.venvs/ on first use).
+bench-peers: setup
+	$(BIN)/python bench/peers/run.py
+
+bench-peers-quick: setup
+	$(BIN)/python bench/peers/run.py --quick
 
 clean:
 	rm -rf $(VENV) .pauta .pytest_cache .ruff_cache
