@@ -157,23 +157,6 @@ class Runner:
         )
         return drive(driver, on_start, self._notifiers)
 
-    def queue(
-        self, flow: Flow[Any, Any], params: dict[str, Any], *, trigger: str = "manual"
-    ) -> Any:
-        """Create a QUEUED run of ``flow`` for a worker to claim (``pauta trigger``)."""
-        engine_clock = self._clock or get_clock()
-        settings = self.settings
-        settings.ensure_home()
-        store = Store.from_settings(settings)
-        try:
-            params_json = flow.parameters.to_json(params)
-            record = new_run_record(
-                flow, params_json, now=engine_clock.now(), trigger=trigger, queued=True
-            )
-            return store.create_flow_run(record)
-        finally:
-            store.close()
-
     def run_claimed(self, record: Any) -> FlowRun:
         """Drive a run this process claimed (a worker): replay whatever it recorded so far."""
         engine = self.engine()
