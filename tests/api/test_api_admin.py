@@ -74,3 +74,27 @@ def test_metrics(client: TestClient, tokens: dict[str, str], store: Store) -> No
     assert "pauta_scheduler_lag_seconds" in text
     assert "pauta_oldest_queued_run_age_seconds" in text
     assert "# TYPE pauta_task_duration_seconds histogram" in text
+
+
+def test_tokens_are_listed_and_revoked(client: TestClient, tokens: dict[str, str]) -> None:
+    as_viewer, as_operator = bearer(tokens["viewer"]), bearer(tokens["operator"])
+    created = client.post("/api/v1/users/viewer/tokens", headers=as_viewer)
+    assert created.status_code == 201
+    new = created.json()
+    listed = client.get("/api/v1/users/viewer/tokens", headers=as_viewer).json()
+    assert new["id"] in [t["id"] for t in listed]
+    assert all("token" not in t for t in listed)  # only ids and dates, never the secret
+    # another user's tokens: not listed for a non-admin, and answered like unknown ones
+    assert client.get("/api/v1/users/viewer/tokens", headers=as_operator).status_code == 403
+    assert client.delete(f"/api/v1/tokens/{new['id']}", headers=as_operator).status_code == 404
+    assert client.get("/api/v1/me", headers=bearer(new["token"])).status_code == 200
+    assert client.delete(f"/api/v1/tokens/{new['id']}", headers=as_viewer).status_code == 204
+    assert client.get("/api/v1/me", headers=bearer(new["token"])).status_code == 401
+    assert client.delete(f"/api/v1/tokens/{new['id']}", headers=as_viewer).status_code == 404
+    # an admin may revoke anyone's token
+    [viewer_token] = client.get("/api/v1/users/viewer/tokens", headers=as_viewer).json()
+    as_admin = bearer(tokens["admin"])
+    assert (
+        client.delete(f"/api/v1/tokens/{viewer_token['id']}", headers=as_admin).status_code == 204
+    )
+    assert client.get("/api/v1/me", headers=as_viewer).status_code == 401

@@ -55,6 +55,15 @@ def test_users_create_list_and_tokens(home: Path) -> None:
     value = token.stdout.strip().splitlines()[-1]
     with _store() as store:
         assert auth.user_for_token(store, value) == auth.User("ada", "operator")
+    listed = json.loads(cli.invoke(main, ["tokens", "list", "ada", "--json"]).output)
+    [token_id] = [t["id"] for t in listed]
+    assert token_id in token.stderr  # `tokens create` names the id to revoke it by
+    revoked = cli.invoke(main, ["tokens", "revoke", token_id])
+    assert revoked.exit_code == 0, revoked.output
+    with _store() as store:
+        assert auth.user_for_token(store, value) is None
+    assert cli.invoke(main, ["tokens", "revoke", token_id]).exit_code == 2
+    assert "no API tokens" in cli.invoke(main, ["tokens", "list"]).output
 
 
 @pytest.mark.parametrize(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, HTTPException, Path, Request, Response
 
 from pauta.api import auth
 from pauta.api.deps import Admin, StoreDep, Viewer
-from pauta.api.schemas import Me, NewToken, NewUser, Pool, PoolSize, UserOut
+from pauta.api.schemas import Me, NewToken, NewUser, Pool, PoolSize, TokenOut, UserOut
+from pauta.store.auth import UnknownTokenError
 
 router = APIRouter()
 
@@ -53,4 +54,27 @@ def create_token(username: Username, user: Viewer, store: StoreDep) -> dict[str,
     """A new API token for `username` (yourself, or anyone for an admin); shown only once."""
     if username != user.username and not user.may("admin"):
         raise HTTPException(403, "only an admin may create tokens for another user")
-    return {"username": username, "token": auth.create_token(store, username)}
+    token_id, token = auth.issue_token(store, username)
+    return {"username": username, "id": token_id, "token": token}
+
+
+TokenId = Annotated[str, Path(max_length=64, pattern=r"^[^\x00-\x1f]+$")]
+
+
+@router.get("/users/{username}/tokens", response_model=list[TokenOut], tags=["users"])
+def list_tokens(username: Username, user: Viewer, store: StoreDep) -> list[dict[str, Any]]:
+    """The API tokens of `username` (yours, or anyone's for an admin): ids and dates only."""
+    if username != user.username and not user.may("admin"):
+        raise HTTPException(403, "only an admin may list another user's tokens")
+    return auth.list_tokens(store, username)
+
+
+@router.delete("/tokens/{token_id}", status_code=204, tags=["users"])
+def revoke_token(token_id: TokenId, user: Viewer, store: StoreDep) -> Response:
+    """Revoke an API token (one of yours, or anyone's for an admin); 404 for an unknown id."""
+    mine = {t["id"] for t in auth.list_tokens(store, user.username)}
+    if token_id not in mine and not user.may("admin"):
+        # another user's token is answered like an unknown one: ids are not disclosed
+        raise UnknownTokenError(f"no API token of yours has the id {token_id!r}")
+    auth.revoke_token(store, token_id)
+    return Response(status_code=204)

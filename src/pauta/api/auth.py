@@ -23,7 +23,7 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from pauta.api import security
 from pauta.core.clock import utcnow
 from pauta.core.errors import PautaError
-from pauta.store.auth import AuthStore
+from pauta.store.auth import AuthStore, UnknownTokenError
 from pauta.store.repository import Store
 
 SESSION_COOKIE = "pauta_session"
@@ -86,12 +86,39 @@ def list_users(store: Store) -> list[dict[str, str | None]]:
     ]
 
 
-def create_token(store: Store, username: str) -> str:
-    """A new API token for ``username``; only its hash is kept, so it is shown once."""
+def issue_token(store: Store, username: str) -> tuple[str, str]:
+    """A new API token for ``username``: (its id, for listing and revoking; the token). Only
+    the token's hash is kept, so it is shown once."""
     token = security.new_token()
     token_id = security.new_token()[:16]
     _auth(store).add_token(token_id, username, security.token_hash(token), utcnow())
-    return token
+    return token_id, token
+
+
+def create_token(store: Store, username: str) -> str:
+    """A new API token for ``username`` (see ``issue_token``)."""
+    return issue_token(store, username)[1]
+
+
+def list_tokens(store: Store, username: str | None = None) -> list[dict[str, str | None]]:
+    """API tokens (never the tokens themselves): id, username, created_at, last_used_at."""
+    return [
+        {
+            "id": t.id,
+            "username": t.username,
+            "created_at": t.created_at.isoformat(),
+            "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
+        }
+        for t in _auth(store).list_tokens(username)
+    ]
+
+
+def revoke_token(store: Store, token_id: str) -> None:
+    """Revoke an API token by its id: requests carrying it are answered 401 from now on."""
+    if not _auth(store).delete_token(token_id):
+        raise UnknownTokenError(
+            f"no API token with id {token_id!r}; `pauta tokens list` shows the ids"
+        )
 
 
 def ensure_admin(store: Store) -> str | None:

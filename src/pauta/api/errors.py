@@ -20,9 +20,15 @@ from pauta.api.auth import AuthError
 from pauta.app.catalog import UnknownFlowError
 from pauta.app.runs import BadCursorError, RunStateError, UnknownTaskError
 from pauta.core.errors import ParameterError, PautaError, RunNotFoundError
-from pauta.store.auth import UnknownUserError, UserExistsError
+from pauta.store.auth import UnknownTokenError, UnknownUserError, UserExistsError
 
-NOT_FOUND = (RunNotFoundError, UnknownFlowError, UnknownTaskError, UnknownUserError)
+NOT_FOUND = (
+    RunNotFoundError,
+    UnknownFlowError,
+    UnknownTaskError,
+    UnknownUserError,
+    UnknownTokenError,
+)
 
 
 def invalid(items: list[dict[str, Any]], message: str) -> JSONResponse:

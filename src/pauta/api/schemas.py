@@ -148,7 +148,15 @@ class NewUser(BaseModel):
 
 class NewToken(BaseModel):
     username: str
+    id: str = Field(description="The token's id, to list or revoke it.")
     token: str = Field(description="The API token; it is shown only this once.")
+
+
+class TokenOut(BaseModel):
+    id: str
+    username: str
+    created_at: str
+    last_used_at: str | None = None
 
 
 class Me(BaseModel):

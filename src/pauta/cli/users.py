@@ -71,9 +71,44 @@ def tokens() -> None:
 @click.argument("username")
 def tokens_create(username: str) -> None:
     """Create an API token for USERNAME and print it (last line); it is shown only once."""
-    from pauta.api.auth import create_token
+    from pauta.api.auth import issue_token
 
     with user_errors():
-        token = create_token(open_store(), username)
-    click.echo(f"API token for {username} (shown only once; keep it secret):", err=True)
+        token_id, token = issue_token(open_store(), username)
+    click.echo(
+        f"API token {token_id} for {username} (shown only once; keep it secret; revoke it with "
+        f"`pauta tokens revoke {token_id}`):",
+        err=True,
+    )
     click.echo(token)
+
+
+@tokens.command("list")
+@click.argument("username", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+def tokens_list(username: str | None, as_json: bool) -> None:
+    """API tokens (of USERNAME, or of everyone): id, user, created, last used. The tokens
+    themselves are not stored, only their hashes."""
+    from pauta.api.auth import list_tokens
+
+    with user_errors():
+        found = list_tokens(open_store(), username)
+    if as_json:
+        print_json(found)
+        return
+    if not found:
+        click.echo("no API tokens")
+    for token in found:
+        used = token["last_used_at"] or "never used"
+        click.echo(f"{token['id']}\t{token['username']}\t{token['created_at']}\t{used}")
+
+
+@tokens.command("revoke")
+@click.argument("token_id")
+def tokens_revoke(token_id: str) -> None:
+    """Revoke the API token TOKEN_ID (see `pauta tokens list`): it stops working at once."""
+    from pauta.api.auth import revoke_token
+
+    with user_errors():
+        revoke_token(open_store(), token_id)
+    click.echo(f"token {token_id} revoked")

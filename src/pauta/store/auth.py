@@ -30,6 +30,20 @@ class UnknownUserError(StoreError):
     """No user has this name."""
 
 
+class UnknownTokenError(StoreError):
+    """No API token has this id."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """An API token's metadata (never the token: only its hash is stored)."""
+
+    id: str
+    username: str
+    created_at: datetime
+    last_used_at: datetime | None
+
+
 @dataclass(frozen=True, slots=True)
 class UserRecord:
     username: str
@@ -91,6 +105,23 @@ class AuthStore:
         )
         with self._writer.begin() as conn:
             conn.execute(stmt)
+
+    def list_tokens(self, username: str | None = None) -> list[TokenRecord]:
+        """Tokens (of one user, or of everyone), oldest first."""
+        t = api_tokens.c
+        query = sa.select(t.id, t.username, t.created_at, t.last_used_at).order_by(
+            t.created_at, t.id
+        )
+        if username is not None:
+            query = query.where(t.username == username)
+        with self.engine.connect() as conn:
+            return [TokenRecord(*row) for row in conn.execute(query)]
+
+    def delete_token(self, token_id: str) -> bool:
+        """Revoke a token; False when there was no such token."""
+        with self._writer.begin() as conn:
+            deleted = conn.execute(sa.delete(api_tokens).where(api_tokens.c.id == token_id))
+        return deleted.rowcount == 1
 
     def user_for_token(self, token_hash: str, now: datetime) -> UserRecord | None:
         """The user a token belongs to (recording its use), or None for an unknown token."""
