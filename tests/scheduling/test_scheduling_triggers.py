@@ -153,6 +153,23 @@ def test_a_file_trigger_runs_once_per_new_file(
     assert len(store.list_flow_runs(flow="ingest", limit=0)) == 3
 
 
+def test_a_file_moved_away_and_back_unchanged_is_not_run_again(
+    store: Store, found: Discovery, tmp_path: Path
+) -> None:
+    incoming, flows = tmp_path / "incoming", pick(found, "ingest")
+    stamp = NOW - timedelta(seconds=10)
+    path = drop(incoming, "a.csv", stamp)
+    triggers = EventTriggers(store)
+    assert len(triggers.evaluate(flows, set(), NOW)) == 1
+    parked = tmp_path / "a.csv"
+    path.rename(parked)
+    assert triggers.evaluate(flows, set(), NOW) == []  # the evaluator forgets the file
+    parked.rename(path)
+    os.utime(path, (stamp.timestamp(), stamp.timestamp()))
+    assert triggers.evaluate(flows, set(), NOW) == []  # its run key still refuses it
+    assert len(store.list_flow_runs(flow="ingest", limit=0)) == 1
+
+
 def test_an_asset_trigger_runs_once_per_update_even_across_restarts(
     store: Store, found: Discovery
 ) -> None:

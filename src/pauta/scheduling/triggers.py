@@ -148,6 +148,10 @@ class EventTriggers:
         except Exception as exc:
             self._warn_once(info.name, f"on_file({trigger.pattern!r}) cannot list files: {exc}")
             return []
+        # Forget the keys of files that are gone, so a drop folder's history does not pile up in
+        # memory; should such a file come back unchanged, its run key (unique in the store)
+        # still refuses a second run.
+        keys.intersection_update(file_run_key(info.name, seen) for seen in found)
         created = []
         for seen in settled_files(found, now.timestamp(), trigger.settle):
             key = file_run_key(info.name, seen)
