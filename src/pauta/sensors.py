@@ -31,6 +31,7 @@ import glob as _glob
 import time as _time
 import urllib.error
 import urllib.request
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -62,16 +63,17 @@ class PokeContext(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class Sensor:
-    """A condition to wait for; ``poke`` answers None (not yet) or the sensor's value."""
+class Sensor(ABC):
+    """A condition to wait for; each kind of sensor says how to check it in ``poke``."""
 
     poke_interval: float
     timeout: float
 
     kind = "sensor"
 
+    @abstractmethod
     def poke(self, ctx: PokeContext) -> Any:
-        raise NotImplementedError
+        """Check the condition once: None while it does not hold, else the sensor's value."""
 
     async def apoke(self, ctx: PokeContext) -> Any:
         """Poke without blocking the loop: blocking checks run in a thread."""
