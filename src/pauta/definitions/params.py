@@ -3,12 +3,19 @@
 Values from the CLI (strings), the API (JSON) or Python calls are coerced and validated with
 pydantic before anything runs; a bad value names the parameter, the expected type and the value
 received.
+
+Importing pydantic and building a model costs a CLI run a noticeable share of its time, so flows
+whose parameters are all bare ``int``/``float``/``str``/``bool`` take a fast path: values whose
+result is certain, and the JSON schema, are produced here exactly as pydantic would produce them;
+everything else (every error in particular) still goes through pydantic.
 """
 
 from __future__ import annotations
 
 import inspect
 import json
+import math
+import re
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,6 +28,21 @@ if TYPE_CHECKING:
     from pydantic import BaseModel, TypeAdapter, ValidationError
 
 _PLAIN = (type(None), bool, int, float, str)
+
+# The annotations the fast path handles, with their JSON schema type.
+_FAST_TYPES: dict[type, str] = {bool: "boolean", int: "integer", float: "number", str: "string"}
+# Strings whose conversion is certain: at most 640 digits for an int (int() accepts that many
+# whatever sys.set_int_max_str_digits says); anything else (spaces, ``1_000``, ``nan``, non-ASCII
+# digits, ...) is left to pydantic.
+_INT_TEXT = re.compile(r"[+-]?[0-9]{1,640}")
+_FLOAT_TEXT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+# pydantic's spellings of a bool, matched case-insensitively
+_BOOL_TEXT = {
+    **dict.fromkeys(("1", "on", "t", "true", "y", "yes"), True),
+    **dict.fromkeys(("0", "off", "f", "false", "n", "no"), False),
+}
+# _fast_value's answer when pydantic has to decide
+_UNSURE = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +83,16 @@ class ParameterSchema:
         return all(not p.required and type(p.default) in _PLAIN for p in self.parameters)
 
     @cached_property
+    def plain_parameters(self) -> bool:
+        """True when every parameter is a bare int, float, str or bool with a plain default (a
+        finite float: NaN is not JSON): then the fast path can validate and describe them."""
+        return all(
+            _is_fast_type(p.annotation)
+            and (p.required or (type(p.default) in _PLAIN and _finite(p.default)))
+            for p in self.parameters
+        )
+
+    @cached_property
     def model(self) -> type[BaseModel]:
         # pydantic is imported on first use: flows without parameters never need it
         from pydantic import ConfigDict, Field, create_model
@@ -81,6 +113,8 @@ class ParameterSchema:
         """The JSON schema of the parameters (shown in the UI and the API)."""
         if not self.parameters:
             return {"properties": {}, "title": f"{self.flow_name}_parameters", "type": "object"}
+        if self.plain_parameters:
+            return self._fast_json_schema()
         try:
             return self.model.model_json_schema()
         except Exception:
@@ -99,6 +133,13 @@ class ParameterSchema:
         """
         if not raw and self.plain_defaults:
             return {p.name: p.default for p in self.parameters}
+        if self.plain_parameters:
+            values = self._fast_validate(raw, from_strings)
+            if values is not None:
+                return values
+        return self._pydantic_validate(raw, from_strings)
+
+    def _pydantic_validate(self, raw: Mapping[str, Any], from_strings: bool) -> dict[str, Any]:
         from pydantic import ValidationError
 
         known = {p.name: p for p in self.parameters}
@@ -129,6 +170,46 @@ class ParameterSchema:
             return validated.model_dump(mode="json", by_alias=True)
         except Exception:
             return {k: _jsonable(v) for k, v in values.items()}
+
+    def _fast_json_schema(self) -> dict[str, Any]:
+        """What pydantic's ``model_json_schema()`` gives for plain parameters, key order included
+        (pydantic sorts keys, except those of ``properties``)."""
+        properties = {}
+        for p in self.parameters:
+            prop: dict[str, Any] = {} if p.required else {"default": p.default}
+            # pydantic's title for a field: GenerateJsonSchema.get_title_from_name
+            prop["title"] = p.name.title().replace("_", " ").strip()
+            prop["type"] = _FAST_TYPES[p.annotation]
+            properties[p.name] = prop
+        schema: dict[str, Any] = {"additionalProperties": False, "properties": properties}
+        required = [p.name for p in self.parameters if p.required]
+        if required:
+            schema["required"] = required
+        schema["title"] = f"{self.flow_name}_parameters"
+        schema["type"] = "object"
+        return schema
+
+    def _fast_validate(self, raw: Mapping[str, Any], from_strings: bool) -> dict[str, Any] | None:
+        """The values pydantic would give, or None when any of them is not certain (unknown or
+        missing names, values to reject): pydantic then decides and words the errors."""
+        if any(name not in self._names for name in raw):
+            return None
+        values = {}
+        for p in self.parameters:
+            if p.name not in raw:
+                if p.required:
+                    return None
+                values[p.name] = p.default
+                continue
+            value = _fast_value(p.annotation, raw[p.name], from_strings)
+            if value is _UNSURE:
+                return None
+            values[p.name] = value
+        return values
+
+    @cached_property
+    def _names(self) -> frozenset[str]:
+        return frozenset(p.name for p in self.parameters)
 
     def _from_string(self, param: Parameter, value: Any) -> Any:
         if not isinstance(value, str):
@@ -169,6 +250,34 @@ class ParameterSchema:
             details.append({"param": name, "error": err["msg"], "expected": expected})
         text = f"invalid parameters for flow {self.flow_name!r}: " + "; ".join(lines)
         return ParameterError(text, errors=details)
+
+
+def _is_fast_type(annotation: Any) -> bool:
+    """Exactly int, float, str or bool (not a subclass, Optional, Annotated, ...); compared by
+    identity because an annotation need not be hashable."""
+    return any(annotation is t for t in _FAST_TYPES)
+
+
+def _finite(value: Any) -> bool:
+    return not isinstance(value, float) or math.isfinite(value)
+
+
+def _fast_value(annotation: type, value: Any, from_strings: bool) -> Any:
+    """pydantic's (lax mode) result for ``value``, or _UNSURE."""
+    if type(value) is annotation:
+        return value
+    if annotation is float and type(value) is int and abs(value) <= 2**53:
+        return float(value)  # exact, as pydantic gives
+    if not from_strings or type(value) is not str:
+        return _UNSURE
+    if annotation is int and _INT_TEXT.fullmatch(value):
+        return int(value)
+    if annotation is float and _FLOAT_TEXT.fullmatch(value):
+        number = float(value)
+        return number if math.isfinite(number) else _UNSURE
+    if annotation is bool and value.isascii():
+        return _BOOL_TEXT.get(value.lower(), _UNSURE)
+    return _UNSURE
 
 
 def _jsonable(value: Any) -> Any:
