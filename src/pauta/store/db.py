@@ -15,8 +15,10 @@ from __future__ import annotations
 import operator
 import re
 import sqlite3
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -298,7 +300,30 @@ class BulkStatement:
         """
         if not rows:
             return 0
-        c = self._compile(conn.dialect)
+        c, params = self._params(conn.dialect, rows)
+        if conn.dialect.supports_sane_multi_rowcount:
+            return conn.exec_driver_sql(c.sql, params).rowcount
+        return sum(conn.exec_driver_sql(c.sql, p).rowcount for p in params)
+
+    def execute_direct(self, direct: DirectTransaction, rows: Sequence[Mapping[str, Any]]) -> int:
+        """``execute`` on a :class:`DirectWriter` transaction: straight to the driver."""
+        if not rows:
+            return 0
+        c, params = self._params(direct.dialect, rows)
+        cursor = direct.cursor
+        if direct.dialect.supports_sane_multi_rowcount:
+            cursor.executemany(c.sql, params)
+            return int(cursor.rowcount)
+        changed = 0
+        for p in params:
+            cursor.execute(c.sql, p)
+            changed += cursor.rowcount
+        return changed
+
+    def _params(
+        self, dialect: Dialect, rows: Sequence[Mapping[str, Any]]
+    ) -> tuple[_Compiled, list[Any]]:
+        c = self._compile(dialect)
         params: list[Any] = list(map(c.getter, rows))
         if c.converters:
             columns: list[Any] = list(zip(*params, strict=True))
@@ -307,9 +332,79 @@ class BulkStatement:
             params = list(zip(*columns, strict=True))
         if not c.positional:
             params = [dict(zip(c.names, p, strict=True)) for p in params]
-        if conn.dialect.supports_sane_multi_rowcount:
-            return conn.exec_driver_sql(c.sql, params).rowcount
-        return sum(conn.exec_driver_sql(c.sql, p).rowcount for p in params)
+        return c, params
+
+
+@dataclass(frozen=True, slots=True)
+class DirectTransaction:
+    """An open write transaction of a :class:`DirectWriter`: its cursor and dialect."""
+
+    cursor: Any
+    dialect: Dialect
+
+
+class DirectWriter:
+    """One pooled driver connection kept for the engine's group commits.
+
+    A group commit is the hot path of every task (a success must be durable before its
+    dependents start). Through SQLAlchemy's ``Connection`` each one paid for a pool checkout
+    and return, transaction events and per-statement bookkeeping, several times the cost of
+    SQLite's own work; here it costs the driver's BEGIN, one ``executemany`` per statement and
+    COMMIT. Statements still come compiled from SQLAlchemy for the dialect (``BulkStatement``).
+
+    A failed transaction is rolled back; a connection that fails otherwise (the server went
+    away) is invalidated and the next transaction checks out a fresh one. Thread-safe.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._dialect = engine.dialect
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._lock = threading.Lock()
+        self._conn: Any = None  # SQLAlchemy's proxy of the driver connection
+        self.integrity_error: type[Exception] = engine.dialect.loaded_dbapi.IntegrityError
+
+    @contextmanager
+    def begin(self) -> Iterator[DirectTransaction]:
+        """A write transaction, committed when the block ends and rolled back if it raises."""
+        with self._lock:
+            conn = self._conn
+            if conn is None:
+                conn = self._conn = self._engine.raw_connection()
+            try:
+                cursor = conn.cursor()
+                try:
+                    if self._sqlite:  # autocommit mode: BEGIN is ours to send (see _on_connect)
+                        cursor.execute("BEGIN IMMEDIATE")
+                    yield DirectTransaction(cursor, self._dialect)
+                finally:
+                    cursor.close()
+                conn.commit()
+            except BaseException as exc:
+                self._abandon(conn, exc)
+                raise
+
+    def _abandon(self, conn: Any, exc: BaseException) -> None:
+        dbapi = self._dialect.loaded_dbapi
+        # A refused row leaves the connection sound; other driver errors may not (a server
+        # that went away), and neither does a rollback that fails.
+        suspect = isinstance(exc, dbapi.Error) and not isinstance(exc, dbapi.IntegrityError)
+        try:
+            conn.rollback()
+        except Exception:
+            suspect = True
+        if suspect:
+            self._conn = None
+            with suppress(Exception):
+                conn.invalidate()
+
+    def close(self) -> None:
+        """Return the connection to the pool."""
+        with self._lock:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                with suppress(Exception):
+                    conn.close()
 
 
 def _row_getter(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:

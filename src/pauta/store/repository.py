@@ -158,6 +158,11 @@ class Store:
         self.dialect: str = self.engine.dialect.name
         # Same pool; on SQLite its transactions begin with BEGIN IMMEDIATE.
         self._writer = db.writer(self.engine)
+        # Group commits keep a driver connection of their own, except where the pool has a
+        # single shared one (an in-memory SQLite database).
+        self._direct = (
+            None if isinstance(self.engine.pool, sa.StaticPool) else db.DirectWriter(self.engine)
+        )
         if migrate:
             try:
                 db.ensure_schema(self.engine)
@@ -174,6 +179,8 @@ class Store:
 
     def close(self) -> None:
         """Close every pooled connection."""
+        if self._direct is not None:
+            self._direct.close()
         self.engine.dispose()
 
     def __enter__(self) -> Store:
@@ -608,7 +615,7 @@ class Store:
         expected (else StaleWriteError naming the rows; its ``conflicts`` attribute lists them).
         Metrics are appended. ``now`` refreshes the fenced runs' heartbeats.
         """
-        transitions.write_batch(self._writer, batch, now)
+        transitions.write_batch(self._writer, batch, now, self._direct)
 
     def list_task_runs(self, run_id: str) -> list[TaskRunRecord]:
         """A run's task calls, in the order they were created."""

@@ -29,7 +29,7 @@ from pauta.core.states import (
     FlowRunState,
     State,
 )
-from pauta.store.db import BulkStatement
+from pauta.store.db import BulkStatement, DirectWriter
 from pauta.store.records import AttemptRecord, TaskRunRecord, WriteBatch
 from pauta.store.results import StoredResult
 from pauta.store.tables import (
@@ -360,8 +360,18 @@ class _Stale(Exception):
     """A compare-and-set changed fewer rows than it had writes."""
 
 
-def write_batch(writer: Engine, batch: WriteBatch, now: datetime) -> None:
-    """Write one group commit in one write transaction; see ``Store.write``."""
+class _FenceFailed(Exception):
+    """A fenced run no longer holds the lease epoch the batch was written with."""
+
+
+def write_batch(
+    writer: Engine, batch: WriteBatch, now: datetime, direct: DirectWriter | None = None
+) -> None:
+    """Write one group commit in one write transaction; see ``Store.write``.
+
+    With ``direct`` the transaction runs on its kept driver connection (the hot path);
+    ``writer`` is then only used to explain a refused batch.
+    """
     if not batch and not batch.fences:
         return
     # Validate and build every row before taking the write lock, to keep the lock short.
@@ -405,30 +415,56 @@ def write_batch(writer: Engine, batch: WriteBatch, now: datetime) -> None:
         for tw in batch.tasks
         for asset in tw.assets
     ]
-    cause: Exception
-    with writer.connect() as conn:
+    if direct is not None:
         try:
-            with conn.begin():
-                if _FENCE.execute(conn, fences) != len(fences):
-                    raise _lease_lost(conn, batch.fences)
-                TASK_INSERT.execute(conn, rows.task_new)
-                if TASK_CAS.execute(conn, rows.task_cas) != len(rows.task_cas):
+            with direct.begin() as tx:
+                if _FENCE.execute_direct(tx, fences) != len(fences):
+                    raise _FenceFailed
+                TASK_INSERT.execute_direct(tx, rows.task_new)
+                if TASK_CAS.execute_direct(tx, rows.task_cas) != len(rows.task_cas):
                     raise _Stale
-                ATTEMPT_INSERT.execute(conn, rows.attempt_new)
-                if ATTEMPT_CAS.execute(conn, rows.attempt_cas) != len(rows.attempt_cas):
+                ATTEMPT_INSERT.execute_direct(tx, rows.attempt_new)
+                if ATTEMPT_CAS.execute_direct(tx, rows.attempt_cas) != len(rows.attempt_cas):
                     raise _Stale
-                METRIC_INSERT.execute(conn, metric_rows)
-                ARTIFACT_INSERT.execute(conn, artifact_rows)
-                EVENT_INSERT.execute(conn, event_rows)
+                METRIC_INSERT.execute_direct(tx, metric_rows)
+                ARTIFACT_INSERT.execute_direct(tx, artifact_rows)
+                EVENT_INSERT.execute_direct(tx, event_rows)
             return
-        except (_Stale, sa.exc.IntegrityError) as exc:
+        except _FenceFailed:
+            with writer.connect() as conn:
+                raise _lease_lost(conn, batch.fences) from None
+        except Exception as exc:
+            if not isinstance(exc, (_Stale, direct.integrity_error)):
+                raise
             cause = exc
         # Rolled back. Read what the store holds now, to name the rows another process changed.
-        conflicts = find_conflicts(conn, rows.checks)
-        conn.rollback()
-    if not conflicts and isinstance(cause, sa.exc.IntegrityError):
+        with writer.connect() as conn:
+            conflicts = find_conflicts(conn, rows.checks)
+            conn.rollback()
+    else:
+        with writer.connect() as conn:
+            try:
+                with conn.begin():
+                    if _FENCE.execute(conn, fences) != len(fences):
+                        raise _lease_lost(conn, batch.fences)
+                    TASK_INSERT.execute(conn, rows.task_new)
+                    if TASK_CAS.execute(conn, rows.task_cas) != len(rows.task_cas):
+                        raise _Stale
+                    ATTEMPT_INSERT.execute(conn, rows.attempt_new)
+                    if ATTEMPT_CAS.execute(conn, rows.attempt_cas) != len(rows.attempt_cas):
+                        raise _Stale
+                    METRIC_INSERT.execute(conn, metric_rows)
+                    ARTIFACT_INSERT.execute(conn, artifact_rows)
+                    EVENT_INSERT.execute(conn, event_rows)
+                return
+            except (_Stale, sa.exc.IntegrityError) as exc:
+                cause = exc
+            conflicts = find_conflicts(conn, rows.checks)
+            conn.rollback()
+    if not conflicts and not isinstance(cause, _Stale):
+        orig = getattr(cause, "orig", cause)
         raise StoreError(
-            f"the database refused the batch ({cause.orig}); does every run it writes to exist?"
+            f"the database refused the batch ({orig}); does every run it writes to exist?"
         ) from cause
     raise stale_write_error(conflicts) from None
 
