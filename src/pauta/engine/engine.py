@@ -19,7 +19,6 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from multiprocessing.connection import wait as wait_for_ready
 from typing import TYPE_CHECKING, Any
 
 from pauta.core.clock import Clock, from_timestamp, get_clock
@@ -33,6 +32,7 @@ from pauta.dispatch.queue import ReadyQueue, ReadyTask, RunningCounts
 from pauta.engine.caching import cache_key_for
 from pauta.engine.callbacks import CallbackRunner, task_event
 from pauta.engine.calls import TaskCall
+from pauta.engine.readiness import Readiness
 from pauta.engine.retries import retry_delay, should_retry
 from pauta.engine.writer import StateWriter
 from pauta.executors.base import Executor, LateWakeup, WorkItem, WorkOutcome
@@ -104,6 +104,7 @@ class Engine:
         self.drivers: dict[str, RunDriver] = {}
         self._inbox: deque[tuple[str, Any]] = deque()
         self._wake_r, self._wake_w = socket.socketpair()
+        self._readiness = Readiness()
         self._wake_r.setblocking(False)
         self._sleeping = False
         self._running: dict[tuple[str, str], _Running] = {}
@@ -226,7 +227,7 @@ class Engine:
         self._sleeping = True
         try:
             if not self._inbox and timeout != 0:
-                wait_for_ready(waitables, timeout)
+                self._readiness.wait(waitables, timeout)
         finally:
             self._sleeping = False
         try:
