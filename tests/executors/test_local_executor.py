@@ -390,6 +390,8 @@ def test_large_messages_both_ways(paths):
 
 
 def test_a_script_without_a_main_guard_fails_clearly(tmp_path):
+    # The worker imports the script to find `add`; the script's unguarded top-level code then
+    # tries to start a pool inside the worker, which would multiply processes: refused.
     script = tmp_path / "unguarded.py"
     script.write_text(
         textwrap.dedent(
@@ -398,17 +400,56 @@ def test_a_script_without_a_main_guard_fails_clearly(tmp_path):
             from pauta.core.loading import load_file
             from pauta.executors.local import LocalExecutor
 
+            def add(a, b):
+                return a + b
+
             kit = load_file({str(Path(kit.__file__))!r})
             ex = LocalExecutor(workers=1, results_url={str(tmp_path / "res")!r})
             ex.start(kit.Wakeup())
-            work = kit.item(kit.tasks.add, 1, 2, log_dir=Path({str(tmp_path / "logs")!r}))
+            work = kit.item(add, 1, 2, log_dir=Path({str(tmp_path / "logs")!r}))
             outcome = kit.run_one(ex, work)
             ex.shutdown()
-            print(outcome.error.type, outcome.error.message)
+            print(outcome.state, outcome.error.type, outcome.error.message)
             """
         )
     )
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=90)
     assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.startswith("WorkerStartFailed worker processes die while starting")
-    assert "__main__" in out.stdout
+    assert out.stdout.startswith("FAILED pauta.core.errors.FlowLoadError"), out.stdout
+    assert "keep the script's top-level code under `if __name__ == '__main__':`" in out.stdout
+
+
+def test_a_task_defined_in_the_main_script_runs_in_a_worker(tmp_path):
+    script = tmp_path / "guarded.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import os
+            from pathlib import Path
+            from pauta.core.loading import load_file
+            from pauta.executors.local import LocalExecutor
+            from pauta.store.results import ResultStore
+
+            class Point:
+                def __init__(self, x):
+                    self.x = x
+
+            def where(x):
+                return Point(x), __name__, os.getpid()
+
+            if __name__ == "__main__":
+                kit = load_file({str(Path(kit.__file__))!r})
+                ex = LocalExecutor(workers=1, results_url={str(tmp_path / "res")!r})
+                ex.start(kit.Wakeup())
+                work = kit.item(where, 5, log_dir=Path({str(tmp_path / "logs")!r}))
+                outcome = kit.run_one(ex, work)
+                ex.shutdown()
+                point, name, pid = ResultStore({str(tmp_path / "res")!r}).get(outcome.result)
+                print(outcome.state, point.x, name, pid != os.getpid())
+            """
+        )
+    )
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=90)
+    assert out.returncode == 0, out.stderr[-3000:]
+    # The script is the worker's __main__ module under multiprocessing's name for it.
+    assert out.stdout.split() == ["SUCCEEDED", "5", "__mp_main__", "True"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import os
 import sys
 import threading
 from collections.abc import Callable
@@ -123,11 +124,42 @@ def _load(ref: TaskRef) -> Any:
         ) from None
 
 
+_importing_main = False
+
+
+def _is_file_of(module: ModuleType | None, path: str) -> bool:
+    file = getattr(module, "__file__", None)
+    return file is not None and os.path.realpath(file) == os.path.realpath(path)
+
+
+def refuse_while_importing_main(what: str) -> None:
+    """Raise when a worker is importing the driver's main script and its top-level code
+    tries to ``what`` (start a pool, run a flow): without an ``if __name__ == "__main__":``
+    guard, every worker would start workers of its own."""
+    if _importing_main:
+        raise FlowLoadError(
+            f"the main script tried to {what} while a pauta worker imported it to find a "
+            "task: keep the script's top-level code under `if __name__ == '__main__':`"
+        )
+
+
 def _load_main(ref: TaskRef) -> Any:
-    # Under the spawn start method a worker re-imports the parent's main script as
-    # ``__mp_main__`` and aliases it as ``__main__``: use it when it defines the task. Tasks
-    # defined under ``if __name__ == "__main__":`` are not there; load the file by path then.
+    # A task defined in the driver's main script: the worker imports that script once, as
+    # ``__mp_main__`` aliased as ``__main__`` (as multiprocessing's spawn does), so its
+    # top-level code under `if __name__ == "__main__":` does not run. Tasks defined under
+    # that guard are not there; the file is then loaded by path under another name.
+    global _importing_main
     main = sys.modules.get("__main__")
+    if ref.path and not _is_file_of(main, ref.path):
+        # Importing multiprocessing aliases ``__mp_main__`` to this process's own __main__.
+        if not _is_file_of(sys.modules.get("__mp_main__"), ref.path):
+            sys.modules.pop("__mp_main__", None)
+        _importing_main = True
+        try:
+            main = load_file(ref.path, "__mp_main__")
+        finally:
+            _importing_main = False
+        sys.modules["__main__"] = main
     if main is not None:
         try:
             return _lookup(main, ref.qualname)

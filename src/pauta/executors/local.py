@@ -19,9 +19,9 @@ from __future__ import annotations
 import atexit
 import heapq
 import itertools
-import multiprocessing
 import os
 import select
+import sys
 import threading
 import time
 from collections import deque
@@ -31,6 +31,7 @@ from typing import Any
 
 from pauta.core.clock import get_clock
 from pauta.executors.base import ErrorInfo, Wakeup, WorkItem, WorkOutcome, failed_outcome
+from pauta.executors.loading import refuse_while_importing_main
 from pauta.executors.worker import (
     WorkerProcess,
     append_to_log,
@@ -79,7 +80,8 @@ class LocalExecutor:
         self._size = max(1, workers or os.cpu_count() or 1)
         self._results_url = results_url
         self._inline_max = inline_max
-        self._ctx = multiprocessing.get_context("spawn")
+        # Workers hold the read end; it reads EOF when this process dies (see _watch_parent).
+        self._lifeline: tuple[int, int] | None = None
         self._wakeup: Wakeup | None = None
         self._workers: list[WorkerProcess] = []
         self._idle: dict[tuple[int, ...], list[WorkerProcess]] = {}
@@ -104,10 +106,15 @@ class LocalExecutor:
     # -- the protocol -------------------------------------------------------------------
 
     def start(self, wakeup: Wakeup) -> None:
-        """Start the worker processes; they boot concurrently, none is waited for."""
+        """Start one worker, without waiting for it; the others start when work waits.
+
+        A chain of tasks never needs a second process, and a burst of parallel tasks gets the
+        whole pool at once; each worker boots in about a tenth of a second.
+        """
+        refuse_while_importing_main("start a pool of worker processes")
         self._wakeup = wakeup
-        for _ in range(self._size):
-            self._add_idle(self._spawn(()))
+        self._lifeline = os.pipe()
+        self._add_idle(self._spawn(()))
         atexit.register(self._at_exit)
 
     def slots(self) -> int:
@@ -125,7 +132,9 @@ class LocalExecutor:
 
     def waitables(self) -> list[Any]:
         if self._waitables is None:
-            self._waitables = [x for w in self._workers for x in (w.conn, w.proc.sentinel)]
+            self._waitables = [
+                x for w in self._workers for x in (w.conn, w.sentinel) if x is not None
+            ]
         return self._waitables
 
     def collect(self) -> list[WorkOutcome]:
@@ -146,8 +155,7 @@ class LocalExecutor:
             self._bury(worker, inflight.item.log_path)
             append_to_log(inflight.item.log_path, "the attempt was cancelled")
             self._ready.append(self._failed(inflight.item, _CANCELLED, inflight.sent_at))
-            if not self._closing:
-                self._add_idle(self._spawn(worker.gpu))
+            self._keep_warm()
             self._wake()
             return True
         for index, item in enumerate(self._queue):
@@ -190,6 +198,10 @@ class LocalExecutor:
             self._lock.notify()
         if self._monitor is not None:
             self._monitor.join()
+        if self._lifeline is not None:
+            for fd in self._lifeline:
+                os.close(fd)
+            self._lifeline = None
         atexit.unregister(self._at_exit)
         if self._ready:
             self._wake()
@@ -197,13 +209,21 @@ class LocalExecutor:
     # -- workers --------------------------------------------------------------------------
 
     def _spawn(self, gpu: tuple[int, ...]) -> WorkerProcess:
-        worker = WorkerProcess(self._ctx, gpu, self._results_url, self._inline_max)
+        assert self._lifeline is not None
+        worker = WorkerProcess(gpu, self._results_url, self._inline_max, self._lifeline[0])
         self._workers.append(worker)
         self._waitables = None
-        for fd in (worker.fd, worker.proc.sentinel):
+        for fd in (worker.fd, worker.sentinel):
+            if fd is None:
+                continue
             self._fds[fd] = worker
             self._poller.register(fd, select.POLLIN)
         return worker
+
+    def _keep_warm(self) -> None:
+        """Keep one worker booted while the pool is open; more start when work waits."""
+        if not self._workers and not self._closing and self._broken is None:
+            self._add_idle(self._spawn(()))
 
     def _add_idle(self, worker: WorkerProcess) -> None:
         self._idle.setdefault(worker.gpu, []).append(worker)
@@ -215,8 +235,8 @@ class LocalExecutor:
             worker.gone = True
         self._workers.remove(worker)
         self._waitables = None
-        for fd in (worker.fd, worker.proc.sentinel):
-            if self._fds.pop(fd, None) is not None:
+        for fd in (worker.fd, worker.sentinel):
+            if fd is not None and self._fds.pop(fd, None) is not None:
                 self._poller.unregister(fd)
         idle = self._idle.get(worker.gpu)
         if idle and worker in idle:
@@ -230,8 +250,8 @@ class LocalExecutor:
 
     def _reap_retiring(self, *, block: bool) -> None:
         for worker in list(self._retiring):
-            # exitcode polls without waiting; a retired worker exits as soon as it reads "stop"
-            if block or worker.proc.exitcode is not None:
+            # poll() does not wait; a retired worker exits as soon as it reads "stop"
+            if block or worker.proc.poll() is not None:
                 worker.reap(10)
                 self._retiring.remove(worker)
 
@@ -245,18 +265,22 @@ class LocalExecutor:
 
     def _dispatch(self) -> None:
         queue = self._queue
-        while queue and self._n_idle:
+        while queue:
             item = queue[0]
             gpu = tuple(item.gpu_ids)
             pool = self._idle.get(gpu)
             if pool:
                 worker = pool.pop()
                 self._n_idle -= 1
-            else:
+            elif len(self._workers) < self._size:
+                worker = self._spawn(gpu)  # it reads the item once it has booted
+            elif self._n_idle:
                 # CUDA reads CUDA_VISIBLE_DEVICES once: an idle worker of another kind is
                 # retired and a worker for this device set takes its place.
                 self._retire(next(w for ws in self._idle.values() for w in ws))
                 worker = self._spawn(gpu)
+            else:
+                break
             queue.popleft()
             inflight = _Inflight(item, worker, get_clock().timestamp())
             worker.busy = inflight
@@ -333,15 +357,15 @@ class LocalExecutor:
         if self._start_failures >= _START_FAILURES_MAX:
             self._give_up(code, out)
         else:
-            self._add_idle(self._spawn(worker.gpu))
+            self._keep_warm()
 
     def _give_up(self, code: int | None, out: list[WorkOutcome]) -> None:
         """Workers die while starting, again and again: fail what waits instead of looping."""
         how = exit_text(code).replace("the task's process", "each")
         self._broken = ErrorInfo(
             "WorkerStartFailed",
-            f"worker processes die while starting ({how}); if the flow is a script, keep its "
-            "top-level code under `if __name__ == '__main__':` (workers import the main script)",
+            f"worker processes die while starting ({how}); check that "
+            f"`{sys.executable} -c 'import pauta.executors.worker'` works in this environment",
             "",
             "crash",
         )
@@ -369,8 +393,9 @@ class LocalExecutor:
             self._wakeup.set()
 
     def _at_exit(self) -> None:
-        # multiprocessing joins live children at exit: kill ours first or exit would hang.
-        # The engine's thread may still be inside collect() now, so no table is touched here.
+        # An executor not shut down at interpreter exit kills its workers rather than leave
+        # them behind. The engine's thread may still be inside collect() now, so no table is
+        # touched here.
         if self._closing:
             return
         self._closing = True

@@ -1,9 +1,11 @@
 """Running one attempt; a warm worker process's main loop, and the executor's handle on it.
 
-A worker is started with the ``spawn`` method (CUDA and ``fork`` do not mix) and talks to its
-executor over one duplex pipe. Messages are pickled tuples:
+A worker is a fresh interpreter (``python -c``; CUDA and ``fork`` do not mix) that imports only
+this module until a task needs more: not the driver's main script, not ``multiprocessing``'s
+machinery. It talks to its executor over one socket pair. Messages are pickled:
 
-- parent to worker: ``("work", run_id, RunInfo | None, TaskRef | token, key, task_name,
+- parent to worker: first the configuration (``boot``), then ``("work", run_id,
+  RunInfo | None, TaskRef | token, key, task_name,
   attempt, args_blob, log_path, is_async)`` (the RunInfo and the TaskRef travel only the first
   time this worker sees that run or function), ``("forget",)`` to drop what it remembers, and
   ``("stop",)``;
@@ -14,20 +16,22 @@ A task's exception, ``sys.exit`` included, fails only its attempt: the worker ca
 
 from __future__ import annotations
 
-import atexit
 import os
 import pickle
 import signal
 import socket
 import struct
+import subprocess
 import sys
 import threading
 import traceback
 from collections.abc import Callable
 from contextlib import AbstractContextManager, suppress
-from typing import Any, NoReturn, TextIO
+from multiprocessing.connection import Connection
+from typing import Any, TextIO
 
 from pauta.core.clock import get_clock
+from pauta.core.process import exit_without_teardown
 from pauta.core.secrets import mask, mask_file, registered_values, revealed_names
 from pauta.core.states import State
 from pauta.definitions.context import Context, Interval, use_context
@@ -270,23 +274,41 @@ class WorkerProcess:
         "ready",
         "refs",
         "runs",
+        "sentinel",
     )  # fmt: skip
 
-    def __init__(self, ctx: Any, gpu: tuple[int, ...], results_url: str, inline_max: int) -> None:
-        parent, child = ctx.Pipe(duplex=True)
+    def __init__(
+        self, gpu: tuple[int, ...], results_url: str, inline_max: int, lifeline: int
+    ) -> None:
+        parent, child = socket.socketpair()
         cuda = ",".join(str(g) for g in gpu) if gpu else None
-        self.proc = ctx.Process(
-            target=worker_main,
-            args=(child, cuda, results_url, inline_max),
-            name="pauta-worker" + (f"-gpu{cuda}" if cuda else ""),
-        )
+        env = None if cuda is None else {**os.environ, "CUDA_VISIBLE_DEVICES": cuda}
+        argv = [
+            sys.executable,
+            *subprocess._args_from_interpreter_flags(),  # -O, -X ... as this process runs
+            "-c",
+            "from pauta.executors.worker import boot; boot()",
+            str(child.fileno()),
+            str(lifeline),
+        ]
         try:
-            self.proc.start()
+            # Its own session (setsid), so the executor can kill it with everything it started.
+            self.proc = subprocess.Popen(
+                argv,
+                pass_fds=(child.fileno(), lifeline),
+                start_new_session=True,
+                stdin=subprocess.DEVNULL,
+                env=env,
+            )
         finally:
             child.close()
         self.pid: int = self.proc.pid
-        self.conn = parent
-        self.fd: int = parent.fileno()
+        self.conn = Connection(parent.detach())
+        self.fd: int = self.conn.fileno()
+        # Readable once the process has exited, even when a child it forked keeps the socket.
+        self.sentinel: int | None = None
+        with suppress(AttributeError, OSError):
+            self.sentinel = os.pidfd_open(self.pid)
         self.gpu = gpu
         self.name = f"{socket.gethostname()}:{self.pid}"
         self.busy: Any = None  # the executor's record of the item it runs
@@ -295,6 +317,9 @@ class WorkerProcess:
         self.last_log = ""
         self.runs: set[str] = set()
         self.refs: set[str] = set()
+        config = {"sys_path": sys.path, "results_url": results_url, "inline_max": inline_max}
+        with suppress(OSError):  # a worker that died at once is noticed by its EOF
+            self._write(pickle.dumps(config, PROTOCOL))
 
     def send_item(self, item: WorkItem) -> bool:
         """Send ``item``; False when the worker is dead (its EOF tells the rest)."""
@@ -395,15 +420,17 @@ class WorkerProcess:
 
         ``log_path``: the attempt it was running, which gets what that attempt printed.
         """
-        self.proc.join(timeout)
-        if self.proc.exitcode is None:
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
             self.kill()
-            self.proc.join()
-        code = self.proc.exitcode
+            code = self.proc.wait()
         if not self.conn.closed:
             self.conn.close()
-        with suppress(ValueError):  # another thread reaped it (interpreter exit)
-            self.proc.close()
+        if self.sentinel is not None:
+            with suppress(OSError):
+                os.close(self.sentinel)
+            self.sentinel = None
         if self.last_log:
             scratch = scratch_path(os.path.dirname(self.last_log), self.pid)
             with suppress(OSError):
@@ -443,56 +470,58 @@ def log_tail(path: str, limit: int = 4000) -> str:
 # -- the worker's side ------------------------------------------------------------------------
 
 
-def _watch_parent() -> None:
+def _watch_parent(lifeline: int) -> None:
     """Kill this worker's process group when the executor's process dies.
 
+    The executor holds the write end of the ``lifeline`` pipe and never writes to it: a read
+    returns only when every write end is closed, that is when the executor's process is gone.
     Without this, a killed driver would leave its workers (and their children) running tasks
     that the resumed run will run again.
     """
-    import multiprocessing
-    from multiprocessing.connection import wait
-
-    parent = multiprocessing.parent_process()
-    if parent is None or parent.sentinel is None:
-        return
 
     def watch() -> None:
-        wait([parent.sentinel])
+        with suppress(OSError):
+            while os.read(lifeline, 1):
+                pass
         os.killpg(os.getpid(), signal.SIGKILL)
 
     threading.Thread(target=watch, name="pauta-parent-watch", daemon=True).start()
 
 
-def _exit_without_teardown() -> NoReturn:
-    """End a stopped worker at once: run the atexit handlers (logging's flush among them, and
-    any a task registered), flush the streams, and skip the interpreter's module teardown, which
-    takes a warm worker 0.1-0.2 s and is most of what `pauta run` waits for at its end."""
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        with suppress(Exception):
-            stream.flush()
-    os._exit(0)
+def boot() -> None:
+    """A worker process's entry point: ``python -c "...; boot()" SOCKET_FD LIFELINE_FD``.
 
-
-def worker_main(conn: Any, cuda_devices: str | None, results_url: str, inline_max: int) -> None:
-    """The loop of one warm worker process (the ``target`` of its ``Process``).
-
-    ``CUDA_VISIBLE_DEVICES`` is set before any task code is imported. (Under ``spawn`` the
-    parent's main script was re-imported as ``__mp_main__`` already; CUDA libraries read the
-    variable when they initialise, on first use, which is later.)
+    The first message on the socket is the executor's configuration: its ``sys.path`` (so a
+    worker imports what its executor can), where results go and how large an inline result
+    may be.
     """
-    if cuda_devices is not None:
-        os.environ["CUDA_VISIBLE_DEVICES"] = cuda_devices
-    # Our own process group, so the executor can kill this worker with everything it started.
-    with suppress(OSError):
-        os.setsid()
+    fd, lifeline = int(sys.argv[1]), int(sys.argv[2])
+    # Tasks that start programs must not hand them these descriptors.
+    for own in (fd, lifeline):
+        os.set_inheritable(own, False)
+    conn = Connection(fd)
+    try:
+        config = pickle.loads(conn.recv_bytes())
+    except (EOFError, OSError):
+        return  # the executor is gone already (it was interrupted while this worker started)
+    sys.path[:] = config["sys_path"]
+    sys.argv[:] = [sys.argv[0]]
+    worker_main(conn, config["results_url"], config["inline_max"], lifeline)
+
+
+def worker_main(conn: Any, results_url: str, inline_max: int, lifeline: int) -> None:
+    """The loop of one warm worker process.
+
+    ``CUDA_VISIBLE_DEVICES``, when the executor pins GPUs, is in the environment the process
+    started with, before any task code is imported.
+    """
     # Ctrl-C is for the driver: it cancels the run and stops the workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import faulthandler
 
     # A segfault dumps the Python stack to fd 2, which is the attempt's log while it runs.
     faulthandler.enable(file=sys.__stderr__ or sys.stderr, all_threads=False)
-    _watch_parent()
+    _watch_parent(lifeline)
     store = ResultStore(results_url, inline_max)
     capture = FdCapture()
     me = worker_name()
@@ -529,6 +558,6 @@ def worker_main(conn: Any, cuda_devices: str | None, results_url: str, inline_ma
                 refs.clear()
             elif kind == "stop":
                 capture.close()
-                _exit_without_teardown()
+                exit_without_teardown(0)
     finally:
         capture.close()
