@@ -1,3 +1,3 @@
-from pauta.cli import main
+from pauta.cli import entry
 
-main()
+entry()

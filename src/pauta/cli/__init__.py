@@ -1,5 +1,5 @@
 """The ``pauta`` command line."""
 
-from pauta.cli.main import main
+from pauta.cli.main import entry, main
 
-__all__ = ["main"]
+__all__ = ["entry", "main"]
