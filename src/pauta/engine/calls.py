@@ -78,6 +78,8 @@ class TaskCall:
         self.cached_from: str | None = None
         self.observed = False
         self.done = False
+        # a thread waits for this call (see RunDriver.wait_for_call and Engine._resolve)
+        self.awaited = False
         self.retry_at: float | None = None
         # engine bookkeeping for "durable before dependents start"
         self.registered_seq = 0

@@ -62,6 +62,7 @@ class RunDriver:
         self.calls: dict[str, TaskCall] = {}
         self.order: list[TaskCall] = []
         self.unfinished = 0
+        self.awaiting_all = False  # the body waits in wait_all
         self.cancelling = False
         self.timed_out = False
         self.lost: BaseException | None = None
@@ -222,10 +223,17 @@ class RunDriver:
             raise PautaError("the pauta engine stopped") from self.engine.error
 
     def wait_for_call(self, call: TaskCall, timeout: float | None) -> bool:
-        """Block until ``call`` is done; False on timeout."""
+        """Block until ``call`` is done; False on timeout.
+
+        The engine wakes waiters only when a call someone awaits ends, not on every call: a
+        body waiting for the last task of a chain of 1,000 is woken once. ``awaited`` is set
+        before ``done`` is read, and the engine sets ``done`` before it reads ``awaited``, so
+        one of the two always sees the other.
+        """
         clock = self.engine.clock
         deadline = None if timeout is None else clock.monotonic() + timeout
         with self.engine.cond:
+            call.awaited = True
             while not call.done:
                 self.check_alive()
                 remaining = None if deadline is None else deadline - clock.monotonic()
@@ -237,6 +245,7 @@ class RunDriver:
     def wait_all(self) -> None:
         """Block until every call this run submitted has finished."""
         with self.engine.cond:
+            self.awaiting_all = True
             while self.unfinished > 0:
                 self.check_alive()
                 self.engine.cond.wait(0.5)

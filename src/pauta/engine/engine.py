@@ -628,11 +628,17 @@ class Engine:
 
     def _resolve(self, calls: list[TaskCall]) -> None:
         callbacks: list[Callable[[], None]] = []
+        wake = False
         for call in calls:
             callbacks.extend(call.mark_done())
-            call.driver.call_finished(call)
-        with self.cond:
-            self.cond.notify_all()
+            driver = call.driver
+            driver.call_finished(call)
+            # Only a thread waiting for this call, or for the whole run, needs waking: waking
+            # it for every call costs a context switch and the GIL each time.
+            wake = wake or call.awaited or (driver.awaiting_all and driver.unfinished == 0)
+        if wake:
+            with self.cond:
+                self.cond.notify_all()
         for callback in callbacks:
             callback()
 
