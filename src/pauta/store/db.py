@@ -145,6 +145,9 @@ def create_engine(url: str | URL, *, sqlite_synchronous: str = "NORMAL") -> Engi
     """
     parsed = normalize_url(url)
     if parsed.get_backend_name() != "sqlite":
+        from pauta.store.tables import add_postgresql_options
+
+        add_postgresql_options()
         return sa.create_engine(parsed, pool_pre_ping=True, json_serializer=json_dumps)
 
     synchronous = sqlite_synchronous.upper()

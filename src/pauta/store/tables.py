@@ -132,13 +132,21 @@ Index("ix_task_runs_flow_run_id_state", task_runs.c.flow_run_id, task_runs.c.sta
 # Cross-run caching looks up a task's earlier successful result by (task name, cache key).
 # Partial: most calls have no cache key, and indexing their NULLs made inserts ~40% slower.
 _CACHED = task_runs.c.cache_key.isnot(None)
-Index(
+_CACHE_INDEX = Index(
     "ix_task_runs_name_cache_key",
     task_runs.c.name,
     task_runs.c.cache_key,
     sqlite_where=_CACHED,
-    postgresql_where=_CACHED,
 )
+
+
+def add_postgresql_options() -> None:
+    """Give the tables their PostgreSQL-only options (the partial index's WHERE).
+
+    Called when a PostgreSQL engine is created: naming a ``postgresql_`` option imports
+    SQLAlchemy's PostgreSQL dialect (about 30 ms), which a SQLite user's commands never need.
+    """
+    _CACHE_INDEX.dialect_options["postgresql"]["where"] = _CACHED
 
 task_attempts = Table(
     "task_attempts",
