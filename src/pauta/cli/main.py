@@ -1,29 +1,52 @@
-"""``pauta`` commands. Heavy modules are imported inside commands so ``pauta --help`` is quick."""
+"""``pauta`` commands.
+
+Each command's module is imported only when that command runs (or for ``--help``), and heavy
+modules are imported inside commands, so a command pays only for what it uses.
+"""
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
-from pauta.cli.admin import db, pools
-from pauta.cli.flows import flows
-from pauta.cli.run import run
-from pauta.cli.runs import logs, runs
-from pauta.cli.scheduler import backfill, scheduler, server
-from pauta.cli.users import tokens, users
-from pauta.cli.worker import trigger, worker
+# command name -> module under pauta.cli defining it (as a function of the same name)
+COMMANDS = {
+    "run": "run",
+    "server": "scheduler",
+    "trigger": "worker",
+    "backfill": "scheduler",
+    "scheduler": "scheduler",
+    "worker": "worker",
+    "runs": "runs",
+    "logs": "runs",
+    "flows": "flows",
+    "pools": "admin",
+    "users": "users",
+    "tokens": "users",
+    "db": "admin",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = COMMANDS.get(cmd_name)
+        if module is None:
+            return None
+        command = getattr(importlib.import_module(f"pauta.cli.{module}"), cmd_name)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="pauta")
 def main() -> None:
     """pauta: dynamic, durable workflows for machine-learning pipelines."""
-
-
-COMMANDS = (
-    run, server, trigger, backfill, scheduler, worker, runs, logs, flows, pools, users, tokens, db,
-)  # fmt: skip
-for command in COMMANDS:
-    main.add_command(command)
 
 
 def entry() -> None:
