@@ -62,6 +62,10 @@ class LeaseKeeper:
         next_beat = self.engine.clock.monotonic() + self.interval
         while not self._stop.wait(self.check_interval):
             self.check_cancels()
+            try:
+                self.engine.store.checkpoint()
+            except Exception:
+                log.warning("checkpointing the database failed; will retry", exc_info=True)
             if self.engine.clock.monotonic() >= next_beat:
                 next_beat += self.interval
                 self.beat()

@@ -374,6 +374,11 @@ class DirectWriter:
             conn = self._conn
             if conn is None:
                 conn = self._conn = self._engine.raw_connection()
+                if self._sqlite:
+                    # A commit that pushes the WAL past its limit would copy it into the
+                    # database (and fsync) on the engine's critical path; ``checkpoint`` does
+                    # that from another thread instead.
+                    conn.cursor().execute("PRAGMA wal_autocheckpoint = 0").close()
             try:
                 cursor = conn.cursor()
                 try:
@@ -401,12 +406,22 @@ class DirectWriter:
             with suppress(Exception):
                 conn.invalidate()
 
+    def checkpoint(self) -> None:
+        """Copy the WAL into the SQLite database without blocking writers (PASSIVE); call it
+        every second or so from a thread that is not the engine's. Nothing on PostgreSQL."""
+        if not self._sqlite:
+            return
+        with self._engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+
     def close(self) -> None:
-        """Return the connection to the pool."""
+        """Return the connection to the pool, with SQLite's automatic checkpoints back on."""
         with self._lock:
             conn, self._conn = self._conn, None
             if conn is not None:
                 with suppress(Exception):
+                    if self._sqlite:
+                        conn.cursor().execute("PRAGMA wal_autocheckpoint = 1000").close()
                     conn.close()
 
 

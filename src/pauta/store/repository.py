@@ -612,6 +612,15 @@ class Store:
             return conn.execute(stmt).rowcount == 1
 
     # task runs --------------------------------------------------------------------------------
+    def checkpoint(self) -> None:
+        """Fold SQLite's write-ahead log into the database, without blocking writers.
+
+        Group commits do not do it themselves (it would stall the engine every few hundred
+        tasks); the heartbeat thread of each driving process calls this every second.
+        """
+        if self._direct is not None:
+            self._direct.checkpoint()
+
     def write(self, batch: WriteBatch, now: datetime) -> None:
         """Write a group commit in one transaction: all of it, or nothing.
 

@@ -1,0 +1,45 @@
+"""Group commits leave SQLite's WAL to the heartbeat's checkpoints, and nothing is lost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from test_store_repository import T0, make_task, running_run
+
+from pauta.core.states import State
+from pauta.store.records import TaskWrite, WriteBatch
+from pauta.store.repository import Store
+
+
+def write_tasks(store: Store, run_id: str, epoch: int, count: int, start: int) -> None:
+    for i in range(start, start + count):
+        task = make_task(run_id, f"t#{i}", State.SUCCEEDED, ended_at=T0)
+        store.write(WriteBatch(fences={run_id: epoch}, tasks=[TaskWrite(task, None)]), T0)
+
+
+def test_commits_do_not_checkpoint_and_checkpoint_folds_the_wal(tmp_path: Path) -> None:
+    db = tmp_path / "pauta.db"
+    wal = db.with_name("pauta.db-wal")
+    store = Store(f"sqlite:///{db}")
+    try:
+        epoch = running_run(store)
+        # enough commits to pass SQLite's automatic checkpoint (1,000 pages)
+        write_tasks(store, "0000run000000001", epoch, 600, start=0)
+        grown = wal.stat().st_size
+        assert grown > 1000 * 4096  # the commits did not checkpoint
+        store.checkpoint()
+        # Once the WAL is in the database, the next commits write it from its start again:
+        # without the checkpoint it would grow to about twice its size.
+        write_tasks(store, "0000run000000001", epoch, 600, start=600)
+        assert wal.stat().st_size < grown * 1.5
+        assert len(store.list_task_runs("0000run000000001")) == 1200
+    finally:
+        store.close()
+    # The kept connection went back to the pool with automatic checkpoints on again.
+    reopened = Store(f"sqlite:///{db}")
+    try:
+        with reopened.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
+        assert len(reopened.list_task_runs("0000run000000001")) == 1200
+    finally:
+        reopened.close()
