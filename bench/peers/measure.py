@@ -26,12 +26,14 @@ class Sample:
 
 
 class TreeSampler(threading.Thread):
-    """Polls /proc for every process in the measured session and keeps the largest total RSS.
+    """Polls /proc for every process of the measured tree and keeps the largest total RSS.
 
-    The command starts in a session of its own, so its whole tree (worker processes, Prefect's
-    API server subprocess) shares one session id, even when a process is re-parented. A process
-    is looked at once to learn its session; after that only members' RSS is read, which keeps
-    each poll to a directory listing plus a few small reads.
+    The command starts in a session of its own. A process belongs to the tree when it is in
+    that session (Prefect's API server subprocess, even once re-parented) or when its parent
+    belongs (pauta's workers start sessions of their own, so that each can be killed with its
+    children). A process is looked at once, when first seen, to learn its session and parent;
+    after that only members' RSS is read, which keeps each poll to a directory listing plus a
+    few small reads.
     """
 
     def __init__(self, session: int) -> None:
@@ -53,21 +55,24 @@ class TreeSampler(threading.Thread):
 
     def poll(self) -> None:
         pids = {int(name) for name in os.listdir("/proc") if name.isdigit()}
-        for pid in pids - self._members - self._others:
-            (self._members if _session_of(pid) == self.session else self._others).add(pid)
+        # Lower pids first: a parent is usually classified before its children.
+        for pid in sorted(pids - self._members - self._others):
+            session, parent = _session_and_parent(pid)
+            member = session == self.session or parent in self._members
+            (self._members if member else self._others).add(pid)
         self._others &= pids
         self._members &= pids
         self.peak = max(self.peak, sum(_rss(pid) for pid in self._members))
 
 
-def _session_of(pid: int) -> int | None:
+def _session_and_parent(pid: int) -> tuple[int | None, int | None]:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
-        return None
+        return None, None
     # Fields after the command name, which is in parentheses and may contain spaces.
     fields = stat[stat.rindex(")") + 2 :].split()
-    return int(fields[3])
+    return int(fields[3]), int(fields[1])
 
 
 def _rss(pid: int) -> int:
@@ -95,14 +100,20 @@ def run_measured(
         )
         sampler = TreeSampler(process.pid)
         sampler.start()
-        timed_out = False
-        try:
-            process.wait(timeout=cap_s)
-        except subprocess.TimeoutExpired:
-            timed_out = True
+        # A blocking wait returns the moment the process exits; wait(timeout=...) polls with
+        # sleeps of up to 50 ms, which would round every measurement up by that much.
+        capped = threading.Event()
+
+        def kill_at_cap() -> None:
+            capped.set()
             _kill_session(process.pid)
-            process.wait()
+
+        cap = threading.Timer(cap_s, kill_at_cap)
+        cap.start()
+        process.wait()
         seconds = time.perf_counter() - started
+        cap.cancel()
+        timed_out = capped.is_set()
         sampler.stop()
     _kill_session(process.pid)
     return Sample(seconds, sampler.peak, process.returncode, timed_out, load)
