@@ -57,7 +57,7 @@ class Row:
 
 def speedup(row: Row, pauta: Row | None, cap_s: float) -> str:
     """How many times longer the peer took than pauta on the same workload."""
-    if row.tool == "pauta" or pauta is None or pauta.median is None:
+    if row.tool.startswith("pauta") or pauta is None or pauta.median is None:
         return ""
     if row.status == "capped":
         return f"> {cap_s / pauta.median:,.0f}"

@@ -186,7 +186,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="N up to 100, one repetition")
     parser.add_argument("--repeat", type=int, help="repetitions (default 3, or 1 with --quick)")
-    parser.add_argument("--tools", default="pauta,prefect,dagster,airflow")
+    parser.add_argument("--tools", default="pauta,pauta-1-worker,prefect,dagster,airflow")
     parser.add_argument("--cap", type=float, default=900.0, help="kill a run after this many s")
     parser.add_argument("--skip-after", type=float, default=120.0, help="skip larger N after")
     parser.add_argument("--venvs", type=Path, default=HERE / ".venvs")
@@ -207,11 +207,20 @@ def main() -> None:
     wanted = args.tools.split(",")
     tools = [tool for tool in all_tools() if tool.name in wanted]
     args.venvs.mkdir(parents=True, exist_ok=True)
-    for tool in list(tools):
+    installed = {}
+    for tool in [t for t in tools if t.variant_of is None]:
         problem = ensure_venv(tool, args.venvs, args.upgrade, args.pauta_ref)
         if problem:
             print(f"{tool.name} left out: {problem}", file=sys.stderr)
             tools.remove(tool)
+        else:
+            installed[tool.name] = tool
+    for tool in [t for t in tools if t.variant_of is not None]:
+        base = installed.get(tool.variant_of)
+        if base is None:
+            tools.remove(tool)
+        else:
+            tool.venv, tool.version = base.venv, base.version
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="pauta-peers-") as scratch:
         # Each process's output is kept (outside the scratch homes) to explain a failure.

@@ -32,6 +32,8 @@ class Tool:
     home_env: Callable[[Path], dict[str, str]]
     fallback: list[str] = field(default_factory=list)
     init: Callable[[Path, dict[str, str]], None] | None = None
+    # a variant of another tool: runs from that tool's virtual environment
+    variant_of: str | None = None
     venv: Path = Path()
     version: str = "?"
 
@@ -52,6 +54,11 @@ class Tool:
 def _pauta_argv(bin_dir: Path, workload: str, n: int) -> list[str]:
     file = WORKLOADS / "pauta_flows.py"
     return [str(bin_dir / "pauta"), "run", f"{file}:{workload}", "-p", f"n={n}"]
+
+
+def _pauta_one_worker_argv(bin_dir: Path, workload: str, n: int) -> list[str]:
+    argv = _pauta_argv(bin_dir, workload, n)
+    return [*argv[:2], "--workers", "1", *argv[2:]]
 
 
 def _script_argv(script: Path) -> Callable[[Path, str, int], list[str]]:
@@ -98,6 +105,16 @@ def all_tools() -> list[Tool]:
             requirements=[ML_REQUIREMENT],
             workload_argv=_pauta_argv,
             home_env=lambda home: {"PAUTA_HOME": str(home)},
+        ),
+        # The same pauta with one worker process: what parallelism costs in memory, shown
+        # beside the default (a worker per core) rather than instead of it.
+        Tool(
+            name="pauta-1-worker",
+            distribution="pauta",
+            requirements=[],
+            workload_argv=_pauta_one_worker_argv,
+            home_env=lambda home: {"PAUTA_HOME": str(home)},
+            variant_of="pauta",
         ),
         Tool(
             name="prefect",

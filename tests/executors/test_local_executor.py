@@ -453,3 +453,27 @@ def test_a_task_defined_in_the_main_script_runs_in_a_worker(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     # The script is the worker's __main__ module under multiprocessing's name for it.
     assert out.stdout.split() == ["SUCCEEDED", "5", "__mp_main__", "True"]
+
+
+def test_the_pool_grows_for_long_tasks_and_not_for_a_burst_of_tiny_ones(paths):
+    ex = LocalExecutor(workers=3, results_url=str(paths["results"]))
+    ex.start(kit.Wakeup())
+    try:
+        assert len(ex._workers) == 1  # one warm worker to begin with
+        # 400 no-op tasks at once: the one worker mostly waits for the next item, and a second
+        # worker would only take a core from the process sending them.
+        tiny = [make(tasks.add, i, 1, paths=paths) for i in range(400)]
+        ex.submit(tiny)
+        assert all(o.state == State.SUCCEEDED for o in kit.collect(ex, 400))
+        assert len(ex._workers) == 1
+
+        # Three tasks of 1.5 s: they keep workers busy, so the pool grows to run them together.
+        slow = [make(tasks.slow_value, i, 1.5, paths=paths) for i in range(3)]
+        ex.submit(slow)
+        outcomes = kit.collect(ex, 3)
+        assert all(o.state == State.SUCCEEDED for o in outcomes)
+        assert len(ex._workers) == 3
+        # Generous bounds: they overlapped (run one after another they would take 4.5 s).
+        assert max(o.started_at for o in outcomes) < min(o.ended_at for o in outcomes)
+    finally:
+        ex.shutdown()

@@ -42,6 +42,12 @@ from pauta.executors.worker import (
 
 # Consecutive workers dying before they reach their main loop: the pool gives up.
 _START_FAILURES_MAX = 3
+# The pool grows when tasks have waited this long for a worker while the workers were busy
+# running tasks (not waiting for the engine) at least this share of the time. Booting a worker
+# costs about 0.1 s of a core and 20 MiB plus what its tasks import: worth it for long tasks,
+# wasted on a burst of tiny ones, where the engine, not the workers, sets the pace.
+_GROW_AFTER_S = 0.05
+_GROW_BUSY_SHARE = 0.75
 _INTERRUPTED = ErrorInfo(
     "Interrupted", "the executor shut down before the task finished", "", "interrupted"
 )
@@ -51,12 +57,13 @@ _CANCELLED = ErrorInfo("Cancelled", "the task was cancelled", "", "cancelled")
 class _Inflight:
     """An item sent to a worker. ``done`` and ``timed_out`` are guarded by the lock."""
 
-    __slots__ = ("done", "item", "sent_at", "timed_out", "unsent", "worker")
+    __slots__ = ("done", "item", "sent", "sent_at", "timed_out", "unsent", "worker")
 
     def __init__(self, item: WorkItem, worker: WorkerProcess, sent_at: float) -> None:
         self.item = item
         self.worker = worker
-        self.sent_at = sent_at
+        self.sent_at = sent_at  # pauta's clock: when the attempt started, for its records
+        self.sent = time.monotonic()  # real time: for deciding when the pool grows
         self.done = False
         self.timed_out = False
         self.unsent = False
@@ -65,11 +72,12 @@ class _Inflight:
 class LocalExecutor:
     """Runs items in a pool of warm worker processes on this machine.
 
-    ``workers`` processes (default: the number of CPUs) run one item each at a time; more
-    items wait in a FIFO. Items with ``gpu_ids`` run in workers started with exactly that
-    ``CUDA_VISIBLE_DEVICES`` (an idle worker of another kind is retired to make room, so the
-    pool keeps its size). Results go to the result store at ``results_url``, inline in the
-    outcome when at most ``inline_max`` bytes.
+    Up to ``workers`` processes (default: the number of CPUs) run one item each at a time;
+    more items wait in a FIFO. The pool starts with one worker and grows while items wait and
+    the workers are busy with them (see ``_consider_growing``). Items with ``gpu_ids`` run in
+    workers started with exactly that ``CUDA_VISIBLE_DEVICES`` (an idle worker of another kind
+    is retired to make room when the pool is full). Results go to the result store at
+    ``results_url``, inline in the outcome when at most ``inline_max`` bytes.
     """
 
     name = "local"
@@ -96,20 +104,24 @@ class LocalExecutor:
         self._running: dict[tuple[str, str], _Inflight] = {}
         self._ready: list[WorkOutcome] = []
         self._lock = threading.Condition()
-        self._deadlines: list[tuple[float, int, _Inflight]] = []
+        self._deadlines: list[tuple[float, int, _Inflight | None]] = []
         self._seq = itertools.count()
         self._monitor: threading.Thread | None = None
         self._closing = False
         self._start_failures = 0
         self._broken: ErrorInfo | None = None
+        # growth: since when items have waited with every worker busy, and how much of that
+        # time finished items kept workers busy (seconds, summed over workers)
+        self._waiting_since: float | None = None
+        self._busy_while_waiting = 0.0
 
     # -- the protocol -------------------------------------------------------------------
 
     def start(self, wakeup: Wakeup) -> None:
         """Start one worker, without waiting for it; the others start when work waits.
 
-        A chain of tasks never needs a second process, and a burst of parallel tasks gets the
-        whole pool at once; each worker boots in about a tenth of a second.
+        A chain of tasks never needs a second process; parallel tasks that keep the workers
+        busy grow the pool within ``_GROW_AFTER_S``.
         """
         refuse_while_importing_main("start a pool of worker processes")
         self._wakeup = wakeup
@@ -272,8 +284,8 @@ class LocalExecutor:
             if pool:
                 worker = pool.pop()
                 self._n_idle -= 1
-            elif len(self._workers) < self._size:
-                worker = self._spawn(gpu)  # it reads the item once it has booted
+            elif gpu and len(self._workers) < self._size:
+                worker = self._spawn(gpu)  # only a worker for this device set can run it
             elif self._n_idle:
                 # CUDA reads CUDA_VISIBLE_DEVICES once: an idle worker of another kind is
                 # retired and a worker for this device set takes its place.
@@ -289,6 +301,42 @@ class LocalExecutor:
                 inflight.unsent = True
             elif item.timeout is not None:
                 self._add_deadline(inflight, item.timeout)
+        self._consider_growing()
+
+    def _consider_growing(self) -> None:
+        """Start more workers when items have waited ``_GROW_AFTER_S`` for one while the
+        workers spent at least ``_GROW_BUSY_SHARE`` of that time running tasks.
+
+        A worker's busy time is what its finished items report, plus how long its current
+        item has run: a burst of no-op tasks keeps one worker mostly waiting for the engine,
+        and a second would only take a core from it; one long task fills its worker at once.
+        """
+        workers = len(self._workers)
+        if not self._queue or workers >= self._size or self._closing or self._broken:
+            self._waiting_since = None
+            return
+        now = time.monotonic()
+        since = self._waiting_since
+        if since is None:
+            self._waiting_since, self._busy_while_waiting = now, 0.0
+            self._wake_at(now + _GROW_AFTER_S)
+            return
+        window = now - since
+        if window < _GROW_AFTER_S:
+            return
+        # A worker still booting is not busy with its item yet.
+        busy = self._busy_while_waiting + sum(
+            now - max(inflight.sent, since, inflight.worker.ready_at)
+            for inflight in self._running.values()
+            if inflight.worker.ready
+        )
+        if busy >= _GROW_BUSY_SHARE * window * workers:
+            for _ in range(min(len(self._queue), self._size - workers)):
+                self._add_idle(self._spawn(()))
+            self._dispatch()
+            return
+        self._waiting_since, self._busy_while_waiting = now, 0.0
+        self._wake_at(now + _GROW_AFTER_S)
 
     def _poll(self, timeout_ms: int, out: list[WorkOutcome]) -> None:
         for fd, _ in self._poller.poll(timeout_ms):
@@ -306,6 +354,7 @@ class LocalExecutor:
                     data = loads(message)
                     if type(data) is str:  # READY: it reached its main loop
                         worker.ready = True
+                        worker.ready_at = time.monotonic()
                         self._start_failures = 0
                         continue
                     inflight = worker.busy
@@ -317,8 +366,13 @@ class LocalExecutor:
                         with self._lock:
                             inflight.done = True
                     self._running.pop((item.run.run_id, item.key), None)
-                    out.append(decode_outcome(data, item, worker.name))
+                    outcome = decode_outcome(data, item, worker.name)
+                    out.append(outcome)
                     self._add_idle(worker)
+                    if self._waiting_since is not None:
+                        ran = outcome.ended_at - outcome.started_at
+                        started = max(inflight.sent, self._waiting_since)
+                        self._busy_while_waiting += min(ran, time.monotonic() - started)
                 if not dead:
                     break
         except (EOFError, OSError):
@@ -407,7 +461,13 @@ class LocalExecutor:
     def _add_deadline(self, inflight: _Inflight, timeout: float) -> None:
         # Real time on purpose: a kill deadline must follow the wall even when tests freeze
         # pauta's clock.
-        entry = (time.monotonic() + timeout, next(self._seq), inflight)
+        self._push_deadline((time.monotonic() + timeout, next(self._seq), inflight))
+
+    def _wake_at(self, when: float) -> None:
+        """Have the engine call ``collect()`` at ``when`` (monotonic), even if nothing happens."""
+        self._push_deadline((when, next(self._seq), None))
+
+    def _push_deadline(self, entry: tuple[float, int, _Inflight | None]) -> None:
         with self._lock:
             heapq.heappush(self._deadlines, entry)
             self._lock.notify()
@@ -429,6 +489,9 @@ class LocalExecutor:
                     self._lock.wait(delay)
                     continue
                 heapq.heappop(self._deadlines)
+                if inflight is None:
+                    self._wake()
+                    continue
                 if inflight.done or inflight.worker.gone:
                     continue
                 inflight.timed_out = True
