@@ -148,6 +148,7 @@ def add_postgresql_options() -> None:
     """
     _CACHE_INDEX.dialect_options["postgresql"]["where"] = _CACHED
 
+
 task_attempts = Table(
     "task_attempts",
     metadata,
