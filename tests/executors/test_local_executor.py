@@ -455,19 +455,18 @@ def test_a_task_defined_in_the_main_script_runs_in_a_worker(tmp_path):
     assert out.stdout.split() == ["SUCCEEDED", "5", "__mp_main__", "True"]
 
 
-def test_the_pool_grows_for_long_tasks_and_not_for_a_burst_of_tiny_ones(paths):
+def test_a_chain_runs_in_one_worker_and_waiting_work_grows_the_pool(paths):
     ex = LocalExecutor(workers=3, results_url=str(paths["results"]))
     ex.start(kit.Wakeup())
     try:
         assert len(ex._workers) == 1  # one warm worker to begin with
-        # 400 no-op tasks at once: the one worker mostly waits for the next item, and a second
-        # worker would only take a core from the process sending them.
-        tiny = [make(tasks.add, i, 1, paths=paths) for i in range(400)]
-        ex.submit(tiny)
-        assert all(o.state == State.SUCCEEDED for o in kit.collect(ex, 400))
+        # A chain: each task is sent when the previous one has ended, so none ever waits.
+        for i in range(150):
+            assert kit.run_one(ex, make(tasks.add, i, 1, paths=paths)).state == State.SUCCEEDED
         assert len(ex._workers) == 1
 
-        # Three tasks of 1.5 s: they keep workers busy, so the pool grows to run them together.
+        # Three tasks of 1.5 s at once: two wait for the worker, so the pool grows to run
+        # them together.
         slow = [make(tasks.slow_value, i, 1.5, paths=paths) for i in range(3)]
         ex.submit(slow)
         outcomes = kit.collect(ex, 3)

@@ -42,12 +42,11 @@ from pauta.executors.worker import (
 
 # Consecutive workers dying before they reach their main loop: the pool gives up.
 _START_FAILURES_MAX = 3
-# The pool grows when tasks have waited this long for a worker while the workers were busy
-# running tasks (not waiting for the engine) at least this share of the time. Booting a worker
-# costs about 0.1 s of a core and 20 MiB plus what its tasks import: worth it for long tasks,
-# wasted on a burst of tiny ones, where the engine, not the workers, sets the pace.
+# The pool grows when, over at least this long, tasks were waiting for a worker at least this
+# share of the time: the work outruns the pool. A chain never has a task waiting (the next one
+# is ready only when the last has ended), so it runs in the one warm worker.
 _GROW_AFTER_S = 0.05
-_GROW_BUSY_SHARE = 0.75
+_GROW_WAITING_SHARE = 0.5
 _INTERRUPTED = ErrorInfo(
     "Interrupted", "the executor shut down before the task finished", "", "interrupted"
 )
@@ -57,13 +56,12 @@ _CANCELLED = ErrorInfo("Cancelled", "the task was cancelled", "", "cancelled")
 class _Inflight:
     """An item sent to a worker. ``done`` and ``timed_out`` are guarded by the lock."""
 
-    __slots__ = ("done", "item", "sent", "sent_at", "timed_out", "unsent", "worker")
+    __slots__ = ("done", "item", "sent_at", "timed_out", "unsent", "worker")
 
     def __init__(self, item: WorkItem, worker: WorkerProcess, sent_at: float) -> None:
         self.item = item
         self.worker = worker
-        self.sent_at = sent_at  # pauta's clock: when the attempt started, for its records
-        self.sent = time.monotonic()  # real time: for deciding when the pool grows
+        self.sent_at = sent_at
         self.done = False
         self.timed_out = False
         self.unsent = False
@@ -73,8 +71,8 @@ class LocalExecutor:
     """Runs items in a pool of warm worker processes on this machine.
 
     Up to ``workers`` processes (default: the number of CPUs) run one item each at a time;
-    more items wait in a FIFO. The pool starts with one worker and grows while items wait and
-    the workers are busy with them (see ``_consider_growing``). Items with ``gpu_ids`` run in
+    more items wait in a FIFO. The pool starts with one worker and grows while items keep
+    waiting for one (see ``_consider_growing``). Items with ``gpu_ids`` run in
     workers started with exactly that ``CUDA_VISIBLE_DEVICES`` (an idle worker of another kind
     is retired to make room when the pool is full). Results go to the result store at
     ``results_url``, inline in the outcome when at most ``inline_max`` bytes.
@@ -110,18 +108,19 @@ class LocalExecutor:
         self._closing = False
         self._start_failures = 0
         self._broken: ErrorInfo | None = None
-        # growth: since when items have waited with every worker busy, and how much of that
-        # time finished items kept workers busy (seconds, summed over workers)
-        self._waiting_since: float | None = None
-        self._busy_while_waiting = 0.0
+        # growth: the current window, since when items wait now, and how long they waited
+        # in the window before that
+        self._window_start: float | None = None
+        self._waiting_from: float | None = None
+        self._waited = 0.0
 
     # -- the protocol -------------------------------------------------------------------
 
     def start(self, wakeup: Wakeup) -> None:
         """Start one worker, without waiting for it; the others start when work waits.
 
-        A chain of tasks never needs a second process; parallel tasks that keep the workers
-        busy grow the pool within ``_GROW_AFTER_S``.
+        A chain of tasks never needs a second process; parallel tasks that keep waiting for a
+        worker grow the pool within ``_GROW_AFTER_S``.
         """
         refuse_while_importing_main("start a pool of worker processes")
         self._wakeup = wakeup
@@ -304,39 +303,37 @@ class LocalExecutor:
         self._consider_growing()
 
     def _consider_growing(self) -> None:
-        """Start more workers when items have waited ``_GROW_AFTER_S`` for one while the
-        workers spent at least ``_GROW_BUSY_SHARE`` of that time running tasks.
+        """Start more workers when, over ``_GROW_AFTER_S`` or more, items waited for a worker
+        at least ``_GROW_WAITING_SHARE`` of the time.
 
-        A worker's busy time is what its finished items report, plus how long its current
-        item has run: a burst of no-op tasks keeps one worker mostly waiting for the engine,
-        and a second would only take a core from it; one long task fills its worker at once.
+        Called after every dispatch, and woken up at the end of a window in which items wait,
+        so a long task that keeps the next one waiting grows the pool on time. Short tasks that
+        keep coming grow it too: a second worker overlaps their round trips.
         """
-        workers = len(self._workers)
-        if not self._queue or workers >= self._size or self._closing or self._broken:
-            self._waiting_since = None
-            return
         now = time.monotonic()
-        since = self._waiting_since
-        if since is None:
-            self._waiting_since, self._busy_while_waiting = now, 0.0
+        waiting = bool(self._queue)
+        if waiting and self._waiting_from is None:
+            self._waiting_from = now
+            if self._window_start is None:
+                self._window_start, self._waited = now, 0.0
+                self._wake_at(now + _GROW_AFTER_S)
+        elif not waiting and self._waiting_from is not None:
+            self._waited += now - self._waiting_from
+            self._waiting_from = None
+        start = self._window_start
+        if start is None or now - start < _GROW_AFTER_S:
+            return
+        waited = self._waited + (now - self._waiting_from if self._waiting_from else 0.0)
+        workers = len(self._workers)
+        grow = waited >= _GROW_WAITING_SHARE * (now - start) and workers < self._size
+        self._window_start, self._waited = (now, 0.0) if waiting else (None, 0.0)
+        self._waiting_from = now if waiting else None
+        if waiting:
             self._wake_at(now + _GROW_AFTER_S)
-            return
-        window = now - since
-        if window < _GROW_AFTER_S:
-            return
-        # A worker still booting is not busy with its item yet.
-        busy = self._busy_while_waiting + sum(
-            now - max(inflight.sent, since, inflight.worker.ready_at)
-            for inflight in self._running.values()
-            if inflight.worker.ready
-        )
-        if busy >= _GROW_BUSY_SHARE * window * workers:
-            for _ in range(min(len(self._queue), self._size - workers)):
+        if grow and not self._closing and self._broken is None:
+            for _ in range(max(1, min(len(self._queue), self._size - workers))):
                 self._add_idle(self._spawn(()))
             self._dispatch()
-            return
-        self._waiting_since, self._busy_while_waiting = now, 0.0
-        self._wake_at(now + _GROW_AFTER_S)
 
     def _poll(self, timeout_ms: int, out: list[WorkOutcome]) -> None:
         for fd, _ in self._poller.poll(timeout_ms):
@@ -354,7 +351,6 @@ class LocalExecutor:
                     data = loads(message)
                     if type(data) is str:  # READY: it reached its main loop
                         worker.ready = True
-                        worker.ready_at = time.monotonic()
                         self._start_failures = 0
                         continue
                     inflight = worker.busy
@@ -366,13 +362,8 @@ class LocalExecutor:
                         with self._lock:
                             inflight.done = True
                     self._running.pop((item.run.run_id, item.key), None)
-                    outcome = decode_outcome(data, item, worker.name)
-                    out.append(outcome)
+                    out.append(decode_outcome(data, item, worker.name))
                     self._add_idle(worker)
-                    if self._waiting_since is not None:
-                        ran = outcome.ended_at - outcome.started_at
-                        started = max(inflight.sent, self._waiting_since)
-                        self._busy_while_waiting += min(ran, time.monotonic() - started)
                 if not dead:
                     break
         except (EOFError, OSError):

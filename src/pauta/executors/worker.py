@@ -272,7 +272,6 @@ class WorkerProcess:
         "pid",
         "proc",
         "ready",
-        "ready_at",
         "refs",
         "runs",
         "sentinel",
@@ -314,7 +313,6 @@ class WorkerProcess:
         self.name = f"{socket.gethostname()}:{self.pid}"
         self.busy: Any = None  # the executor's record of the item it runs
         self.ready = False  # it said READY: it reached its main loop
-        self.ready_at = 0.0  # when it did (time.monotonic())
         self.gone = False
         self.last_log = ""
         self.runs: set[str] = set()
