@@ -36,16 +36,18 @@ ML_TASKS = 20
 class Settings:
     sizes: list[int]
     repeat: int
+    workloads: list[str]
     cap_s: float
     skip_after_s: float
 
 
-def workloads(sizes: list[int]) -> list[tuple[str, int, int]]:
+def workloads(sizes: list[int], wanted: list[str]) -> list[tuple[str, int, int]]:
     """(workload, N, number of tasks run) in the order they are measured."""
     plan = [("startup", 1, 1)]
     plan += [("chain", n, n) for n in sizes]
     plan += [("fan-out", n, n + 2) for n in sizes]
-    return [*plan, ("small ML", ML_TASKS, ML_TASKS)]
+    plan += [("small ML", ML_TASKS, ML_TASKS)]
+    return [step for step in plan if step[0] in wanted]
 
 
 WORKLOAD_FLOW = {"startup": "startup", "chain": "chain", "fan-out": "fanout", "small ML": "ml"}
@@ -120,7 +122,7 @@ def benchmark(tools: list[Tool], settings: Settings, scratch: Path, logs: Path) 
 
     rows: list[Row] = []
     last: dict[tuple[str, str], Row] = {}
-    for workload, n, tasks in workloads(settings.sizes):
+    for workload, n, tasks in workloads(settings.sizes, settings.workloads):
         print(f"{workload} N={n:,}", flush=True)
         cell = {tool.name: Row(workload, n, tasks, tool.name) for tool in tools}
         for tool in tools:
@@ -187,6 +189,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="N up to 100, one repetition")
     parser.add_argument("--repeat", type=int, help="repetitions (default 3, or 1 with --quick)")
     parser.add_argument("--tools", default="pauta,pauta-1-worker,prefect,dagster,airflow")
+    parser.add_argument(
+        "--workloads",
+        default=",".join(WORKLOAD_FLOW),
+        help="a subset of: " + ", ".join(WORKLOAD_FLOW) + " (comma-separated)",
+    )
+    parser.add_argument("--sizes", help="the N of chain and fan-out, comma-separated")
     parser.add_argument("--cap", type=float, default=900.0, help="kill a run after this many s")
     parser.add_argument("--skip-after", type=float, default=120.0, help="skip larger N after")
     parser.add_argument("--venvs", type=Path, default=HERE / ".venvs")
@@ -198,14 +206,23 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    wanted = [name.strip() for name in args.workloads.split(",")]
+    unknown = sorted(set(wanted) - set(WORKLOAD_FLOW))
+    if unknown:
+        sys.exit(f"unknown workload(s) {', '.join(unknown)}; choose from {', '.join(WORKLOAD_FLOW)}")
+    if args.sizes:
+        sizes = [int(size) for size in args.sizes.split(",")]
+    else:
+        sizes = [10, 100] if args.quick else [10, 100, 1000]
     settings = Settings(
-        sizes=[10, 100] if args.quick else [10, 100, 1000],
+        sizes=sizes,
         repeat=args.repeat or (1 if args.quick else 3),
+        workloads=wanted,
         cap_s=args.cap,
         skip_after_s=args.skip_after,
     )
-    wanted = args.tools.split(",")
-    tools = [tool for tool in all_tools() if tool.name in wanted]
+    tool_names = args.tools.split(",")
+    tools = [tool for tool in all_tools() if tool.name in tool_names]
     args.venvs.mkdir(parents=True, exist_ok=True)
     installed = {}
     for tool in [t for t in tools if t.variant_of is None]:

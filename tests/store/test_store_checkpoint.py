@@ -1,12 +1,17 @@
-"""Group commits leave SQLite's WAL to the heartbeat's checkpoints, and nothing is lost."""
+"""Group commits leave SQLite's WAL to checkpoints off the engine's thread: the heartbeat's,
+and a background one every ``CHECKPOINT_AFTER_COMMITS`` commits. Nothing is lost."""
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
+import pytest
 from test_store_repository import T0, make_task, running_run
 
 from pauta.core.states import State
+from pauta.store import db as store_db
 from pauta.store.records import TaskWrite, WriteBatch
 from pauta.store.repository import Store
 
@@ -17,7 +22,10 @@ def write_tasks(store: Store, run_id: str, epoch: int, count: int, start: int) -
         store.write(WriteBatch(fences={run_id: epoch}, tasks=[TaskWrite(task, None)]), T0)
 
 
-def test_commits_do_not_checkpoint_and_checkpoint_folds_the_wal(tmp_path: Path) -> None:
+def test_commits_do_not_checkpoint_and_checkpoint_folds_the_wal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_db, "CHECKPOINT_AFTER_COMMITS", 0)  # only explicit checkpoints
     db = tmp_path / "pauta.db"
     wal = db.with_name("pauta.db-wal")
     store = Store(f"sqlite:///{db}")
@@ -43,3 +51,25 @@ def test_commits_do_not_checkpoint_and_checkpoint_folds_the_wal(tmp_path: Path) 
         assert len(reopened.list_task_runs("0000run000000001")) == 1200
     finally:
         reopened.close()
+
+
+def test_every_so_many_commits_the_wal_is_folded_in_the_background(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_db, "CHECKPOINT_AFTER_COMMITS", 50)
+    db = tmp_path / "pauta.db"
+    store = Store(f"sqlite:///{db}")
+    try:
+        epoch = running_run(store)
+        before = db.stat().st_size
+        write_tasks(store, "0000run000000001", epoch, 120, start=0)
+        # Nobody called checkpoint(): the pages reach the database file by themselves.
+        deadline = time.monotonic() + 30
+        while db.stat().st_size == before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert db.stat().st_size > before
+        assert len(store.list_task_runs("0000run000000001")) == 120
+    finally:
+        store.close()
+    # Closing stopped the checkpoint thread with the store.
+    assert not [t for t in threading.enumerate() if t.name == "pauta-checkpoint"]
