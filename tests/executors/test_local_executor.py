@@ -476,23 +476,3 @@ def test_a_chain_runs_in_one_worker_and_waiting_work_grows_the_pool(paths):
         assert max(o.started_at for o in outcomes) < min(o.ended_at for o in outcomes)
     finally:
         ex.shutdown()
-
-
-def test_polling_for_the_next_item_ends_when_one_arrives_or_time_is_up() -> None:
-    from multiprocessing.connection import Pipe
-
-    from pauta.executors.worker import _poll_for_next
-
-    reader, writer = Pipe(duplex=False)
-    try:
-        started = time.monotonic()
-        _poll_for_next(reader, 0.05)  # nothing comes: it gives up after its time
-        assert 0.04 <= time.monotonic() - started < 10
-        writer.send_bytes(b"next")
-        started = time.monotonic()
-        _poll_for_next(reader, 30.0)  # an item is there: back at once, the item unread
-        assert time.monotonic() - started < 10
-        assert reader.recv_bytes() == b"next"
-    finally:
-        reader.close()
-        writer.close()

@@ -47,10 +47,6 @@ _START_FAILURES_MAX = 3
 # is ready only when the last has ended), so it runs in the one warm worker.
 _GROW_AFTER_S = 0.05
 _GROW_WAITING_SHARE = 0.5
-WORKER_SPIN_S = 300e-6
-"""How long a worker polls for its next item after an outcome (see ``_spin``). In a chain of
-short tasks the next item comes 0.1-0.3 ms after the outcome; measured on 2 cores, a chain of
-1,000 no-op tasks runs 7% faster, and less than that catches too little to pay."""
 _INTERRUPTED = ErrorInfo(
     "Interrupted", "the executor shut down before the task finished", "", "interrupted"
 )
@@ -88,7 +84,6 @@ class LocalExecutor:
         self, *, workers: int | None = None, results_url: str, inline_max: int = 64 * 1024
     ) -> None:
         self._size = max(1, workers or os.cpu_count() or 1)
-        self._cores = os.cpu_count() or 1
         self._results_url = results_url
         self._inline_max = inline_max
         # Workers hold the read end; it reads EOF when this process dies (see _watch_parent).
@@ -279,12 +274,6 @@ class LocalExecutor:
 
     # -- the engine thread's work -----------------------------------------------------------
 
-    def _spin(self) -> float:
-        """How long a worker polls for its next item after an outcome before it blocks: only
-        while every worker can have a core to itself next to the engine, so that a polling
-        worker never takes CPU from a task or from the engine."""
-        return WORKER_SPIN_S if len(self._workers) < self._cores else 0.0
-
     def _dispatch(self) -> None:
         queue = self._queue
         while queue:
@@ -307,7 +296,7 @@ class LocalExecutor:
             inflight = _Inflight(item, worker, get_clock().timestamp())
             worker.busy = inflight
             self._running[(item.run.run_id, item.key)] = inflight
-            if not worker.send_item(item, self._spin()):
+            if not worker.send_item(item):
                 inflight.unsent = True
             elif item.timeout is not None:
                 self._add_deadline(inflight, item.timeout)

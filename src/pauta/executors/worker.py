@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import os
 import pickle
-import select
 import signal
 import socket
 import struct
 import subprocess
 import sys
 import threading
-import time
 import traceback
 from collections.abc import Callable
 from contextlib import AbstractContextManager, suppress
@@ -323,12 +321,8 @@ class WorkerProcess:
         with suppress(OSError):  # a worker that died at once is noticed by its EOF
             self._write(pickle.dumps(config, PROTOCOL))
 
-    def send_item(self, item: WorkItem, spin: float = 0.0) -> bool:
-        """Send ``item``; False when the worker is dead (its EOF tells the rest).
-
-        ``spin``: after the outcome, the worker polls for its next item this long (seconds)
-        before it blocks (see ``worker_main``).
-        """
+    def send_item(self, item: WorkItem) -> bool:
+        """Send ``item``; False when the worker is dead (its EOF tells the rest)."""
         run = item.run
         ref: Any = item.task_ref
         try:
@@ -348,7 +342,7 @@ class WorkerProcess:
             self.last_log = item.log_path
             message = (
                 "work", run.run_id, run_part, ref, item.key, item.task_name,
-                item.attempt, item.args_blob, item.log_path, item.is_async, spin,
+                item.attempt, item.args_blob, item.log_path, item.is_async,
             )  # fmt: skip
             self._write(pickle.dumps(message, PROTOCOL))
         except OSError:
@@ -515,21 +509,6 @@ def boot() -> None:
     worker_main(conn, config["results_url"], config["inline_max"], lifeline)
 
 
-def _poll_for_next(conn: Any, seconds: float) -> None:
-    """Poll ``conn`` without blocking for up to ``seconds``, or until a message is there.
-
-    A process blocked in a read takes tens of microseconds to run again once data arrives
-    (longer on a virtual machine); in a chain of short tasks the next item usually comes within
-    a few hundred microseconds of the last outcome.
-    """
-    poller = select.poll()
-    poller.register(conn.fileno(), select.POLLIN)
-    poll, clock = poller.poll, time.perf_counter
-    until = clock() + seconds
-    while clock() < until and not poll(0):
-        pass
-
-
 def worker_main(conn: Any, results_url: str, inline_max: int, lifeline: int) -> None:
     """The loop of one warm worker process.
 
@@ -560,9 +539,7 @@ def worker_main(conn: Any, results_url: str, inline_max: int, lifeline: int) -> 
                 return
             kind = message[0]
             if kind == "work":
-                _, run_id, run, ref, key, task_name, attempt, blob, log_path, is_async, spin = (
-                    message
-                )
+                _, run_id, run, ref, key, task_name, attempt, blob, log_path, is_async = message
                 if run is not None:
                     runs[run_id] = run
                 if isinstance(ref, TaskRef):
@@ -576,8 +553,6 @@ def worker_main(conn: Any, results_url: str, inline_max: int, lifeline: int) -> 
                 outcome = run_item(item, store, capture.capture, me)
                 del item, blob
                 conn.send_bytes(pickle.dumps(encode_outcome(outcome), PROTOCOL))
-                if spin:
-                    _poll_for_next(conn, spin)
             elif kind == "forget":
                 runs.clear()
                 refs.clear()
