@@ -61,3 +61,11 @@ def waits_for_ready(folder: str) -> int:
     record(f"{folder}/steps.txt", "before").result()
     found = sensors.file(f"{folder}/*.ready", poke_interval=0.1, timeout=120)
     return len(found.result())
+
+
+@flow
+def switch_interval() -> float:
+    """The GIL switch interval of the process that drives the flow."""
+    import sys
+
+    return sys.getswitchinterval()

@@ -316,3 +316,11 @@ def test_changing_a_tasks_code_invalidates_its_cache(tmp_path: Path) -> None:
     no_cache = json.loads(pauta(home, "run", str(flows), *args, "--no-cache").stdout)
     assert [t["state"] for t in no_cache["tasks"]] == ["SUCCEEDED"]
     assert out.read_text().split() == ["ran", "ran", "ran"]
+
+
+def test_the_driving_process_hands_the_gil_over_within_half_a_millisecond(tmp_path: Path) -> None:
+    # A flow body or the progress display holding the GIL for Python's default 5 ms would hold
+    # up every dispatch of the engine's thread for as long.
+    result = pauta(tmp_path / "home", "run", f"{FLOWS}:switch_interval", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["result_preview"] == "0.0005"
