@@ -69,3 +69,17 @@ def switch_interval() -> float:
     import sys
 
     return sys.getswitchinterval()
+
+
+@task
+def square(x: int) -> int:
+    if x == 7:
+        raise ValueError("seven is not welcome")
+    return x * x
+
+
+@flow
+def many(n: int = 30) -> int:
+    """n calls of one task, one of which fails (and fails the run)."""
+    squares = square.map(range(n))
+    return sum(f.result() for f in squares if f.exception() is None)

@@ -324,3 +324,15 @@ def test_the_driving_process_hands_the_gil_over_within_half_a_millisecond(tmp_pa
     result = pauta(tmp_path / "home", "run", f"{FLOWS}:switch_interval", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["result_preview"] == "0.0005"
+
+
+def test_the_summary_of_a_large_run_has_a_row_per_task(tmp_path: Path) -> None:
+    result = pauta(tmp_path / "home", "run", f"{FLOWS}:many", "-p", "n=30")
+    assert result.returncode == 1, result.stderr  # a task failed
+    out = result.stdout + result.stderr
+    rows = [line.split() for line in out.splitlines() if line.startswith("square ")]
+    assert len(rows) == 1  # not one row per call
+    assert rows[0][:2] == ["square", "30"]
+    assert "1 FAILED, 29 SUCCEEDED" in out
+    assert "30 tasks: 1 FAILED, 29 SUCCEEDED" in out
+    assert "square-0[7] failed: ValueError: seven is not welcome" in out  # named below it

@@ -75,6 +75,36 @@ def task_table(calls: list[TaskCall], now: datetime, title: str) -> Table:
     return table
 
 
+def tasks_table(calls: list[TaskCall], title: str) -> Table:
+    """One row per task (not per call): how many calls ended in which state, and how long the
+    calls that ran took. A large run's summary: its 25 latest calls would say little."""
+    table = Table(title=title, title_justify="left", expand=False, box=None, pad_edge=False)
+    table.add_column("task")
+    table.add_column("calls", justify="right")
+    table.add_column("states")
+    table.add_column("median", justify="right")
+    table.add_column("max", justify="right")
+    by_name: dict[str, list[TaskCall]] = {}
+    for call in calls:
+        by_name.setdefault(call.name, []).append(call)
+    for name, group in by_name.items():
+        states = Counter(str(c.state) for c in group)
+        text = Text()
+        for index, (state, n) in enumerate(sorted(states.items())):
+            if index:
+                text.append(", ")
+            text.append(f"{n:,} {state}", style=STYLES.get(state, ""))
+        seconds = sorted(
+            (c.ended_at - c.started_at).total_seconds()
+            for c in group
+            if c.started_at is not None and c.ended_at is not None
+        )
+        median = f"{seconds[len(seconds) // 2]:.2f}s" if seconds else ""
+        longest = f"{seconds[-1]:.2f}s" if seconds else ""
+        table.add_row(name, f"{len(group):,}", text, median, longest)
+    return table
+
+
 def counts_line(calls: list[TaskCall]) -> Text:
     counts = Counter(str(c.state) for c in calls)
     text = Text(f"{len(calls)} tasks: ")
@@ -127,11 +157,16 @@ class LiveProgress:
 
 
 def print_summary(console: Console, run: FlowRun, driver: RunDriver | None, elapsed: float) -> None:
-    """The final table and a one-line verdict."""
+    """The final table and a one-line verdict: a row per call, or per task when the run made
+    more than ``MAX_ROWS`` calls (its failed calls are named below it)."""
     calls = list(driver.order) if driver is not None else []
     if calls:
-        end = run.ended_at or driver.engine.clock.now()
-        console.print(task_table(calls, end, f"run {run.id} · {run.flow}"))
+        title = f"run {run.id} · {run.flow}"
+        if len(calls) > MAX_ROWS:
+            console.print(tasks_table(calls, title))
+        else:
+            end = run.ended_at or driver.engine.clock.now()
+            console.print(task_table(calls, end, title))
         console.print(counts_line(calls))
     state = str(run.state)
     line = Text(f"{run.flow} ", style="bold")
