@@ -209,7 +209,8 @@ def main() -> None:
     wanted = [name.strip() for name in args.workloads.split(",")]
     unknown = sorted(set(wanted) - set(WORKLOAD_FLOW))
     if unknown:
-        sys.exit(f"unknown workload(s) {', '.join(unknown)}; choose from {', '.join(WORKLOAD_FLOW)}")
+        choices = ", ".join(WORKLOAD_FLOW)
+        sys.exit(f"unknown workload(s) {', '.join(unknown)}; choose from {choices}")
     if args.sizes:
         sizes = [int(size) for size in args.sizes.split(",")]
     else:
