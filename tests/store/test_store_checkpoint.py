@@ -73,3 +73,24 @@ def test_every_so_many_commits_the_wal_is_folded_in_the_background(
         store.close()
     # Closing stopped the checkpoint thread with the store.
     assert not [t for t in threading.enumerate() if t.name == "pauta-checkpoint"]
+
+
+def test_a_wal_past_its_limit_is_emptied_by_the_next_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_db, "CHECKPOINT_AFTER_COMMITS", 0)
+    monkeypatch.setattr(store_db, "WAL_LIMIT_BYTES", 256 * 1024)
+    db = tmp_path / "pauta.db"
+    wal = db.with_name("pauta.db-wal")
+    store = Store(f"sqlite:///{db}")
+    try:
+        epoch = running_run(store)
+        write_tasks(store, "0000run000000001", epoch, 200, start=0)
+        assert wal.stat().st_size > 256 * 1024
+        store.checkpoint()
+        # A passive checkpoint alone leaves the file as large as it grew.
+        assert wal.stat().st_size == 0
+        write_tasks(store, "0000run000000001", epoch, 10, start=200)
+        assert len(store.list_task_runs("0000run000000001")) == 210
+    finally:
+        store.close()

@@ -356,6 +356,10 @@ class DirectTransaction:
     dialect: Dialect
 
 
+WAL_LIMIT_BYTES = 64 * 2**20
+"""SQLite: past this size a :class:`DirectWriter`'s checkpoint empties the WAL file."""
+WAL_TRUNCATE_WAIT_S = 0.2
+"""How long that checkpoint waits for readers and the writer before it gives up for now."""
 CHECKPOINT_AFTER_COMMITS = 128
 """SQLite: a :class:`DirectWriter` has the WAL folded into the database in the background
 after this many commits (about 700 pages for a chain's commits of one task each); 0: never."""
@@ -424,6 +428,7 @@ class DirectWriter:
         self._checkpoint_after = CHECKPOINT_AFTER_COMMITS if self._sqlite else 0
         self._uncheckpointed = 0
         self._checkpointer: _Checkpointer | None = None
+        self._page_bytes: int | None = None
 
     @contextmanager
     def begin(self) -> Iterator[DirectTransaction]:
@@ -473,11 +478,32 @@ class DirectWriter:
 
     def checkpoint(self) -> None:
         """Copy the WAL into the SQLite database without blocking writers (PASSIVE); call it
-        every second or so from a thread that is not the engine's. Nothing on PostgreSQL."""
+        from a thread that is not the engine's. Nothing on PostgreSQL.
+
+        A passive checkpoint cannot empty a WAL that is written to all the time (a long chain
+        of short tasks commits every few hundred microseconds), and SQLite starts writing the
+        WAL from its beginning again only once it is empty: the file would grow by every
+        commit's pages, 24 KiB per task, for as long as the run lasts. Past ``WAL_LIMIT_BYTES``
+        a TRUNCATE checkpoint empties it, holding writers back for the few milliseconds that
+        takes, and waiting at most ``WAL_TRUNCATE_WAIT_S`` for readers (else it tries again
+        next time).
+        """
         if not self._sqlite:
             return
         with self._engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            _, frames, _ = conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+            if frames * self._page_size(conn) <= WAL_LIMIT_BYTES:
+                return
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(WAL_TRUNCATE_WAIT_S * 1000)}")
+            try:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
+
+    def _page_size(self, conn: Connection) -> int:
+        if self._page_bytes is None:
+            self._page_bytes = int(conn.exec_driver_sql("PRAGMA page_size").scalar() or 4096)
+        return self._page_bytes
 
     def close(self) -> None:
         """Return the connection to the pool, with SQLite's automatic checkpoints back on."""
