@@ -58,9 +58,18 @@ def app_client(request: pytest.FixtureRequest, home: Path, tmp_path: Path) -> It
         yield client
 
 
+def login_token(client: TestClient) -> str:
+    """The token of a freshly loaded login form (its cookie is now in the client)."""
+    form = client.get("/login")
+    found = re.search(r'name="login_token" value="([^"]+)"', form.text)
+    assert found, form.text
+    return found.group(1)
+
+
 def log_in(client: TestClient, username: str) -> str:
-    """Log in and return the session's CSRF token (from the page)."""
-    answer = client.post("/login", data={"username": username, "password": PASSWORD})
+    """Log in through the form and return the session's CSRF token (from the page)."""
+    data = {"username": username, "password": PASSWORD, "login_token": login_token(client)}
+    answer = client.post("/login", data=data)
     assert answer.status_code == 200, answer.text
     found = re.search(r'"X-CSRF-Token": "([^"]+)"', answer.text)
     assert found
@@ -71,17 +80,44 @@ def test_pages_need_a_session_and_go_back_after_login(app_client: TestClient) ->
     answer = app_client.get("/runs?state=FAILED", follow_redirects=False)
     assert answer.status_code == 303
     assert answer.headers["location"] == "/login?next=/runs%3Fstate%3DFAILED"
-    wrong = app_client.post("/login", data={"username": "olga", "password": "nope"})
+    token = login_token(app_client)
+    wrong = app_client.post(
+        "/login", data={"username": "olga", "password": "nope", "login_token": token}
+    )
     assert wrong.status_code == 401
     assert "Wrong user name or password." in wrong.text
     answer = app_client.post(
         "/login",
-        data={"username": "olga", "password": PASSWORD, "next": "/runs?state=FAILED"},
+        data={
+            "username": "olga",
+            "password": PASSWORD,
+            "next": "/runs?state=FAILED",
+            "login_token": login_token(app_client),
+        },
         follow_redirects=False,
     )
     assert answer.status_code == 303
     assert answer.headers["location"] == "/runs?state=FAILED"
     assert "pauta_session" in answer.cookies
+
+
+def test_a_login_posted_without_this_sites_form_is_refused(app_client: TestClient) -> None:
+    good = {"username": "olga", "password": PASSWORD, "next": "/runs"}
+    # Another site's form: no token, or a token that does not match the form cookie.
+    for data in (good, {**good, "login_token": "made-up"}):
+        answer = app_client.post("/login", data=data, follow_redirects=False)
+        assert answer.status_code == 403
+        assert "expired or came from another site" in answer.text
+        assert "pauta_session" not in answer.cookies
+    # The refusal is a fresh form: logging in from it works (a stale tab recovers).
+    found = re.search(r'name="login_token" value="([^"]+)"', answer.text)
+    assert found
+    again = app_client.post(
+        "/login", data={**good, "login_token": found.group(1)}, follow_redirects=False
+    )
+    assert again.status_code == 303
+    assert again.headers["location"] == "/runs"
+    assert "pauta_session" in again.cookies
 
 
 @pytest.mark.parametrize(

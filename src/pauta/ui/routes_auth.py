@@ -1,4 +1,10 @@
-"""The login form and logging out."""
+"""The login form and logging out.
+
+The login form carries a token of its own, also set as a cookie that only this site's login
+page receives (SameSite=Strict, path /login): a form posted from another site has no cookie to
+match, so nobody can log a visitor in as somebody else (login CSRF). There is no session yet,
+hence no session CSRF token to use.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +14,34 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from pauta.api import auth
+from pauta.api.security import new_token, same
 from pauta.ui.render import page
 from pauta.ui.session import safe_next, store_of
 
 router = APIRouter(include_in_schema=False)
+
+LOGIN_COOKIE = "pauta_login"
+LOGIN_FORM_TTL_S = 3600
+STALE_FORM = "This login form expired or came from another site: log in again."
+
+
+def login_page(
+    request: Request, next: str, error: str | None, username: str = "", status: int = 200
+) -> Response:
+    """The login form, with a fresh form token in a hidden field and in its cookie."""
+    token = new_token()
+    context = {"next": safe_next(next), "error": error, "username": username, "token": token}
+    response = page(request, "login.html", None, context, status=status)
+    response.set_cookie(
+        LOGIN_COOKIE,
+        token,
+        max_age=LOGIN_FORM_TTL_S,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/login",
+    )
+    return response
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -19,7 +49,7 @@ def login_form(request: Request, next: str = "/") -> Response:
     token = request.cookies.get(auth.SESSION_COOKIE)
     if token and auth.session_user(store_of(request), token):
         return RedirectResponse(safe_next(next), status_code=303)
-    return page(request, "login.html", None, {"next": safe_next(next), "error": None})
+    return login_page(request, next, None)
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -28,19 +58,19 @@ def login(
     username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
+    login_token: Annotated[str, Form()] = "",
 ) -> Response:
+    expected = request.cookies.get(LOGIN_COOKIE)
+    if not login_token or not expected or not same(login_token, expected):
+        return login_page(request, next, STALE_FORM, username, status=403)
     store = store_of(request)
     user = auth.authenticate(store, username, password) if username and password else None
     if user is None:
-        context = {
-            "next": safe_next(next),
-            "error": "Wrong user name or password.",
-            "username": username,
-        }
-        return page(request, "login.html", None, context, status=401)
+        return login_page(request, next, "Wrong user name or password.", username, status=401)
     token, _csrf = auth.start_session(store, user)
     response = RedirectResponse(safe_next(next), status_code=303)
     auth.set_session_cookie(response, token, request)
+    response.delete_cookie(LOGIN_COOKIE, path="/login", httponly=True, samesite="strict")
     return response
 
 
