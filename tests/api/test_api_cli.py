@@ -66,6 +66,36 @@ def test_users_create_list_and_tokens(home: Path) -> None:
     assert "no API tokens" in cli.invoke(main, ["tokens", "list"]).output
 
 
+def test_users_password_and_delete(home: Path) -> None:
+    cli = CliRunner()
+    for name, role in (("ada", "admin"), ("bob", "viewer")):
+        args = ["users", "create", name, "--role", role, "--password", "x" * 9]
+        assert cli.invoke(main, args).exit_code == 0
+    with _store() as store:
+        session, _csrf = auth.start_session(store, auth.User("bob", "viewer"))
+    args = ["users", "password", "bob", "--password-stdin"]
+    changed = cli.invoke(main, args, input="new-pw-123\n")
+    assert changed.exit_code == 0, changed.output
+    assert "1 session(s) ended" in changed.output
+    with _store() as store:
+        assert auth.authenticate(store, "bob", "new-pw-123") == auth.User("bob", "viewer")
+        assert auth.session_user(store, session) is None
+    short = cli.invoke(main, ["users", "password", "bob", "--password", "short"])
+    assert short.exit_code == 2
+    assert "at least 8" in short.output
+    unknown = cli.invoke(main, ["users", "password", "nobody", "--password", "x" * 9])
+    assert unknown.exit_code == 2
+    assert "no user named 'nobody'" in unknown.output
+    assert cli.invoke(main, ["users", "delete", "bob"], input="n\n").exit_code == 1  # kept
+    deleted = cli.invoke(main, ["users", "delete", "bob"], input="y\n")
+    assert deleted.exit_code == 0, deleted.output
+    last = cli.invoke(main, ["users", "delete", "ada", "--yes"])
+    assert last.exit_code == 2
+    assert "last admin" in last.output
+    listed = cli.invoke(main, ["users", "list", "--json"])
+    assert [u["username"] for u in json.loads(listed.output)] == ["ada"]
+
+
 @pytest.mark.parametrize(
     "args",
     [

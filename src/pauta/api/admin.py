@@ -8,7 +8,16 @@ from fastapi import APIRouter, HTTPException, Path, Request, Response
 
 from pauta.api import auth
 from pauta.api.deps import Admin, StoreDep, Viewer
-from pauta.api.schemas import Me, NewToken, NewUser, Pool, PoolSize, TokenOut, UserOut
+from pauta.api.schemas import (
+    Me,
+    NewPassword,
+    NewToken,
+    NewUser,
+    Pool,
+    PoolSize,
+    TokenOut,
+    UserOut,
+)
 from pauta.store.auth import UnknownTokenError
 
 router = APIRouter()
@@ -47,6 +56,23 @@ def create_user(new: NewUser, user: Admin, store: StoreDep) -> dict[str, Any]:
     """Add a user (admin only). 409 when the name is taken."""
     created = auth.create_user(store, new.username, new.password, new.role)
     return {"username": created.username, "role": created.role}
+
+
+@router.delete("/users/{username}", status_code=204, tags=["users"])
+def delete_user(username: Username, user: Admin, store: StoreDep) -> Response:
+    """Remove a user with its API tokens and sessions (admin only); 409 for the last admin."""
+    auth.delete_user(store, username)
+    return Response(status_code=204)
+
+
+@router.put("/users/{username}/password", status_code=204, tags=["users"])
+def set_password(username: Username, new: NewPassword, user: Viewer, store: StoreDep) -> Response:
+    """Set the password of `username` (yourself, or anyone for an admin) and end that user's
+    sessions; API tokens keep working."""
+    if username != user.username and not user.may("admin"):
+        raise HTTPException(403, "only an admin may set another user's password")
+    auth.change_password(store, username, new.password)
+    return Response(status_code=204)
 
 
 @router.post("/users/{username}/tokens", response_model=NewToken, status_code=201, tags=["users"])

@@ -72,10 +72,28 @@ def create_user(store: Store, username: str, password: str, role: str) -> User:
     check_role(role)
     if not username or len(username) > 255 or username != username.strip():
         raise AuthError("a user name must be 1 to 255 characters, without surrounding spaces")
-    if len(password) < 8:
-        raise AuthError("a password must be at least 8 characters long")
+    _check_password(password)
     _auth(store).create_user(username, security.hash_password(password), role, utcnow())
     return User(username, role)
+
+
+def _check_password(password: str) -> None:
+    if len(password) < 8:
+        raise AuthError("a password must be at least 8 characters long")
+
+
+def change_password(store: Store, username: str, password: str) -> int:
+    """Give a user a new password and end its sessions (a stolen cookie stops working);
+    how many sessions ended. API tokens are kept: revoke them with `pauta tokens revoke`."""
+    _check_password(password)
+    auth = _auth(store)
+    auth.set_password(username, security.hash_password(password))
+    return auth.end_sessions(username)
+
+
+def delete_user(store: Store, username: str) -> None:
+    """Remove a user with its API tokens and sessions; never the last admin."""
+    _auth(store).delete_user(username)
 
 
 def list_users(store: Store) -> list[dict[str, str | None]]:

@@ -146,6 +146,11 @@ class NewUser(BaseModel):
     role: str = Field(pattern="^(admin|operator|viewer)$")
 
 
+class NewPassword(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    password: str = Field(min_length=8, max_length=1024)
+
+
 class NewToken(BaseModel):
     username: str
     id: str = Field(description="The token's id, to list or revoke it.")

@@ -45,6 +45,37 @@ def users_create(username: str, role: str, password: str | None, from_stdin: boo
     click.echo(f"user {username} created ({role})")
 
 
+@users.command("password")
+@click.argument("username")
+@click.option("--password", help="The password (visible in the process list: prefer a prompt).")
+@click.option("--password-stdin", "from_stdin", is_flag=True, help="Read the password from stdin.")
+def users_password(username: str, password: str | None, from_stdin: bool) -> None:
+    """Set a user's password (asked for unless given) and log the user out everywhere.
+
+    The user's API tokens keep working: `pauta tokens list USERNAME` and `pauta tokens revoke`.
+    """
+    from pauta.api.auth import change_password
+
+    secret = _read_password(password, from_stdin)
+    with user_errors():
+        ended = change_password(open_store(), username, secret)
+    click.echo(f"password of {username} changed; {ended} session(s) ended")
+
+
+@users.command("delete")
+@click.argument("username")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def users_delete(username: str, yes: bool) -> None:
+    """Remove a user with its API tokens and sessions (never the last admin)."""
+    from pauta.api.auth import delete_user
+
+    if not yes:
+        click.confirm(f"delete user {username} and its API tokens?", abort=True)
+    with user_errors():
+        delete_user(open_store(), username)
+    click.echo(f"user {username} deleted")
+
+
 @users.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 def users_list(as_json: bool) -> None:

@@ -34,6 +34,10 @@ class UnknownTokenError(StoreError):
     """No API token has this id."""
 
 
+class LastAdminError(StoreError):
+    """The change would leave no admin to manage users."""
+
+
 @dataclass(frozen=True, slots=True)
 class TokenRecord:
     """An API token's metadata (never the token: only its hash is stored)."""
@@ -76,6 +80,34 @@ class AuthStore:
         with self._writer.begin() as conn:
             if conn.execute(stmt.values(password_hash=password_hash)).rowcount == 0:
                 raise UnknownUserError(f"no user named {username!r}")
+
+    def delete_user(self, username: str) -> None:
+        """Remove a user, its API tokens and its sessions. UnknownUserError when there is no
+        such user; AuthStoreError when it is the last admin (nobody could manage users)."""
+        u = users.c
+        with self._writer.begin() as conn:
+            role = conn.execute(sa.select(u.role).where(u.username == username)).scalar()
+            if role is None:
+                raise UnknownUserError(f"no user named {username!r}")
+            if role == "admin":
+                admins = conn.execute(
+                    sa.select(sa.func.count()).select_from(users).where(u.role == "admin")
+                ).scalar()
+                if admins == 1:
+                    raise LastAdminError(
+                        f"{username!r} is the last admin: create another admin first"
+                    )
+            # explicit, not left to ON DELETE CASCADE: SQLite enforces it only per connection
+            conn.execute(sa.delete(api_tokens).where(api_tokens.c.username == username))
+            conn.execute(sa.delete(sessions).where(sessions.c.username == username))
+            conn.execute(sa.delete(users).where(u.username == username))
+
+    def end_sessions(self, username: str) -> int:
+        """Log a user out everywhere; how many sessions ended."""
+        with self._writer.begin() as conn:
+            return int(
+                conn.execute(sa.delete(sessions).where(sessions.c.username == username)).rowcount
+            )
 
     def get_user(self, username: str) -> UserRecord | None:
         with self.engine.connect() as conn:
