@@ -139,3 +139,25 @@ def test_users_are_deleted_with_their_tokens_but_never_the_last_admin(
     assert "last admin" in last.json()["detail"]
     auth.create_user(store, "second", PASSWORD, "admin")
     assert client.delete("/api/v1/users/admin", headers=as_admin).status_code == 204
+
+
+def test_roles_are_changed_at_once_but_never_the_last_admins(
+    client: TestClient, tokens: dict[str, str], store: Store
+) -> None:
+    as_admin, as_viewer = bearer(tokens["admin"]), bearer(tokens["viewer"])
+    promote = {"role": "operator"}
+    assert (
+        client.put("/api/v1/users/viewer/role", json=promote, headers=as_viewer).status_code == 403
+    )
+    changed = client.put("/api/v1/users/viewer/role", json=promote, headers=as_admin)
+    assert changed.status_code == 200
+    assert changed.json() == {"username": "viewer", "role": "operator", "created_at": None}
+    # the user's existing token carries the new role at once
+    assert client.get("/api/v1/me", headers=as_viewer).json()["role"] == "operator"
+    bad = client.put("/api/v1/users/viewer/role", json={"role": "root"}, headers=as_admin)
+    assert bad.status_code == 422
+    demote = client.put("/api/v1/users/admin/role", json={"role": "viewer"}, headers=as_admin)
+    assert demote.status_code == 409
+    assert "last admin" in demote.json()["detail"]
+    nobody = client.put("/api/v1/users/nobody/role", json=promote, headers=as_admin)
+    assert nobody.status_code == 404

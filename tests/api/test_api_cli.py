@@ -86,6 +86,11 @@ def test_users_password_and_delete(home: Path) -> None:
     unknown = cli.invoke(main, ["users", "password", "nobody", "--password", "x" * 9])
     assert unknown.exit_code == 2
     assert "no user named 'nobody'" in unknown.output
+    promoted = cli.invoke(main, ["users", "role", "bob", "--role", "operator"])
+    assert promoted.exit_code == 0, promoted.output
+    demoted = cli.invoke(main, ["users", "role", "ada", "--role", "viewer"])
+    assert demoted.exit_code == 2
+    assert "last admin" in demoted.output
     assert cli.invoke(main, ["users", "delete", "bob"], input="n\n").exit_code == 1  # kept
     deleted = cli.invoke(main, ["users", "delete", "bob"], input="y\n")
     assert deleted.exit_code == 0, deleted.output
@@ -93,7 +98,7 @@ def test_users_password_and_delete(home: Path) -> None:
     assert last.exit_code == 2
     assert "last admin" in last.output
     listed = cli.invoke(main, ["users", "list", "--json"])
-    assert [u["username"] for u in json.loads(listed.output)] == ["ada"]
+    assert [(u["username"], u["role"]) for u in json.loads(listed.output)] == [("ada", "admin")]
 
 
 @pytest.mark.parametrize(

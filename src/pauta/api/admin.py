@@ -11,6 +11,7 @@ from pauta.api.deps import Admin, StoreDep, Viewer
 from pauta.api.schemas import (
     Me,
     NewPassword,
+    NewRole,
     NewToken,
     NewUser,
     Pool,
@@ -63,6 +64,13 @@ def delete_user(username: Username, user: Admin, store: StoreDep) -> Response:
     """Remove a user with its API tokens and sessions (admin only); 409 for the last admin."""
     auth.delete_user(store, username)
     return Response(status_code=204)
+
+
+@router.put("/users/{username}/role", response_model=UserOut, tags=["users"])
+def set_role(username: Username, new: NewRole, user: Admin, store: StoreDep) -> dict[str, Any]:
+    """Give a user another role (admin only); 409 when it would leave no admin."""
+    changed = auth.set_role(store, username, new.role)
+    return {"username": changed.username, "role": changed.role}
 
 
 @router.put("/users/{username}/password", status_code=204, tags=["users"])

@@ -91,6 +91,13 @@ def change_password(store: Store, username: str, password: str) -> int:
     return auth.end_sessions(username)
 
 
+def set_role(store: Store, username: str, role: str) -> User:
+    """Give a user another role (it applies to its sessions and tokens at once); never take
+    the last admin's away."""
+    _auth(store).set_role(username, check_role(role))
+    return User(username, role)
+
+
 def delete_user(store: Store, username: str) -> None:
     """Remove a user with its API tokens and sessions; never the last admin."""
     _auth(store).delete_user(username)

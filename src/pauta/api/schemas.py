@@ -146,6 +146,11 @@ class NewUser(BaseModel):
     role: str = Field(pattern="^(admin|operator|viewer)$")
 
 
+class NewRole(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: str = Field(pattern="^(admin|operator|viewer)$")
+
+
 class NewPassword(BaseModel):
     model_config = ConfigDict(extra="forbid")
     password: str = Field(min_length=8, max_length=1024)

@@ -62,6 +62,19 @@ def users_password(username: str, password: str | None, from_stdin: bool) -> Non
     click.echo(f"password of {username} changed; {ended} session(s) ended")
 
 
+@users.command("role")
+@click.argument("username")
+@click.option("--role", type=ROLE, required=True, help="The new role.")
+def users_role(username: str, role: str) -> None:
+    """Give a user another role; its sessions and tokens have it at once (never demotes the
+    last admin)."""
+    from pauta.api.auth import set_role
+
+    with user_errors():
+        set_role(open_store(), username, role)
+    click.echo(f"user {username} is now {role}")
+
+
 @users.command("delete")
 @click.argument("username")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")

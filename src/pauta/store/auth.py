@@ -81,22 +81,21 @@ class AuthStore:
             if conn.execute(stmt.values(password_hash=password_hash)).rowcount == 0:
                 raise UnknownUserError(f"no user named {username!r}")
 
+    def set_role(self, username: str, role: str) -> None:
+        """Give a user another role; never take the last admin's away."""
+        with self._writer.begin() as conn:
+            current = _role_of(conn, username)
+            if current == "admin" and role != "admin":
+                _refuse_last_admin(conn, username)
+            conn.execute(sa.update(users).where(users.c.username == username).values(role=role))
+
     def delete_user(self, username: str) -> None:
         """Remove a user, its API tokens and its sessions. UnknownUserError when there is no
-        such user; AuthStoreError when it is the last admin (nobody could manage users)."""
+        such user; LastAdminError when it is the last admin (nobody could manage users)."""
         u = users.c
         with self._writer.begin() as conn:
-            role = conn.execute(sa.select(u.role).where(u.username == username)).scalar()
-            if role is None:
-                raise UnknownUserError(f"no user named {username!r}")
-            if role == "admin":
-                admins = conn.execute(
-                    sa.select(sa.func.count()).select_from(users).where(u.role == "admin")
-                ).scalar()
-                if admins == 1:
-                    raise LastAdminError(
-                        f"{username!r} is the last admin: create another admin first"
-                    )
+            if _role_of(conn, username) == "admin":
+                _refuse_last_admin(conn, username)
             # explicit, not left to ON DELETE CASCADE: SQLite enforces it only per connection
             conn.execute(sa.delete(api_tokens).where(api_tokens.c.username == username))
             conn.execute(sa.delete(sessions).where(sessions.c.username == username))
@@ -206,3 +205,18 @@ class AuthStore:
     def delete_session(self, session_hash: str) -> None:
         with self._writer.begin() as conn:
             conn.execute(sa.delete(sessions).where(sessions.c.id == session_hash))
+
+
+def _role_of(conn: sa.Connection, username: str) -> str:
+    role = conn.execute(sa.select(users.c.role).where(users.c.username == username)).scalar()
+    if role is None:
+        raise UnknownUserError(f"no user named {username!r}")
+    return str(role)
+
+
+def _refuse_last_admin(conn: sa.Connection, username: str) -> None:
+    admins = conn.execute(
+        sa.select(sa.func.count()).select_from(users).where(users.c.role == "admin")
+    ).scalar()
+    if admins == 1:
+        raise LastAdminError(f"{username!r} is the last admin: make another user admin first")
