@@ -25,7 +25,9 @@ from pauta.cli.driving import drive_with_progress, start_local_pool
 )
 @click.option("--params-file", type=click.Path(dir_okay=False), help="A JSON object of parameters.")
 @click.option(
-    "--executor", type=click.Choice(["local", "inline"]), help="Where tasks run by default."
+    "--executor",
+    metavar="NAME",
+    help="Where tasks run by default: local (warm processes), inline, or a plugin's executor.",
 )
 @click.option(
     "--workers", type=int, help="Warm worker processes (default: one per cpu of capacity)."
@@ -52,6 +54,11 @@ def run(
     from pauta.core.settings import Settings
     from pauta.dispatch.capacity import detect_capacity
 
+    if executor is not None:
+        from pauta.executors.registry import default_registry
+
+        with user_errors():
+            default_registry().spec(executor)
     from_file, strings = parse_params(params, params_file)
     capacity = build_capacity(cpus, memory, gpus, resources) or detect_capacity()
     settings = Settings.from_env()

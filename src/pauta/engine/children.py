@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pauta.core.states import FlowRunState, State
 from pauta.engine.calls import TaskCall
+from pauta.engine.commands import ExternalProgress
 from pauta.engine.fingerprint import call_key, fingerprint
 from pauta.engine.lifecycle import drive, new_run_record, take_over
 
@@ -48,17 +49,17 @@ def run_child_flow(parent: RunDriver, flow: Flow[Any, Any], params: dict[str, An
         engine.store.create_flow_run(record)
         recorded = None
         call.child_run_id = record.id
-    engine.post("external", (call, (State.RUNNING, None)))
+    engine.post(ExternalProgress(call, State.RUNNING))
     child = type(parent)(engine, flow, record, params, recorded=recorded)
     run = drive(child)
     if run.state == FlowRunState.SUCCEEDED:
         stored = engine.store.get_flow_run(run.id).result
         call.set_value(run.value)
-        engine.post("external", (call, (State.SUCCEEDED, stored)))
+        engine.post(ExternalProgress(call, State.SUCCEEDED, stored))
         return run.value
     state = State.CANCELLED if run.state == FlowRunState.CANCELLED else State.FAILED
     error = dict(run.error or {})
     error.setdefault("type", "FlowFailed")
     error["message"] = f"child flow run {run.id} ended {run.state}: {error.get('message', '')}"
-    engine.post("external", (call, (state, error)))
+    engine.post(ExternalProgress(call, state, error))
     raise run.failure()

@@ -21,6 +21,7 @@ from pauta.definitions.context import Context, Interval, use_context
 from pauta.definitions.runtime import reset_active_run, set_active_run
 from pauta.engine.calls import TaskCall
 from pauta.engine.children import run_child_flow
+from pauta.engine.commands import CancelRun, SubmitCall
 from pauta.engine.fingerprint import call_key, fingerprint
 from pauta.engine.futures import TaskFuture
 from pauta.engine.payload import dump_args
@@ -174,7 +175,7 @@ class RunDriver:
             return future
         self.unfinished += 1
         if call.kind == "task":
-            self.engine.post("call", call)
+            self.engine.post(SubmitCall(call))
         return future
 
     def _restore(self, call: TaskCall) -> bool:
@@ -265,7 +266,7 @@ class RunDriver:
         plain Python code running in the body.
         """
         self.cancelling = True
-        self.engine.post("cancel", self)
+        self.engine.post(CancelRun(self))
 
     def _time_out(self) -> None:
         self.timed_out = True

@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pauta.core.clock import Clock, from_timestamp, get_clock
 from pauta.core.errors import PautaError
@@ -32,14 +32,21 @@ from pauta.dispatch.queue import ReadyQueue, ReadyTask, RunningCounts
 from pauta.engine.caching import cache_key_for
 from pauta.engine.callbacks import CallbackRunner, task_event
 from pauta.engine.calls import TaskCall
+from pauta.engine.commands import (
+    CancelRun,
+    Command,
+    ExternalProgress,
+    Flush,
+    ForgetRun,
+    SetPools,
+    SubmitCall,
+)
 from pauta.engine.readiness import Readiness
 from pauta.engine.retries import retry_delay, should_retry
 from pauta.engine.writer import StateWriter
 from pauta.executors.base import Executor, LateWakeup, WorkItem, WorkOutcome
-from pauta.executors.inline import InlineExecutor
 from pauta.executors.loading import task_ref_for
-from pauta.executors.local import LocalExecutor
-from pauta.executors.sensor import SensorExecutor
+from pauta.executors.registry import ExecutorConfig, ExecutorRegistry, default_registry
 from pauta.store.records import ArtifactRecord, MetricRecord
 from pauta.store.repository import Store
 from pauta.store.results import ResultStore
@@ -85,6 +92,7 @@ class Engine:
         default_executor: str | None = None,
         no_cache: bool = False,
         started: Mapping[str, tuple[Executor, LateWakeup]] | None = None,
+        registry: ExecutorRegistry | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -93,6 +101,7 @@ class Engine:
         self.clock = clock or get_clock()
         self.default_executor = default_executor or "local"
         self.no_cache = no_cache
+        self.registry = registry or default_registry()
         self.workers = workers or default_workers(capacity)
         # "priority" (with bounded backfilling) is the policy; "fifo" exists for comparison
         queue_options: dict[str, Any] = {"reservation_after": reservation_after}
@@ -107,7 +116,7 @@ class Engine:
         self._executors: dict[str, Executor] = {}
         self._started = dict(started or {})
         self.drivers: dict[str, RunDriver] = {}
-        self._inbox: deque[tuple[str, Any]] = deque()
+        self._inbox: deque[Command] = deque()
         self._wake_r, self._wake_w = socket.socketpair()
         self._readiness = Readiness()
         self._wake_r.setblocking(False)
@@ -161,28 +170,10 @@ class Engine:
             wakeup.bind(self)
             self._executors[name] = executor
         if executor is None:
-            if name == "local":
-                executor = LocalExecutor(
-                    workers=self.workers,
-                    results_url=self.settings.results_url,
-                    inline_max=self.settings.inline_result_max,
-                )
-            elif name == "sensor":
-                executor = SensorExecutor(
-                    store=self.store,
-                    results_url=self.settings.results_url,
-                    inline_max=self.settings.inline_result_max,
-                )
-            elif name == "inline":
-                executor = InlineExecutor(
-                    threads=max(1, int(self.capacity.cpus)),
-                    results_url=self.settings.results_url,
-                    inline_max=self.settings.inline_result_max,
-                )
-            else:
-                raise PautaError(
-                    f"unknown executor {name!r}: use 'local' (warm processes) or 'inline'"
-                )
+            executor = self.registry.create(
+                name,
+                ExecutorConfig(self.settings, self.capacity, self.workers, self.store),
+            )
             executor.start(self)
             self._executors[name] = executor
         return executor
@@ -197,9 +188,9 @@ class Engine:
             with contextlib.suppress(OSError):
                 self._wake_w.send(b"x")
 
-    def post(self, kind: str, payload: Any) -> None:
-        """Hand the loop a command: ("call", TaskCall), ("cancel", RunDriver), ..."""
-        self._inbox.append((kind, payload))
+    def post(self, command: Command) -> None:
+        """Hand the loop a command (see ``commands``); it is applied on the loop's thread."""
+        self._inbox.append(command)
         self.wake()
 
     def flush_now(self, timeout: float | None = None) -> None:
@@ -208,7 +199,7 @@ class Engine:
             self._flush()
             return
         done = threading.Event()
-        self.post("flush", done)
+        self.post(Flush(done))
         if not done.wait(timeout):
             raise PautaError("the engine did not write its state to the store in time")
 
@@ -304,20 +295,36 @@ class Engine:
     def _drain_inbox(self) -> None:
         inbox = self._inbox
         while inbox:
-            kind, payload = inbox.popleft()
-            if kind == "call":
-                self._register(payload)
-            elif kind == "external":
-                call, outcome = payload
-                self._external(call, outcome)
-            elif kind == "cancel":
-                self._cancel_run(payload)
-            elif kind == "flush":
-                self._flush_waiters.append(payload)
-            elif kind == "forget":
-                self._forget_run(payload)
-            elif kind == "pools":
-                self.pools = payload
+            command = inbox.popleft()
+            # exact type lookup: one dict probe per command instead of an isinstance chain
+            self._handlers[type(command)](self, command)
+
+    def _on_submit(self, command: SubmitCall) -> None:
+        self._register(command.call)
+
+    def _on_external(self, command: ExternalProgress) -> None:
+        self._external(command.call, (command.state, command.detail))
+
+    def _on_cancel(self, command: CancelRun) -> None:
+        self._cancel_run(command.driver)
+
+    def _on_flush(self, command: Flush) -> None:
+        self._flush_waiters.append(command.done)
+
+    def _on_forget(self, command: ForgetRun) -> None:
+        self._forget_run(command.driver)
+
+    def _on_pools(self, command: SetPools) -> None:
+        self.pools = command.pools
+
+    _handlers: ClassVar[dict[type, Callable[[Engine, Any], None]]] = {
+        SubmitCall: _on_submit,
+        ExternalProgress: _on_external,
+        CancelRun: _on_cancel,
+        Flush: _on_flush,
+        ForgetRun: _on_forget,
+        SetPools: _on_pools,
+    }
 
     def _register(self, call: TaskCall) -> None:
         """A new call from a flow body: wire its dependencies and queue it when ready."""
@@ -708,7 +715,7 @@ class Engine:
 
     def detach(self, driver: RunDriver) -> None:
         self.drivers.pop(driver.run_id, None)
-        self.post("forget", driver)
+        self.post(ForgetRun(driver))
 
     def _drivers(self) -> list[RunDriver]:
         return list(self.drivers.values())

@@ -14,6 +14,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from pauta.core.errors import LeaseLostError
+from pauta.engine.commands import SetPools
 
 if TYPE_CHECKING:
     from pauta.engine.engine import Engine
@@ -89,7 +90,7 @@ class LeaseKeeper:
         """Renew every lease once, and pick up pool sizes changed with `pauta pools set`."""
         engine = self.engine
         try:
-            engine.post("pools", engine.store.list_pools())
+            engine.post(SetPools(engine.store.list_pools()))
         except Exception:
             log.warning("reading pools failed; will retry", exc_info=True)
         for driver in list(engine.drivers.values()):
