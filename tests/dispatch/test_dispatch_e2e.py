@@ -114,7 +114,7 @@ def test_a_later_higher_priority_task_starts_first(
     )
     try:
         spans = spans_of(narrow, df.late_urgent, {"routines": 3})
-        assert narrow.engine().queue.policy == policy
+        assert narrow.engine().core.queue.policy == policy
     finally:
         narrow.close()
     assert [label for label, *_ in sorted(spans, key=lambda s: s[2])] == expected

@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Any
 from pauta.notify.notifiers import Event
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from pauta.engine.calls import TaskCall
-    from pauta.engine.driver import RunDriver
+    from pauta.store.records import FlowRunRecord
 
 log = logging.getLogger("pauta.callbacks")
 
@@ -25,14 +27,14 @@ Callback = Callable[[Event], Any]
 
 
 def task_event(call: TaskCall, what: str) -> Event:
-    driver = call.driver
+    run = call.run
     return Event(
         kind="task",
         what=what,  # type: ignore[arg-type]
-        flow=driver.flow.name,
-        run_id=driver.run_id,
+        flow=run.flow_name,
+        run_id=run.run_id,
         state=str(call.state),
-        logical_date=driver.record.logical_date,
+        logical_date=run.logical_date,
         task_key=call.key,
         task_name=call.name,
         attempt=call.attempt,
@@ -42,18 +44,19 @@ def task_event(call: TaskCall, what: str) -> Event:
     )
 
 
-def flow_event(driver: RunDriver, what: str, state: str, error: dict[str, Any] | None) -> Event:
-    record = driver.record
+def flow_event(
+    record: FlowRunRecord, what: str, state: str, error: dict[str, Any] | None, *, now: datetime
+) -> Event:
     return Event(
         kind="flow",
         what=what,  # type: ignore[arg-type]
-        flow=driver.flow.name,
-        run_id=driver.run_id,
+        flow=record.flow,
+        run_id=record.id,
         state=state,
         logical_date=record.logical_date,
         error=error,
         started_at=record.started_at,
-        ended_at=driver.engine.clock.now(),
+        ended_at=now,
     )
 
 

@@ -1,9 +1,10 @@
 """``TaskCall``: the engine's node for one task call in one run.
 
 The engine thread owns every field but ``observed``; flow body threads only read ``state``,
-``done`` and the result, and wait on the driver's condition. State changes go through
-``TaskCall.move``, which checks the transition table; the store then writes the change with
-compare-and-set.
+``done`` and the result, and wait on the run's ``Signals``. State changes go through
+``TaskCall.move``, which checks the transition table; the execution core reports each changed
+call to the loop, which writes it with compare-and-set. A call knows its ``RunState`` only:
+nothing here reaches the driver, the engine or the store.
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ from pauta.store.results import StoredResult
 
 if TYPE_CHECKING:
     from pauta.definitions.task import Task
-    from pauta.engine.driver import RunDriver
-    from pauta.engine.futures import TaskFuture
+    from pauta.engine.runstate import RunState
 
 _MISSING = object()
 
@@ -38,7 +38,7 @@ class TaskCall:
 
     def __init__(
         self,
-        driver: RunDriver,
+        run: RunState,
         key: str,
         task: Task[Any, Any] | None,
         name: str,
@@ -50,7 +50,7 @@ class TaskCall:
         kind: str = "task",
         created_at: datetime,
     ) -> None:
-        self.driver = driver
+        self.run = run
         self.key = key
         self.task = task
         self.name = name
@@ -78,7 +78,7 @@ class TaskCall:
         self.cached_from: str | None = None
         self.observed = False
         self.done = False
-        # a thread waits for this call (see RunDriver.wait_for_call and Engine._resolve)
+        # a thread waits for this call (see RunState.wait_for and ExecutionCore._resolve)
         self.awaited = False
         self.retry_at: float | None = None
         # engine bookkeeping for "durable before dependents start"
@@ -90,17 +90,15 @@ class TaskCall:
         self.attempt_persisted_no = 0
         self._value: Any = _MISSING
         self._callbacks: list[Callable[[], None]] = []
-        self._future: TaskFuture[Any] | None = None
 
     # -- state ------------------------------------------------------------------------------
     def move(self, new: State) -> None:
-        """Change state through the transition table (the engine's one chokepoint)."""
+        """Change state through the transition table (the core's one chokepoint)."""
         if new == self.state:
             return
         if not task_transition_allowed(self.state, new):
             raise RuntimeError(f"task {self.key}: transition {self.state} → {new} is not allowed")
         self.state = new
-        self.driver.engine.writer.touch(self)
 
     @property
     def ok(self) -> bool:
@@ -137,7 +135,7 @@ class TaskCall:
                 traceback=error.get("traceback"),
             )
         if self._value is _MISSING:
-            self._value = self.driver.load_result(self.stored)
+            self._value = self.run.load(self.stored)
         return self._value
 
     def set_value(self, value: Any) -> None:
@@ -149,7 +147,7 @@ class TaskCall:
         task = self.task
         options = task.options if task is not None else None
         return TaskRunRecord(
-            flow_run_id=self.driver.run_id,
+            flow_run_id=self.run.run_id,
             key=self.key,
             name=self.name,
             state=self.state,
@@ -174,7 +172,7 @@ class TaskCall:
         if self.attempt == 0:
             return None
         return AttemptRecord(
-            flow_run_id=self.driver.run_id,
+            flow_run_id=self.run.run_id,
             key=self.key,
             attempt=self.attempt,
             state=self.state,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pauta.core.states import FlowRunState, State
 from pauta.engine.calls import TaskCall
 from pauta.engine.commands import ExternalProgress
-from pauta.engine.fingerprint import call_key, fingerprint
+from pauta.engine.fingerprint import fingerprint
 from pauta.engine.lifecycle import drive, new_run_record, take_over
 
 if TYPE_CHECKING:
@@ -24,10 +24,10 @@ def run_child_flow(parent: RunDriver, flow: Flow[Any, Any], params: dict[str, An
     """Run ``flow`` as a child of ``parent`` and return its value (raise FlowFailed on failure)."""
     parent.check_alive()
     engine = parent.engine
-    key = call_key(flow.name, parent._next_count(flow.name))
+    key = parent.next_key(flow.name)
     params_json = flow.parameters.to_json(params)
     call = TaskCall(
-        parent,
+        parent.state,
         key,
         None,
         flow.name,
@@ -50,7 +50,7 @@ def run_child_flow(parent: RunDriver, flow: Flow[Any, Any], params: dict[str, An
         recorded = None
         call.child_run_id = record.id
     engine.post(ExternalProgress(call, State.RUNNING))
-    child = type(parent)(engine, flow, record, params, recorded=recorded)
+    child = parent.child(flow, record, params, recorded=recorded)
     run = drive(child)
     if run.state == FlowRunState.SUCCEEDED:
         stored = engine.store.get_flow_run(run.id).result

@@ -14,7 +14,7 @@ from pauta.core.states import State
 
 if TYPE_CHECKING:
     from pauta.engine.calls import TaskCall
-    from pauta.engine.driver import RunDriver
+    from pauta.engine.runstate import RunState
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,14 +38,14 @@ class ExternalProgress:
 class CancelRun:
     """Cancel every unfinished call of a run."""
 
-    driver: RunDriver
+    run: RunState
 
 
 @dataclass(frozen=True, slots=True)
 class ForgetRun:
     """A run has ended: drop what the loop keeps for it."""
 
-    driver: RunDriver
+    run: RunState
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import os
 import re
 import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pauta.core.errors import FlowChangedError, PautaError, TaskFailed
@@ -20,12 +20,12 @@ from pauta.core.states import TASK_OK, FlowRunState, State, task_transition_allo
 from pauta.definitions.context import Context, Interval, use_context
 from pauta.definitions.runtime import reset_active_run, set_active_run
 from pauta.engine.calls import TaskCall
-from pauta.engine.children import run_child_flow
-from pauta.engine.commands import CancelRun, SubmitCall
+from pauta.engine.commands import SubmitCall
 from pauta.engine.fingerprint import call_key, fingerprint
 from pauta.engine.futures import TaskFuture
 from pauta.engine.payload import dump_args
-from pauta.executors.base import RunInfo
+from pauta.engine.runstate import RunState
+from pauta.executors.base import RunInfo, TaskRef, WorkItem
 from pauta.store.records import FlowRunRecord, TaskRunRecord
 from pauta.store.results import StoredResult
 
@@ -39,8 +39,16 @@ _SAFE = re.compile(r"[A-Za-z0-9_\-\[\]][A-Za-z0-9_.\-\[\]]*")
 _RESTARTABLE = (State.QUEUED, State.RUNNING, State.RETRYING, State.WAITING)
 
 
+ChildFlows = Callable[["RunDriver", "Flow[Any, Any]", dict[str, Any]], Any]
+"""Runs a flow called inside this run as a child run (``children.run_child_flow``)."""
+
+
 class RunDriver:
-    """Drives one flow run in this process (the ``ActiveRun`` task calls are submitted to)."""
+    """Drives one flow run in this process (the ``ActiveRun`` task calls are submitted to).
+
+    ``child_flows`` runs the flows the body calls; the runner hands it in, so this module does
+    not reach up to child-run creation.
+    """
 
     def __init__(
         self,
@@ -51,22 +59,28 @@ class RunDriver:
         *,
         recorded: dict[str, TaskRunRecord] | None = None,
         allow_changes: bool = False,
+        child_flows: ChildFlows | None = None,
     ) -> None:
         self.engine = engine
         self.flow = flow
         self.record = record
         self.params = params
         self.run_id = record.id
-        self.epoch = record.lease_epoch
-        self.priority = flow.options.priority
-        self.max_active_tasks = flow.options.max_active_tasks
-        self.calls: dict[str, TaskCall] = {}
+        self.state = RunState(
+            record.id,
+            flow_name=flow.name,
+            logical_date=record.logical_date,
+            epoch=record.lease_epoch,
+            priority=flow.options.priority,
+            max_active_tasks=flow.options.max_active_tasks,
+            results=engine.results,
+            signals=engine.signals,
+            clock=engine.clock,
+        )
+        self.calls: dict[str, TaskCall] = self.state.calls
         self.order: list[TaskCall] = []
-        self.unfinished = 0
-        self.awaiting_all = False  # the body waits in wait_all
-        self.cancelling = False
         self.timed_out = False
-        self.lost: BaseException | None = None
+        self._child_flows = child_flows
         self._counters: dict[str, int] = {}
         self._blobs: dict[str, bytes] = {}
         self._recorded = recorded or {}
@@ -120,12 +134,51 @@ class RunDriver:
         ]
 
     def call_flow(self, flow: Flow[Any, Any], params: dict[str, Any]) -> Any:
-        return run_child_flow(self, flow, params)
+        if self._child_flows is None:
+            raise PautaError(
+                f"flow {flow.name!r} was called inside run {self.run_id}, which was started "
+                "without a way to run child flows; run the parent through pauta's Runner"
+            )
+        return self._child_flows(self, flow, params)
+
+    def child(
+        self,
+        flow: Flow[Any, Any],
+        record: FlowRunRecord,
+        params: dict[str, Any],
+        *,
+        recorded: dict[str, TaskRunRecord] | None = None,
+    ) -> RunDriver:
+        """A driver for a child run of this one, on the same engine."""
+        return type(self)(
+            self.engine, flow, record, params, recorded=recorded, child_flows=self._child_flows
+        )
+
+    def next_key(self, name: str) -> str:
+        """The key of the next call of ``name`` (a task or a child flow) in this run."""
+        return call_key(name, self._next_count(name))
 
     def _next_count(self, name: str) -> int:
         count = self._counters.get(name, 0)
         self._counters[name] = count + 1
         return count
+
+    # -- the run's state, as the core holds it -------------------------------------------------
+    @property
+    def epoch(self) -> int:
+        return self.state.epoch
+
+    @property
+    def cancelling(self) -> bool:
+        return self.state.cancelling
+
+    @property
+    def lost(self) -> BaseException | None:
+        return self.state.lost
+
+    @property
+    def unfinished(self) -> int:
+        return self.state.unfinished
 
     def _new_call(
         self,
@@ -139,14 +192,14 @@ class RunDriver:
         self.check_alive()
         upstream = _find_futures((args, kwargs, tuple(wait_for)))
         for future in upstream:
-            if future._call.driver is not self:
+            if future._call.run is not self.state:
                 raise PautaError(
                     f"task {key!r} was given a future of another flow run ({future.key}); pass "
                     "its .result() instead"
                 )
             future._call.observed = True
         call = TaskCall(
-            self,
+            self.state,
             key,
             task,
             task.name,
@@ -168,12 +221,11 @@ class RunDriver:
         if call.key in self.calls:
             raise PautaError(f"two task calls got the key {call.key!r}; task names must be unique")
         future: TaskFuture[Any] = TaskFuture(call)
-        call._future = future
         self.calls[call.key] = call
         self.order.append(call)
         if self._restore(call):
             return future
-        self.unfinished += 1
+        self.state.unfinished += 1
         if call.kind == "task":
             self.engine.post(SubmitCall(call))
         return future
@@ -218,46 +270,37 @@ class RunDriver:
 
     # -- waiting ------------------------------------------------------------------------------
     def check_alive(self) -> None:
-        if self.lost is not None:
-            raise self.lost
-        if self.engine.error is not None:
-            raise PautaError("the pauta engine stopped") from self.engine.error
+        self.state.check_alive()
 
     def wait_for_call(self, call: TaskCall, timeout: float | None) -> bool:
-        """Block until ``call`` is done; False on timeout.
-
-        The engine wakes waiters only when a call someone awaits ends, not on every call: a
-        body waiting for the last task of a chain of 1,000 is woken once. ``awaited`` is set
-        before ``done`` is read, and the engine sets ``done`` before it reads ``awaited``, so
-        one of the two always sees the other.
-        """
-        clock = self.engine.clock
-        deadline = None if timeout is None else clock.monotonic() + timeout
-        with self.engine.cond:
-            call.awaited = True
-            while not call.done:
-                self.check_alive()
-                remaining = None if deadline is None else deadline - clock.monotonic()
-                if remaining is not None and remaining <= 0:
-                    return False
-                self.engine.cond.wait(0.5 if remaining is None else min(remaining, 0.5))
-        return True
+        """Block until ``call`` is done; False on timeout."""
+        return self.state.wait_for(call, timeout)
 
     def wait_all(self) -> None:
         """Block until every call this run submitted has finished."""
-        with self.engine.cond:
-            self.awaiting_all = True
-            while self.unfinished > 0:
-                self.check_alive()
-                self.engine.cond.wait(0.5)
+        self.state.wait_all()
 
     # -- called by the engine thread ------------------------------------------------------------
-    def call_finished(self, call: TaskCall) -> None:
-        self.unfinished -= 1
-
     def abort(self, exc: BaseException) -> None:
         """Another driver took this run over (or the engine died): stop driving it."""
-        self.lost = exc
+        self.state.lost = exc
+
+    def work_item(self, call: TaskCall, task_ref: TaskRef) -> WorkItem:
+        """The work item of the call's current attempt (its log file named by attempt)."""
+        task = call.task
+        assert task is not None
+        call.log_path = self.log_path(call.key, call.attempt)
+        return WorkItem(
+            run=self.run_info,
+            key=call.key,
+            task_name=call.name,
+            attempt=call.attempt,
+            task_ref=task_ref,
+            args_blob=self.args_blob(call),
+            log_path=call.log_path,
+            timeout=task.options.timeout,
+            is_async=task.is_async,
+        )
 
     def cancel(self) -> None:
         """Cancel the run's remaining calls (running attempts are killed).
@@ -265,14 +308,12 @@ class RunDriver:
         The flow body notices at its next task call or ``.result()``: pauta cannot interrupt
         plain Python code running in the body.
         """
-        self.cancelling = True
-        self.engine.post(CancelRun(self))
+        self.engine.cancel(self.state)
 
     def _time_out(self) -> None:
         self.timed_out = True
         self.cancel()
-        with self.engine.cond:
-            self.engine.cond.notify_all()
+        self.state.signals.notify()
 
     # -- helpers ------------------------------------------------------------------------------
     def log_path(self, key: str, attempt: int) -> str:
@@ -298,9 +339,7 @@ class RunDriver:
         return blob
 
     def load_result(self, stored: StoredResult | None) -> Any:
-        if stored is None:
-            return None
-        return self.engine.results.get(stored)
+        return self.state.load(stored)
 
     def context(self) -> Context:
         rec = self.record

@@ -50,13 +50,13 @@ class TaskFuture(Generic[R]):
     def wait(self, timeout: float | None = None) -> TaskFuture[R]:
         """Block until the call finishes (or ``timeout`` seconds pass); never raises."""
         self._call.observed = True
-        self._call.driver.wait_for_call(self._call, timeout)
+        self._call.run.wait_for(self._call, timeout)
         return self
 
     def result(self, timeout: float | None = None) -> R:
         """The call's return value; raises ``TaskFailed`` if it failed or was skipped."""
         self._call.observed = True
-        if not self._call.driver.wait_for_call(self._call, timeout):
+        if not self._call.run.wait_for(self._call, timeout):
             raise TimeoutError(f"task {self.key!r} did not finish within {timeout} s")
         return self._call.value()  # type: ignore[no-any-return]
 

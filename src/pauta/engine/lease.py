@@ -74,7 +74,7 @@ class LeaseKeeper:
     def check_cancels(self) -> None:
         """Cancel the runs someone asked to stop."""
         engine = self.engine
-        drivers = [d for d in list(engine.drivers.values()) if not d.cancelling and d.lost is None]
+        drivers = [d for d in engine.runs() if not d.cancelling and d.lost is None]
         if not drivers:
             return
         try:
@@ -93,7 +93,7 @@ class LeaseKeeper:
             engine.post(SetPools(engine.store.list_pools()))
         except Exception:
             log.warning("reading pools failed; will retry", exc_info=True)
-        for driver in list(engine.drivers.values()):
+        for driver in engine.runs():
             if driver.lost is not None:
                 continue
             try:
@@ -108,5 +108,4 @@ class LeaseKeeper:
                         "stopped driving it"
                     )
                 )
-                with engine.cond:
-                    engine.cond.notify_all()
+                engine.signals.notify()

@@ -204,7 +204,7 @@ def _flow_callbacks(
     else:
         return
     if callbacks:
-        event = flow_event(driver, what, str(state), error)
+        event = flow_event(driver.record, what, str(state), error, now=driver.engine.clock.now())
         driver.engine.callbacks.submit(driver.run_id, callbacks, event)
 
 

@@ -18,6 +18,7 @@ from pauta.core.settings import Settings
 from pauta.core.states import FlowRunState
 from pauta.definitions.flow import Flow
 from pauta.dispatch.capacity import detect_capacity
+from pauta.engine.children import run_child_flow
 from pauta.engine.driver import RunDriver
 from pauta.engine.engine import Engine
 from pauta.engine.lease import LeaseKeeper
@@ -117,7 +118,9 @@ class Runner:
             flow, flow.parameters.to_json(params), now=engine.clock.now(), trigger=trigger
         )
         store.create_flow_run(record)
-        return self._drive_with_retries(RunDriver(engine, flow, record, params), on_start)
+        return self._drive_with_retries(
+            RunDriver(engine, flow, record, params, child_flows=run_child_flow), on_start
+        )
 
     def _drive_with_retries(self, driver: RunDriver, on_start: OnStart | None) -> FlowRun:
         """Drive the run; while it FAILS and the flow has ``retries`` left, replay it: calls
@@ -131,7 +134,9 @@ class Runner:
             retries_left -= 1
             record = take_over(engine, engine.store.get_flow_run(run.id), flow, force=True)
             recorded = engine.store.task_runs_by_key(run.id)
-            driver = RunDriver(engine, flow, record, driver.params, recorded=recorded)
+            driver = RunDriver(
+                engine, flow, record, driver.params, recorded=recorded, child_flows=run_child_flow
+            )
 
     def call(self, flow: Flow[Any, Any], params: dict[str, Any]) -> Any:
         """Run ``flow`` and return its value; raise ``FlowFailed`` when it does not succeed."""
@@ -153,7 +158,13 @@ class Runner:
         params = flow.parameters.validate(record.params)
         recorded = engine.store.task_runs_by_key(record.id)
         driver = RunDriver(
-            engine, flow, record, params, recorded=recorded, allow_changes=allow_changes
+            engine,
+            flow,
+            record,
+            params,
+            recorded=recorded,
+            allow_changes=allow_changes,
+            child_flows=run_child_flow,
         )
         return drive(driver, on_start, self._notifiers)
 
@@ -175,7 +186,9 @@ class Runner:
             )
             raise
         recorded = engine.store.task_runs_by_key(record.id)
-        driver = RunDriver(engine, flow, record, params, recorded=recorded or None)
+        driver = RunDriver(
+            engine, flow, record, params, recorded=recorded or None, child_flows=run_child_flow
+        )
         return self._drive_with_retries(driver, None)
 
     def close(self) -> None:

@@ -21,7 +21,6 @@ from pauta.store.repository import Store
 
 if TYPE_CHECKING:
     from pauta.engine.calls import TaskCall
-    from pauta.engine.driver import RunDriver
 
 log = logging.getLogger("pauta.engine")
 
@@ -64,13 +63,15 @@ class StateWriter:
             if self._urgent_since is None:
                 self._urgent_since = self.clock.monotonic()
 
-    def add_metric(self, metric: MetricRecord) -> None:
-        self._metrics.append(metric)
-        if self._urgent_since is None:
-            self._urgent_since = self.clock.monotonic()
+    def touch_all(self, calls: list[TaskCall]) -> None:
+        touch = self.touch
+        for call in calls:
+            touch(call)
 
-    def add_artifact(self, artifact: ArtifactRecord) -> None:
-        self._artifacts.append(artifact)
+    def add_reports(self, metrics: list[MetricRecord], artifacts: list[ArtifactRecord]) -> None:
+        """Metrics and artifacts an attempt logged; they are written with the next flush."""
+        self._metrics.extend(metrics)
+        self._artifacts.extend(artifacts)
         if self._urgent_since is None:
             self._urgent_since = self.clock.monotonic()
 
@@ -120,10 +121,10 @@ class StateWriter:
         batch = WriteBatch(metrics=metrics, artifacts=artifacts)
         written = []
         for call in calls:
-            driver: RunDriver = call.driver
-            if driver.lost is not None:
+            run = call.run
+            if run.lost is not None:
                 continue
-            batch.fences[driver.run_id] = driver.epoch
+            batch.fences[run.run_id] = run.epoch
             attempt = call.attempt_record()
             if attempt is not None and call.state == State.RETRYING:
                 attempt.state = State.FAILED  # the attempt failed; the call waits to retry
