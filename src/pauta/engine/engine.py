@@ -41,11 +41,10 @@ from pauta.engine.core import ExecutionCore
 from pauta.engine.effects import Effects, Now, StartAttempt
 from pauta.engine.readiness import Readiness
 from pauta.engine.runstate import RunState, Signals
-from pauta.engine.writer import StateWriter
+from pauta.engine.writer import StateWriter, outcome_reports
 from pauta.executors.base import Executor, LateWakeup, WorkItem, WorkOutcome
 from pauta.executors.loading import task_ref_for
 from pauta.executors.registry import ExecutorConfig, ExecutorRegistry, default_registry
-from pauta.store.records import ArtifactRecord, MetricRecord
 from pauta.store.repository import Store
 from pauta.store.results import ResultStore
 
@@ -427,7 +426,7 @@ class Engine:
             if running is None or running.call.attempt != outcome.attempt:
                 continue  # a late report of an attempt the core already gave up on
             if outcome.metrics or outcome.artifacts:
-                self._record_reports(running.call, outcome, now)
+                self.writer.add_reports(*outcome_reports(outcome, now.wall))
             if outcome.secrets:
                 reveal_secrets(outcome.secrets)
             core.outcome(
@@ -437,35 +436,6 @@ class Engine:
                 ended_at=from_timestamp(outcome.ended_at),
             )
         self._perform(core.take())
-
-    def _record_reports(self, call: TaskCall, outcome: WorkOutcome, now: Now) -> None:
-        """The metrics and artifacts an attempt logged, for the next write."""
-        run_id, key, attempt = outcome.run_id, call.key, call.attempt
-        self.writer.add_reports(
-            [
-                MetricRecord(
-                    run_id,
-                    key,
-                    attempt,
-                    metric.name,
-                    metric.value,
-                    metric.step,
-                    from_timestamp(metric.timestamp) or now.wall,
-                )
-                for metric in outcome.metrics
-            ],
-            [
-                ArtifactRecord(
-                    run_id,
-                    key,
-                    attempt,
-                    artifact.name,
-                    artifact.stored,
-                    from_timestamp(artifact.timestamp) or now.wall,
-                )
-                for artifact in outcome.artifacts
-            ],
-        )
 
     def _notify(self, call: TaskCall, what: str, callbacks: Any) -> None:
         try:

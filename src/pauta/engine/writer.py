@@ -13,14 +13,17 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from pauta.core.clock import Clock
+from pauta.core.clock import Clock, from_timestamp
 from pauta.core.errors import LeaseLostError, StaleWriteError
 from pauta.core.states import State
 from pauta.store.records import ArtifactRecord, MetricRecord, TaskWrite, WriteBatch
 from pauta.store.repository import Store
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from pauta.engine.calls import TaskCall
+    from pauta.executors.base import WorkOutcome
 
 log = logging.getLogger("pauta.engine")
 
@@ -159,6 +162,38 @@ class StateWriter:
                 call.attempt_persisted = attempt.state
                 call.attempt_persisted_no = call.attempt
         return True
+
+
+def outcome_reports(
+    outcome: WorkOutcome, now: datetime
+) -> tuple[list[MetricRecord], list[ArtifactRecord]]:
+    """The metric and artifact records of what an attempt logged (stamped ``now`` when the
+    attempt gave no time)."""
+    run_id, key, attempt = outcome.run_id, outcome.key, outcome.attempt
+    metrics = [
+        MetricRecord(
+            run_id,
+            key,
+            attempt,
+            metric.name,
+            metric.value,
+            metric.step,
+            from_timestamp(metric.timestamp) or now,
+        )
+        for metric in outcome.metrics
+    ]
+    artifacts = [
+        ArtifactRecord(
+            run_id,
+            key,
+            attempt,
+            artifact.name,
+            artifact.stored,
+            from_timestamp(artifact.timestamp) or now,
+        )
+        for artifact in outcome.artifacts
+    ]
+    return metrics, artifacts
 
 
 def _updated_assets(call: TaskCall) -> tuple[str, ...]:
