@@ -14,7 +14,6 @@ from typing import Any
 from pauta.app.catalog import catalog
 from pauta.app.flows import resolve_flow
 from pauta.core.clock import get_clock
-from pauta.core.errors import ParameterError
 from pauta.definitions.flow import Flow
 from pauta.engine.lifecycle import new_run_record
 from pauta.store.records import FlowRunRecord
@@ -28,17 +27,8 @@ def validate_params(
     params: Mapping[str, Any],
     strings: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Python values of a flow's parameters: typed ``params`` (JSON) and, from the CLI,
-    ``strings`` that are parsed to the parameter's type. ParameterError names the bad ones."""
-    if not isinstance(params, Mapping):
-        raise ParameterError(
-            f"the parameters of flow {flow.name!r} must be an object of name: value",
-            errors=[{"param": "params", "error": "must be an object"}],
-        )
-    values = flow.parameters.validate(params) if params else {}
-    if strings or not params:
-        values.update(flow.parameters.validate({**params, **(strings or {})}, from_strings=True))
-    return values
+    """Python values of a flow's parameters (``ParameterSchema.validate_input``)."""
+    return flow.parameters.validate_input(params, strings)
 
 
 def queue_run(

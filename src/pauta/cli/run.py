@@ -73,9 +73,7 @@ def run(
 
     with user_errors():
         flow = resolve_flow(target)
-        values = flow.parameters.validate(from_file) if from_file else {}
-        typed = flow.parameters.validate({**from_file, **strings}, from_strings=True)
-        values.update(typed)
+        values = flow.parameters.validate_input(from_file, strings)
     runner = Runner(
         settings,
         capacity=capacity,

@@ -139,6 +139,21 @@ class ParameterSchema:
                 return values
         return self._pydantic_validate(raw, from_strings)
 
+    def validate_input(
+        self, params: Mapping[str, Any], strings: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Python values from what a caller gave: typed ``params`` (JSON) and, from the CLI,
+        ``strings`` parsed to each parameter's type. The one validation at the edge."""
+        if not isinstance(params, Mapping):
+            raise ParameterError(
+                f"the parameters of flow {self.flow_name!r} must be an object of name: value",
+                errors=[{"param": "params", "error": "must be an object"}],
+            )
+        values = self.validate(params) if params else {}
+        if strings or not params:
+            values.update(self.validate({**params, **(strings or {})}, from_strings=True))
+        return values
+
     def _pydantic_validate(self, raw: Mapping[str, Any], from_strings: bool) -> dict[str, Any]:
         from pydantic import ValidationError
 
@@ -162,12 +177,16 @@ class ParameterSchema:
         return {p.name: getattr(model, _field(i)) for i, p in enumerate(self.parameters)}
 
     def to_json(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        """JSON-compatible form of validated values (what the store keeps)."""
+        """JSON-compatible form of validated values (what the store keeps); the values are
+        serialized by their parameter's type, not validated again."""
         if all(type(v) in _PLAIN for v in values.values()):
             return dict(values)
         try:
-            validated = self.model.model_validate(dict(values))
-            return validated.model_dump(mode="json", by_alias=True)
+            fields = {
+                _field(i): values[p.name] for i, p in enumerate(self.parameters) if p.name in values
+            }
+            built = self.model.model_construct(**fields)
+            return built.model_dump(mode="json", by_alias=True, warnings=False)
         except Exception:
             return {k: _jsonable(v) for k, v in values.items()}
 

@@ -346,7 +346,8 @@ class RunDriver:
         return Context(
             run_id=self.run_id,
             flow_name=self.flow.name,
-            params=dict(self.params),
+            # the stored JSON form, as every task of the run sees it
+            params=dict(self.record.params),
             logical_date=rec.logical_date,
             interval=Interval(rec.interval_start, rec.interval_end),
             trigger=rec.trigger,

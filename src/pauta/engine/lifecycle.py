@@ -16,10 +16,10 @@ from pauta.core.errors import (
     LeaseLostError,
     PautaError,
 )
-from pauta.core.ids import new_run_id
 from pauta.core.states import FlowRunState
 from pauta.engine.callbacks import flow_event
 from pauta.engine.lease import LEASE_TTL, driver_identity
+from pauta.store.creation import Driver, FlowIdentity, Parent, new_flow_run
 from pauta.store.records import FlowRunRecord, TaskRunRecord
 
 if TYPE_CHECKING:
@@ -67,6 +67,14 @@ def flow_ref(flow: Flow[Any, Any]) -> dict[str, Any]:
     return {"module": module, "qualname": flow.fn.__qualname__, "path": path, "cwd": os.getcwd()}
 
 
+def identity(flow: Flow[Any, Any]) -> FlowIdentity:
+    """What a run records of a loaded flow."""
+    options = flow.options
+    return FlowIdentity(
+        flow.name, flow_ref(flow), options.priority, tuple(options.tags), flow.code_hash
+    )
+
+
 def new_run_record(
     flow: Flow[Any, Any],
     params_json: dict[str, Any],
@@ -77,46 +85,16 @@ def new_run_record(
     parent_key: str | None = None,
     queued: bool = False,
 ) -> FlowRunRecord:
-    """A RUNNING run driven by this process, as created by `pauta run` or a flow call; with
-    ``queued``, a QUEUED run no process drives yet (`pauta trigger`)."""
+    """A run of a loaded flow: driven by this process from the start (`pauta run`, a child
+    flow of ``parent``), or, with ``queued``, QUEUED for a worker (`pauta trigger`)."""
     host, pid = driver_identity()
-    if queued:
-        return FlowRunRecord(
-            id=new_run_id(),
-            flow=flow.name,
-            state=FlowRunState.QUEUED,
-            params=params_json,
-            logical_date=now,
-            interval_start=now,
-            interval_end=now,
-            trigger=trigger,
-            created_at=now,
-            flow_ref=flow_ref(flow),
-            code_hash=flow.code_hash,
-            priority=flow.options.priority,
-            tags=list(flow.options.tags),
-        )
-    return FlowRunRecord(
-        id=new_run_id(),
-        flow=flow.name,
-        state=FlowRunState.RUNNING,
-        params=params_json,
-        logical_date=now,
-        interval_start=now,
-        interval_end=now,
-        trigger=parent.record.trigger if parent else trigger,
-        created_at=now,
-        flow_ref=flow_ref(flow),
-        code_hash=flow.code_hash,
-        parent_run_id=parent.run_id if parent else None,
-        parent_key=parent_key,
-        priority=flow.options.priority,
-        tags=list(flow.options.tags),
-        started_at=now,
-        driver_host=host,
-        driver_pid=pid,
-        lease_epoch=1,
-        heartbeat_at=now,
+    return new_flow_run(
+        identity(flow),
+        params_json,
+        now=now,
+        trigger=trigger,
+        parent=Parent(parent.run_id, parent_key or "", parent.record.trigger) if parent else None,
+        driver=None if queued else Driver(host, pid),
     )
 
 

@@ -14,9 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from pauta.core.errors import DefinitionError
-from pauta.core.ids import new_run_id
 from pauta.core.loading import module_name_for
-from pauta.core.states import FlowRunState
 from pauta.definitions.schedules import Schedule, from_spec
 from pauta.scheduling.discovery import FlowInfo
 from pauta.scheduling.ticks import (
@@ -26,6 +24,7 @@ from pauta.scheduling.ticks import (
     schedule_key,
     ticks_between,
 )
+from pauta.store.creation import FlowIdentity, Interval, new_flow_run
 from pauta.store.records import FlowRunRecord
 from pauta.store.repository import DuplicateRunError, Store
 
@@ -178,25 +177,24 @@ def new_run(
 ) -> FlowRunRecord:
     """A QUEUED run of a discovered flow with its default parameters (updated by
     ``params``) and the unique key that makes a second creation fail."""
-    return FlowRunRecord(
-        id=new_run_id(),
-        flow=info.name,
-        state=FlowRunState.QUEUED,
-        params={**{p.name: p.default for p in info.parameters}, **(params or {})},
-        logical_date=logical_date,
-        interval_start=interval[0],
-        interval_end=interval[1],
+    return new_flow_run(
+        flow_identity(info),
+        {**{p.name: p.default for p in info.parameters}, **(params or {})},
+        now=now,
         trigger=trigger,
-        created_at=now,
-        flow_ref={
-            "module": module_name_for(info.file),
-            "qualname": info.qualname,
-            "path": str(info.file),
-        },
+        interval=Interval(logical_date, interval[0], interval[1]),
         schedule_key=key,
-        priority=info.priority,
-        tags=list(info.tags),
     )
+
+
+def flow_identity(info: FlowInfo) -> FlowIdentity:
+    """What a run records of a flow discovered in a file (without importing it)."""
+    flow_ref = {
+        "module": module_name_for(info.file),
+        "qualname": info.qualname,
+        "path": str(info.file),
+    }
+    return FlowIdentity(info.name, flow_ref, info.priority, tuple(info.tags))
 
 
 def backfill(
