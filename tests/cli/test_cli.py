@@ -336,3 +336,37 @@ def test_the_summary_of_a_large_run_has_a_row_per_task(tmp_path: Path) -> None:
     assert "1 FAILED, 29 SUCCEEDED" in out
     assert "30 tasks: 1 FAILED, 29 SUCCEEDED" in out
     assert "square-0[7] failed: ValueError: seven is not welcome" in out  # named below it
+
+
+LIMITED_FLOW = '''
+from pauta import flow
+
+
+@flow(schedule="0 3 * * *", max_active_runs=1)
+def limited() -> int:
+    """At most one run at a time."""
+    return 1
+'''
+
+
+def test_a_manual_run_keeps_the_flows_max_active_runs(tmp_path: Path) -> None:
+    # Workers read the limit from the flow's row when they claim runs: a `pauta run` that
+    # rewrote the row without it would lift the limit for every later run.
+    from pauta.store.repository import Store
+
+    home, folder = tmp_path / "home", tmp_path / "flows"
+    folder.mkdir()
+    (folder / "limited.py").write_text(LIMITED_FLOW)
+    listed = pauta(home, "flows", "list", "--flows", str(folder), "--json")
+    assert listed.returncode == 0, listed.stderr
+    result = pauta(home, "run", f"{folder / 'limited.py'}:limited")
+    assert result.returncode == 0, result.stderr
+    store = Store(f"sqlite:///{home / 'pauta.db'}")
+    try:
+        row = store.get_flow("limited")
+    finally:
+        store.close()
+    assert row is not None
+    assert row["max_active_runs"] == 1
+    assert row["schedule"] == "0 3 * * *"
+    assert row["description"] == "At most one run at a time."
