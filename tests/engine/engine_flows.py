@@ -100,6 +100,17 @@ def sums(n: int = 3, offset: int = 10) -> int:
     return total(parts).result()
 
 
+@task
+def make_list(n: int) -> list[int]:
+    return list(range(n))
+
+
+@flow
+def map_over_a_future(n: int = 3) -> int:
+    parts = add.map(make_list(n), b=1)
+    return total(parts).result()
+
+
 @flow
 def nested_inputs() -> dict[str, int]:
     a, b = add(1, 2), add(3, 4)
