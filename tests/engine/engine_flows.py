@@ -111,6 +111,36 @@ def map_over_a_future(n: int = 3) -> int:
     return total(parts).result()
 
 
+@task
+def pause(seconds: float) -> None:
+    import time
+
+    time.sleep(seconds)
+
+
+class Box:
+    """An object pauta does not look inside for futures."""
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+
+@flow
+def own_result(hidden: bool = False) -> object:
+    # the future goes into the task's own argument after the call: a cycle
+    gate = pause(0.3)
+    items: list[object] = []
+    future = identity(Box(items) if hidden else items, wait_for=[gate])
+    items.append(future)
+    return future.result()
+
+
+@flow
+def hidden_future() -> object:
+    # a future inside an object is no dependency: its task has not finished when this starts
+    return identity(Box(pause(1.0))).result()
+
+
 @flow
 def nested_inputs() -> dict[str, int]:
     a, b = add(1, 2), add(3, 4)

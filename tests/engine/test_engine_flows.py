@@ -60,6 +60,26 @@ def test_a_map_over_a_future_records_the_edge_to_the_list(runner: Runner) -> Non
     }
 
 
+@pytest.mark.parametrize("hidden", [False, True])
+def test_a_future_passed_into_its_own_task_names_the_cycle(runner: Runner, hidden: bool) -> None:
+    run = runner.run(ef.own_result, {"hidden": hidden})
+    assert run.state == "FAILED"
+    error = runner.engine().store.task_runs_by_key(run.id)["identity-0"].error
+    assert error is not None
+    assert error["type"] == "CycleError"
+    assert error["message"].startswith("task 'identity-0' depends on its own result")
+    assert "no stored result" not in error["message"]
+
+
+def test_a_future_hidden_inside_an_object_says_where_to_put_it(runner: Runner) -> None:
+    run = runner.run(ef.hidden_future, {})
+    assert run.state == "FAILED"
+    error = runner.engine().store.task_runs_by_key(run.id)["identity-0"].error
+    assert error is not None
+    assert "'pause-0', which has not finished" in error["message"]
+    assert "in a list, tuple or dict" in error["message"]
+
+
 def test_wait_for_orders_tasks_that_share_no_data(runner: Runner, tmp_path: Path) -> None:
     out = tmp_path / "order.txt"
     for _ in range(3):

@@ -302,7 +302,7 @@ class RunDriver:
             return dump_args((), {})
         blob = self._blobs.get(call.fingerprint)
         if blob is None:
-            blob = dump_args(call.args, call.kwargs)
+            blob = dump_args(call.args, call.kwargs, key=call.key)
             if len(self._blobs) >= 1024:
                 self._blobs.clear()
             self._blobs[call.fingerprint] = blob
