@@ -420,3 +420,26 @@ def fails_first_time(path: str) -> str:
 def retried_flow(path: str, stable_path: str) -> str:
     stable = record(stable_path, "stable")
     return f"{stable.result()} {fails_first_time(path).result()}"
+
+
+CHILD_TOKEN = "PAUTA_TEST_CHILD_TOKEN"
+
+
+@task
+def token_length(token: str) -> int:
+    return len(token)
+
+
+@flow
+def uses_token(token: str) -> bool:
+    # the child gets the real value; only what is stored and shown is masked
+    from pauta import secret
+
+    return token_length(token).result() == len(token) and token == secret(CHILD_TOKEN)
+
+
+@flow
+def passes_a_secret() -> bool:
+    from pauta import secret
+
+    return uses_token(secret(CHILD_TOKEN))

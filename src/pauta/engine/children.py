@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pauta.core.secrets import mask_json
 from pauta.core.states import FlowRunState, State
 from pauta.engine.calls import TaskCall
 from pauta.engine.fingerprint import call_key, fingerprint
@@ -42,8 +43,10 @@ def run_child_flow(parent: RunDriver, flow: Flow[Any, Any], params: dict[str, An
         record = take_over(engine, engine.store.get_flow_run(call.child_run_id), flow, force=True)
         recorded = engine.store.task_runs_by_key(record.id)
     else:
+        # stored and shown masked, as everything else a secret reaches; the child's body still
+        # gets the real values (``params``)
         record = new_run_record(
-            flow, params_json, now=engine.clock.now(), parent=parent, parent_key=key
+            flow, mask_json(params_json), now=engine.clock.now(), parent=parent, parent_key=key
         )
         engine.store.create_flow_run(record)
         recorded = None
