@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from pauta.store.repository import Store
+from pauta.store.results import ResultStore
 
 pytestmark = pytest.mark.slow
 
@@ -352,8 +356,6 @@ def limited() -> int:
 def test_a_manual_run_keeps_the_flows_max_active_runs(tmp_path: Path) -> None:
     # Workers read the limit from the flow's row when they claim runs: a `pauta run` that
     # rewrote the row without it would lift the limit for every later run.
-    from pauta.store.repository import Store
-
     home, folder = tmp_path / "home", tmp_path / "flows"
     folder.mkdir()
     (folder / "limited.py").write_text(LIMITED_FLOW)
@@ -370,3 +372,82 @@ def test_a_manual_run_keeps_the_flows_max_active_runs(tmp_path: Path) -> None:
     assert row["max_active_runs"] == 1
     assert row["schedule"] == "0 3 * * *"
     assert row["description"] == "At most one run at a time."
+
+
+PRIVATE_FLOW = """
+import os
+import stat
+import sys
+from pathlib import Path
+
+from pauta import context, flow, task
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@task
+def modes_while_running() -> dict[str, int]:
+    print("output that may hold a secret until the attempt ends")
+    sys.stdout.flush()
+    home = Path(os.environ["PAUTA_HOME"])
+    [scratch] = (home / "logs" / context().run_id).glob(".worker-*.partial")
+    found = {"partial": mode(scratch)}
+    for name in ("pauta.db", "pauta.db-wal", "pauta.db-shm"):
+        found[name] = mode(home / name)
+    return found
+
+
+@task
+def big() -> str:
+    return "x" * 200_000  # over the inline limit: a file under results/
+
+
+@flow
+def private() -> dict[str, int]:
+    big().result()
+    return modes_while_running().result()
+"""
+
+
+def test_the_home_and_its_files_are_private_under_umask_022(tmp_path: Path) -> None:
+    # Logs (and the scratch log of a running attempt, not yet masked), results and the
+    # database hold what tasks produce: never readable by other users of the machine.
+    home = tmp_path / "home"
+    flows = tmp_path / "private_flow.py"
+    flows.write_text(PRIVATE_FLOW)
+    env = {**os.environ, "PAUTA_HOME": str(home)}
+    env.pop("PAUTA_DATABASE_URL", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "pauta", "run", f"{flows}:private", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=90,
+        cwd=tmp_path,
+        umask=0o022,
+    )
+    assert result.returncode == 0, result.stderr
+    run = json.loads(result.stdout)
+    assert run["state"] == "SUCCEEDED"
+    store = Store(f"sqlite:///{home / 'pauta.db'}")
+    try:
+        stored = store.task_runs_by_key(run["id"])["modes_while_running-0"].result
+    finally:
+        store.close()
+    assert stored is not None
+    modes = ResultStore(str(home / "results")).get(stored)
+    assert modes == {
+        "partial": 0o600,
+        "pauta.db": 0o600,
+        "pauta.db-wal": 0o600,
+        "pauta.db-shm": 0o600,
+    }
+    folders = [home, *(p for p in home.rglob("*") if p.is_dir())]
+    files = [p for p in home.rglob("*") if p.is_file()]
+    assert {p.relative_to(home).parts[0] for p in files} >= {"pauta.db", "logs", "results"}
+    for path in folders:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o700, path
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path

@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from pauta.core.files import make_private_dirs
+
 HOME_DIRNAME = ".pauta"
 DEFAULT_INLINE_RESULT_MAX = 64 * 1024
 
@@ -65,6 +67,6 @@ class Settings:
         os.environ.setdefault("PAUTA_HOME", str(self.home))
 
     def ensure_home(self) -> None:
-        """Create the home, logs and local results folders when missing."""
-        self.home.mkdir(parents=True, exist_ok=True)
-        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        """Create the home and logs folders when missing, for their owner only."""
+        make_private_dirs(self.home)
+        make_private_dirs(self.logs_dir)
