@@ -451,3 +451,105 @@ def test_the_home_and_its_files_are_private_under_umask_022(tmp_path: Path) -> N
         assert stat.S_IMODE(path.stat().st_mode) == 0o700, path
     for path in files:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+def run_states(home: Path) -> dict[str, list[dict]]:
+    """Every run in the home's database, by state."""
+    found: dict[str, list[dict]] = {}
+    for run in runs(home):
+        found.setdefault(run["state"], []).append(run)
+    return found
+
+
+def test_a_flow_that_calls_itself_fails_fast_at_the_child_depth_limit(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    started = time.monotonic()
+    result = pauta(home, "run", f"{FLOWS}:rec", timeout=120)
+    assert time.monotonic() - started < 60
+    assert result.returncode == 1, result.stderr
+    said = " ".join(result.stderr.split())  # as one line, however the terminal wrapped it
+    assert "ChildFlowDepthError" in said
+    assert "more than 32 deep (PAUTA_MAX_CHILD_FLOW_DEPTH)" in said
+    assert "rec → rec → rec" in said
+    assert "Traceback" not in said
+    states = run_states(home)
+    assert list(states) == ["FAILED"]  # every run it created ended
+    assert len(states["FAILED"]) == 33  # the run and 32 levels of children
+    [top] = [run for run in states["FAILED"] if run["parent_run_id"] is None]
+    shown = json.loads(pauta(home, "runs", "show", top["id"], "--json").stdout)
+    assert shown["error"]["type"] == "ChildFlowDepthError"
+    assert "rec → rec" in shown["error"]["message"]
+
+
+def test_the_child_depth_limit_is_a_setting(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {**os.environ, "PAUTA_HOME": str(home), "PAUTA_MAX_CHILD_FLOW_DEPTH": "3"}
+    env.pop("PAUTA_DATABASE_URL", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "pauta", "run", f"{FLOWS}:rec"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1, result.stderr
+    said = " ".join(result.stderr.split())
+    assert "more than 3 deep" in said
+    assert "rec → rec → rec → rec → rec;" in said
+    assert list(run_states(home)) == ["FAILED"]
+    assert len(run_states(home)["FAILED"]) == 4
+
+
+def test_a_limit_deeper_than_pythons_stack_still_fails_cleanly(tmp_path: Path) -> None:
+    # child flows nest on the body's thread: a RecursionError must never strike first (it
+    # could hit while a run is being recorded, and leave it RUNNING)
+    home = tmp_path / "home"
+    env = {**os.environ, "PAUTA_HOME": str(home), "PAUTA_MAX_CHILD_FLOW_DEPTH": "100000"}
+    env.pop("PAUTA_DATABASE_URL", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "pauta", "run", f"{FLOWS}:rec"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1, result.stderr
+    said = " ".join(result.stderr.split())
+    assert "more than Python's stack holds" in said
+    assert "RecursionError" not in said
+    assert list(run_states(home)) == ["FAILED"]
+
+
+def test_ctrl_c_stops_a_long_chain_of_child_flows(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    out = tmp_path / "levels.txt"
+    env = {**os.environ, "PAUTA_HOME": str(home)}
+    env.pop("PAUTA_DATABASE_URL", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pauta", "run", f"{FLOWS}:chain", "-p", f"path={out}"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (out.exists() and "level16:start" in out.read_text()):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, stderr = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        pytest.fail("pauta run ignored Ctrl-C in a chain of child flows")
+    assert proc.returncode == 1, stderr
+    assert "CANCELLED" in stderr
+    assert "Traceback" not in stderr
+    assert "level0" not in out.read_text()  # stopped before the end of the chain
+    states = run_states(home)
+    assert set(states) <= {"CANCELLED", "FAILED"}, states.keys()
+    [top] = [run for runs in states.values() for run in runs if run["parent_run_id"] is None]
+    assert top["state"] == "CANCELLED"
+    assert len(states["CANCELLED"]) >= 5  # the run and the children it had started

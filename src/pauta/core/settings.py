@@ -15,6 +15,7 @@ from pauta.core.files import make_private_dirs
 
 HOME_DIRNAME = ".pauta"
 DEFAULT_INLINE_RESULT_MAX = 64 * 1024
+DEFAULT_MAX_CHILD_FLOW_DEPTH = 32
 
 
 def find_home(cwd: Path | None = None) -> Path:
@@ -40,6 +41,8 @@ class Settings:
     logs_dir: Path
     inline_result_max: int
     sqlite_synchronous: str
+    # how deep child flows may nest: a flow that calls itself with no end fails at this depth
+    max_child_flow_depth: int = DEFAULT_MAX_CHILD_FLOW_DEPTH
 
     @classmethod
     def from_env(cls, home: Path | None = None) -> Settings:
@@ -52,6 +55,9 @@ class Settings:
             raise ValueError(
                 f"PAUTA_SQLITE_SYNCHRONOUS={synchronous!r} is not one of OFF, NORMAL, FULL, EXTRA"
             )
+        depth = os.environ.get("PAUTA_MAX_CHILD_FLOW_DEPTH") or str(DEFAULT_MAX_CHILD_FLOW_DEPTH)
+        if not depth.isdigit() or int(depth) < 1:
+            raise ValueError(f"PAUTA_MAX_CHILD_FLOW_DEPTH={depth!r} is not a whole number >= 1")
         return cls(
             home=home,
             database_url=database_url,
@@ -59,6 +65,7 @@ class Settings:
             logs_dir=home / "logs",
             inline_result_max=inline_max,
             sqlite_synchronous=synchronous,
+            max_child_flow_depth=int(depth),
         )
 
     def export_home(self) -> None:
