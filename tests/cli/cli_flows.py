@@ -83,3 +83,16 @@ def many(n: int = 30) -> int:
     """n calls of one task, one of which fails (and fails the run)."""
     squares = square.map(range(n))
     return sum(f.result() for f in squares if f.exception() is None)
+
+
+@flow
+def rec(n: int = 0) -> int:
+    """Calls itself with no end."""
+    return rec(n + 1)
+
+
+@flow
+def chain(path: str, n: int = 20) -> int:
+    """A long chain of child flows, each waiting for a slow task first."""
+    slow_record(path, f"level{n}", 0.3).result()
+    return chain(path, n - 1) if n > 0 else 0

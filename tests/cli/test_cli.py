@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from pauta.store.repository import Store
+from pauta.store.results import ResultStore
 
 pytestmark = pytest.mark.slow
 
@@ -336,3 +340,216 @@ def test_the_summary_of_a_large_run_has_a_row_per_task(tmp_path: Path) -> None:
     assert "1 FAILED, 29 SUCCEEDED" in out
     assert "30 tasks: 1 FAILED, 29 SUCCEEDED" in out
     assert "square-0[7] failed: ValueError: seven is not welcome" in out  # named below it
+
+
+LIMITED_FLOW = '''
+from pauta import flow
+
+
+@flow(schedule="0 3 * * *", max_active_runs=1)
+def limited() -> int:
+    """At most one run at a time."""
+    return 1
+'''
+
+
+def test_a_manual_run_keeps_the_flows_max_active_runs(tmp_path: Path) -> None:
+    # Workers read the limit from the flow's row when they claim runs: a `pauta run` that
+    # rewrote the row without it would lift the limit for every later run.
+    home, folder = tmp_path / "home", tmp_path / "flows"
+    folder.mkdir()
+    (folder / "limited.py").write_text(LIMITED_FLOW)
+    listed = pauta(home, "flows", "list", "--flows", str(folder), "--json")
+    assert listed.returncode == 0, listed.stderr
+    result = pauta(home, "run", f"{folder / 'limited.py'}:limited")
+    assert result.returncode == 0, result.stderr
+    store = Store(f"sqlite:///{home / 'pauta.db'}")
+    try:
+        row = store.get_flow("limited")
+    finally:
+        store.close()
+    assert row is not None
+    assert row["max_active_runs"] == 1
+    assert row["schedule"] == "0 3 * * *"
+    assert row["description"] == "At most one run at a time."
+
+
+PRIVATE_FLOW = """
+import os
+import stat
+import sys
+from pathlib import Path
+
+from pauta import context, flow, task
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@task
+def modes_while_running() -> dict[str, int]:
+    print("output that may hold a secret until the attempt ends")
+    sys.stdout.flush()
+    home = Path(os.environ["PAUTA_HOME"])
+    [scratch] = (home / "logs" / context().run_id).glob(".worker-*.partial")
+    found = {"partial": mode(scratch)}
+    for name in ("pauta.db", "pauta.db-wal", "pauta.db-shm"):
+        found[name] = mode(home / name)
+    return found
+
+
+@task
+def big() -> str:
+    return "x" * 200_000  # over the inline limit: a file under results/
+
+
+@flow
+def private() -> dict[str, int]:
+    big().result()
+    return modes_while_running().result()
+"""
+
+
+def test_the_home_and_its_files_are_private_under_umask_022(tmp_path: Path) -> None:
+    # Logs (and the scratch log of a running attempt, not yet masked), results and the
+    # database hold what tasks produce: never readable by other users of the machine.
+    home = tmp_path / "home"
+    flows = tmp_path / "private_flow.py"
+    flows.write_text(PRIVATE_FLOW)
+    env = {**os.environ, "PAUTA_HOME": str(home)}
+    env.pop("PAUTA_DATABASE_URL", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "pauta", "run", f"{flows}:private", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=90,
+        cwd=tmp_path,
+        umask=0o022,
+    )
+    assert result.returncode == 0, result.stderr
+    run = json.loads(result.stdout)
+    assert run["state"] == "SUCCEEDED"
+    store = Store(f"sqlite:///{home / 'pauta.db'}")
+    try:
+        stored = store.task_runs_by_key(run["id"])["modes_while_running-0"].result
+    finally:
+        store.close()
+    assert stored is not None
+    modes = ResultStore(str(home / "results")).get(stored)
+    assert modes == {
+        "partial": 0o600,
+        "pauta.db": 0o600,
+        "pauta.db-wal": 0o600,
+        "pauta.db-shm": 0o600,
+    }
+    folders = [home, *(p for p in home.rglob("*") if p.is_dir())]
+    files = [p for p in home.rglob("*") if p.is_file()]
+    assert {p.relative_to(home).parts[0] for p in files} >= {"pauta.db", "logs", "results"}
+    for path in folders:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o700, path
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+def run_states(home: Path) -> dict[str, list[dict]]:
+    """Every run in the home's database, by state."""
+    found: dict[str, list[dict]] = {}
+    for run in runs(home):
+        found.setdefault(run["state"], []).append(run)
+    return found
+
+
+def test_a_flow_that_calls_itself_fails_fast_at_the_child_depth_limit(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    started = time.monotonic()
+    result = pauta(home, "run", f"{FLOWS}:rec", timeout=120)
+    assert time.monotonic() - started < 60
+    assert result.returncode == 1, result.stderr
+    said = " ".join(result.stderr.split())  # as one line, however the terminal wrapped it
+    assert "ChildFlowDepthError" in said
+    assert "more than 32 deep (PAUTA_MAX_CHILD_FLOW_DEPTH)" in said
+    assert "rec → rec → rec" in said
+    assert "Traceback" not in said
+    states = run_states(home)
+    assert list(states) == ["FAILED"]  # every run it created ended
+    assert len(states["FAILED"]) == 33  # the run and 32 levels of children
+    [top] = [run for run in states["FAILED"] if run["parent_run_id"] is None]
+    shown = json.loads(pauta(home, "runs", "show", top["id"], "--json").stdout)
+    assert shown["error"]["type"] == "ChildFlowDepthError"
+    assert "rec → rec" in shown["error"]["message"]
+
+
+def test_the_child_depth_limit_is_a_setting(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {**os.environ, "PAUTA_HOME": str(home), "PAUTA_MAX_CHILD_FLOW_DEPTH": "3"}
+    env.pop("PAUTA_DATABASE_URL", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "pauta", "run", f"{FLOWS}:rec"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1, result.stderr
+    said = " ".join(result.stderr.split())
+    assert "more than 3 deep" in said
+    assert "rec → rec → rec → rec → rec;" in said
+    assert list(run_states(home)) == ["FAILED"]
+    assert len(run_states(home)["FAILED"]) == 4
+
+
+def test_a_limit_deeper_than_pythons_stack_still_fails_cleanly(tmp_path: Path) -> None:
+    # child flows nest on the body's thread: a RecursionError must never strike first (it
+    # could hit while a run is being recorded, and leave it RUNNING)
+    home = tmp_path / "home"
+    env = {**os.environ, "PAUTA_HOME": str(home), "PAUTA_MAX_CHILD_FLOW_DEPTH": "100000"}
+    env.pop("PAUTA_DATABASE_URL", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "pauta", "run", f"{FLOWS}:rec"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1, result.stderr
+    said = " ".join(result.stderr.split())
+    assert "more than Python's stack holds" in said
+    assert "RecursionError" not in said
+    assert list(run_states(home)) == ["FAILED"]
+
+
+def test_ctrl_c_stops_a_long_chain_of_child_flows(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    out = tmp_path / "levels.txt"
+    env = {**os.environ, "PAUTA_HOME": str(home)}
+    env.pop("PAUTA_DATABASE_URL", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pauta", "run", f"{FLOWS}:chain", "-p", f"path={out}"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (out.exists() and "level16:start" in out.read_text()):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, stderr = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        pytest.fail("pauta run ignored Ctrl-C in a chain of child flows")
+    assert proc.returncode == 1, stderr
+    assert "CANCELLED" in stderr
+    assert "Traceback" not in stderr
+    assert "level0" not in out.read_text()  # stopped before the end of the chain
+    states = run_states(home)
+    assert set(states) <= {"CANCELLED", "FAILED"}, states.keys()
+    [top] = [run for runs in states.values() for run in runs if run["parent_run_id"] is None]
+    assert top["state"] == "CANCELLED"
+    assert len(states["CANCELLED"]) >= 5  # the run and the children it had started

@@ -18,6 +18,7 @@ from pauta.core.secrets import (
     clear_registry,
     mask,
     mask_file,
+    mask_json,
     register,
     registered_values,
     secret,
@@ -176,6 +177,14 @@ def test_every_occurrence_is_masked() -> None:
     register("hunter22")
     assert mask("pw=hunter22; again hunter22.") == "pw=***; again ***."
     assert mask("hunter2") == "hunter2"
+
+
+def test_json_data_is_masked_in_every_string() -> None:
+    data = {"token": "hunter22", "list": ["a", "x-hunter22"], "n": 3, "hunter22": None}
+    assert mask_json(data) == data  # nothing registered yet
+    register("hunter22")
+    assert mask_json(data) == {"token": "***", "list": ["a", "x-***"], "n": 3, "***": None}
+    assert data["token"] == "hunter22"  # a copy: the caller's data is left as it was
 
 
 def test_values_shorter_than_four_characters_are_not_masked() -> None:

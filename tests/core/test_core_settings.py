@@ -14,6 +14,7 @@ ENV = (
     "PAUTA_RESULTS_URL",
     "PAUTA_INLINE_RESULT_MAX",
     "PAUTA_SQLITE_SYNCHRONOUS",
+    "PAUTA_MAX_CHILD_FLOW_DEPTH",
 )
 
 
@@ -102,6 +103,7 @@ def test_defaults_live_under_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert settings.logs_dir == home / "logs"
     assert settings.inline_result_max == DEFAULT_INLINE_RESULT_MAX
     assert settings.sqlite_synchronous == "NORMAL"
+    assert settings.max_child_flow_depth == 32
     assert not home.exists()
 
 
@@ -116,7 +118,9 @@ def test_environment_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("PAUTA_RESULTS_URL", "s3://bucket/results")
     monkeypatch.setenv("PAUTA_INLINE_RESULT_MAX", "1024")
     monkeypatch.setenv("PAUTA_SQLITE_SYNCHRONOUS", "full")
+    monkeypatch.setenv("PAUTA_MAX_CHILD_FLOW_DEPTH", "5")
     settings = Settings.from_env(tmp_path)
+    assert settings.max_child_flow_depth == 5
     assert settings.database_url == "postgresql+psycopg://db.internal/pauta"
     assert settings.results_url == "s3://bucket/results"
     assert settings.inline_result_max == 1024
@@ -132,6 +136,15 @@ def test_a_bad_sqlite_synchronous_names_the_allowed_values(
         Settings.from_env(tmp_path)
     for allowed in ("OFF", "NORMAL", "FULL", "EXTRA"):
         assert allowed in str(caught.value)
+
+
+@pytest.mark.parametrize("depth", ["0", "-1", "deep"])
+def test_a_bad_child_flow_depth_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, depth: str
+) -> None:
+    monkeypatch.setenv("PAUTA_MAX_CHILD_FLOW_DEPTH", depth)
+    with pytest.raises(ValueError, match=r"PAUTA_MAX_CHILD_FLOW_DEPTH.*whole number >= 1"):
+        Settings.from_env(tmp_path)
 
 
 def test_ensure_home_creates_home_and_logs(tmp_path: Path) -> None:

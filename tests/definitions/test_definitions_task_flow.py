@@ -176,6 +176,25 @@ def test_a_misspelt_option_is_refused(decorator: Callable[..., Any], option: str
         decorator(**{option: 3})(add)
 
 
+def test_an_unknown_option_lists_the_valid_ones_and_the_closest() -> None:
+    with pytest.raises(DefinitionError) as caught:
+        pauta.task(bogus=1)(add)
+    message = str(caught.value)
+    assert message.startswith("@task 'add': unknown option bogus; ")
+    assert "valid options: cache, cache_expiration, cache_key, executor," in message
+    assert "retries" in message
+    assert "tags" in message
+    with pytest.raises(DefinitionError, match=r"unknown option retrys; did you mean retries\?"):
+        pauta.task(retrys=3)(add)
+    with pytest.raises(DefinitionError, match=r"did you mean schedule\?") as flow_error:
+        pauta.flow(shedule="@daily")(add)
+    flow_message = str(flow_error.value)
+    assert "max_active_runs" in flow_message
+    # not decorator options: the docstring is the description, triggers go in schedule=
+    assert "description" not in flow_message
+    assert "triggers" not in flow_message
+
+
 def test_retry_on_accepts_one_type_or_a_tuple() -> None:
     assert pauta.task(retry_on=OSError)(add).options.retry_on == (OSError,)
     assert pauta.task(retry_on=(OSError, KeyError))(add).options.retry_on == (OSError, KeyError)

@@ -100,6 +100,47 @@ def sums(n: int = 3, offset: int = 10) -> int:
     return total(parts).result()
 
 
+@task
+def make_list(n: int) -> list[int]:
+    return list(range(n))
+
+
+@flow
+def map_over_a_future(n: int = 3) -> int:
+    parts = add.map(make_list(n), b=1)
+    return total(parts).result()
+
+
+@task
+def pause(seconds: float) -> None:
+    import time
+
+    time.sleep(seconds)
+
+
+class Box:
+    """An object pauta does not look inside for futures."""
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+
+@flow
+def own_result(hidden: bool = False) -> object:
+    # the future goes into the task's own argument after the call: a cycle
+    gate = pause(0.3)
+    items: list[object] = []
+    future = identity(Box(items) if hidden else items, wait_for=[gate])
+    items.append(future)
+    return future.result()
+
+
+@flow
+def hidden_future() -> object:
+    # a future inside an object is no dependency: its task has not finished when this starts
+    return identity(Box(pause(1.0))).result()
+
+
 @flow
 def nested_inputs() -> dict[str, int]:
     a, b = add(1, 2), add(3, 4)
@@ -379,3 +420,26 @@ def fails_first_time(path: str) -> str:
 def retried_flow(path: str, stable_path: str) -> str:
     stable = record(stable_path, "stable")
     return f"{stable.result()} {fails_first_time(path).result()}"
+
+
+CHILD_TOKEN = "PAUTA_TEST_CHILD_TOKEN"
+
+
+@task
+def token_length(token: str) -> int:
+    return len(token)
+
+
+@flow
+def uses_token(token: str) -> bool:
+    # the child gets the real value; only what is stored and shown is masked
+    from pauta import secret
+
+    return token_length(token).result() == len(token) and token == secret(CHILD_TOKEN)
+
+
+@flow
+def passes_a_secret() -> bool:
+    from pauta import secret
+
+    return uses_token(secret(CHILD_TOKEN))

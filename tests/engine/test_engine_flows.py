@@ -10,6 +10,7 @@ import engine_flows as ef
 import pytest
 
 from pauta import FlowFailed, State, TaskFailed
+from pauta.app.runs import show_run
 from pauta.core.errors import ParameterError
 from pauta.core.resources import Resources
 from pauta.core.settings import Settings
@@ -42,6 +43,41 @@ def test_futures_nested_in_lists_tuples_and_dicts_are_dependencies(runner: Runne
     by_key = {t.key: t for t in run.tasks}
     assert sorted(by_key["total-0"].upstream) == ["add-0", "add-1"]
     assert sorted(by_key["identity-0"].upstream) == ["add-0", "add-1"]
+
+
+def test_a_map_over_a_future_records_the_edge_to_the_list(runner: Runner) -> None:
+    # The graph draws edges from the stored lineage: without it make_list stood disconnected.
+    run = runner.run(ef.map_over_a_future, {"n": 3})
+    assert run.result() == 0 + 1 + 2 + 3
+    view = show_run(runner.engine().store, run.id)
+    upstream = {t["key"]: t["upstream"] for t in view["tasks"]}
+    assert upstream == {
+        "make_list-0": [],
+        "add-0[0]": ["make_list-0"],
+        "add-0[1]": ["make_list-0"],
+        "add-0[2]": ["make_list-0"],
+        "total-0": ["add-0[0]", "add-0[1]", "add-0[2]"],
+    }
+
+
+@pytest.mark.parametrize("hidden", [False, True])
+def test_a_future_passed_into_its_own_task_names_the_cycle(runner: Runner, hidden: bool) -> None:
+    run = runner.run(ef.own_result, {"hidden": hidden})
+    assert run.state == "FAILED"
+    error = runner.engine().store.task_runs_by_key(run.id)["identity-0"].error
+    assert error is not None
+    assert error["type"] == "CycleError"
+    assert error["message"].startswith("task 'identity-0' depends on its own result")
+    assert "no stored result" not in error["message"]
+
+
+def test_a_future_hidden_inside_an_object_says_where_to_put_it(runner: Runner) -> None:
+    run = runner.run(ef.hidden_future, {})
+    assert run.state == "FAILED"
+    error = runner.engine().store.task_runs_by_key(run.id)["identity-0"].error
+    assert error is not None
+    assert "'pause-0', which has not finished" in error["message"]
+    assert "in a list, tuple or dict" in error["message"]
 
 
 def test_wait_for_orders_tasks_that_share_no_data(runner: Runner, tmp_path: Path) -> None:

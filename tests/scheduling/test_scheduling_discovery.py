@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from pauta.core.errors import FlowLoadError
+from pauta.definitions.triggers import schedule_text
 from pauta.scheduling.discovery import (
     Discovery,
     discover,
     flow_files,
     flows_folder,
-    schedule_text,
     sync_to_store,
 )
 from pauta.store.repository import Store

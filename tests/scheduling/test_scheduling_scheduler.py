@@ -85,7 +85,7 @@ def test_catchup_creates_missed_ticks_up_to_the_cap(store: Store, found: Discove
 
 def test_every_and_paused_flows(store: Store, found: Discovery) -> None:
     scheduler = Scheduler(store)
-    store.upsert_flow("half_hourly")
+    store.upsert_flow(found.flows["half_hourly"].row())
     store.set_paused("half_hourly", True)
     assert scheduler.evaluate(only(found, "half_hourly"), at(10, 45)) == []
     store.set_paused("half_hourly", False)

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from pauta.core.states import FlowRunState
-from pauta.store.records import FlowRunRecord
+from pauta.store.records import FlowRow, FlowRunRecord
 from pauta.store.repository import Store
 
 T0 = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
@@ -47,7 +47,17 @@ def test_claims_follow_priority_then_age(store: Store) -> None:
 
 
 def test_a_flow_at_its_max_active_runs_waits_while_others_go_on(store: Store) -> None:
-    store.upsert_flow("train", max_active_runs=1)
+    store.upsert_flow(
+        FlowRow(
+            name="train",
+            description="",
+            parameters_schema={},
+            schedule=None,
+            timezone="UTC",
+            source=None,
+            max_active_runs=1,
+        )
+    )
     queue(store, "run0000000000001", "train", 0)
     queue(store, "run0000000000002", "train", 1)
     queue(store, "run0000000000003", "report", 2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -14,6 +15,7 @@ from pauta.core.settings import Settings
 from pauta.core.states import FlowRunState, State
 from pauta.store.records import (
     AttemptRecord,
+    FlowRow,
     FlowRunRecord,
     MetricRecord,
     TaskRunRecord,
@@ -431,19 +433,33 @@ def test_deleting_a_run_deletes_its_tasks(store: Store) -> None:
 
 
 # flows and pools --------------------------------------------------------------------------------
+def flow_row(name: str, **columns: Any) -> FlowRow:
+    values: dict[str, Any] = {
+        "description": "",
+        "parameters_schema": {},
+        "schedule": None,
+        "timezone": "UTC",
+        "source": None,
+        "max_active_runs": None,
+    }
+    return FlowRow(name=name, **{**values, **columns})
+
+
 def test_flows_upsert_keeps_paused(store: Store) -> None:
     schema = {"type": "object", "properties": {"min_accuracy": {"type": "number"}}}
     store.upsert_flow(
-        "etl",
-        description="Load data",
-        parameters_schema=schema,
-        schedule="0 3 * * MON",
-        timezone="America/Argentina/Buenos_Aires",
-        source="/flows/etl.py",
+        flow_row(
+            "etl",
+            description="Load data",
+            parameters_schema=schema,
+            schedule="0 3 * * MON",
+            timezone="America/Argentina/Buenos_Aires",
+            source="/flows/etl.py",
+        )
     )
-    store.upsert_flow("another")
+    store.upsert_flow(flow_row("another"))
     store.set_paused("etl", True)
-    store.upsert_flow("etl", description="Load data v2", source="/flows/etl.py")
+    store.upsert_flow(flow_row("etl", description="Load data v2", source="/flows/etl.py"))
     flow = store.get_flow("etl")
     assert flow is not None
     assert flow["paused"] is True

@@ -53,6 +53,10 @@ class FlowChangedError(PautaError):
     """A replay found a task call that differs from the one the run recorded."""
 
 
+class ChildFlowDepthError(PautaError):
+    """Child flows nested deeper than the limit (a flow that calls itself with no end)."""
+
+
 class ResourceError(PautaError):
     """A task asks for more resources than any worker has."""
 

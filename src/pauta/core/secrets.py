@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING, AnyStr
+from typing import TYPE_CHECKING, Any, AnyStr
 
 from pauta.core.errors import PautaError
 
@@ -187,6 +187,20 @@ def mask(text: str) -> str:
         return text
     spans = _spans(text, needles)
     return _replace(text, spans, MASK) if spans else text
+
+
+def mask_json(value: Any) -> Any:
+    """JSON data (dicts, lists, strings, numbers) with every string in it masked: the form of
+    parameters that are stored and shown (a child flow given a ``secret()``)."""
+    if not _snapshot[1]:
+        return value
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, dict):
+        return {mask(k) if isinstance(k, str) else k: mask_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_json(item) for item in value]
+    return value
 
 
 def mask_file(path: str | os.PathLike[str]) -> bool:

@@ -11,8 +11,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from pauta.core.files import make_private_dirs
+
 HOME_DIRNAME = ".pauta"
 DEFAULT_INLINE_RESULT_MAX = 64 * 1024
+DEFAULT_MAX_CHILD_FLOW_DEPTH = 32
 
 
 def find_home(cwd: Path | None = None) -> Path:
@@ -38,6 +41,8 @@ class Settings:
     logs_dir: Path
     inline_result_max: int
     sqlite_synchronous: str
+    # how deep child flows may nest: a flow that calls itself with no end fails at this depth
+    max_child_flow_depth: int = DEFAULT_MAX_CHILD_FLOW_DEPTH
 
     @classmethod
     def from_env(cls, home: Path | None = None) -> Settings:
@@ -50,6 +55,9 @@ class Settings:
             raise ValueError(
                 f"PAUTA_SQLITE_SYNCHRONOUS={synchronous!r} is not one of OFF, NORMAL, FULL, EXTRA"
             )
+        depth = os.environ.get("PAUTA_MAX_CHILD_FLOW_DEPTH") or str(DEFAULT_MAX_CHILD_FLOW_DEPTH)
+        if not depth.isdigit() or int(depth) < 1:
+            raise ValueError(f"PAUTA_MAX_CHILD_FLOW_DEPTH={depth!r} is not a whole number >= 1")
         return cls(
             home=home,
             database_url=database_url,
@@ -57,6 +65,7 @@ class Settings:
             logs_dir=home / "logs",
             inline_result_max=inline_max,
             sqlite_synchronous=synchronous,
+            max_child_flow_depth=int(depth),
         )
 
     def export_home(self) -> None:
@@ -65,6 +74,6 @@ class Settings:
         os.environ.setdefault("PAUTA_HOME", str(self.home))
 
     def ensure_home(self) -> None:
-        """Create the home, logs and local results folders when missing."""
-        self.home.mkdir(parents=True, exist_ok=True)
-        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        """Create the home and logs folders when missing, for their owner only."""
+        make_private_dirs(self.home)
+        make_private_dirs(self.logs_dir)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import difflib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -118,7 +119,7 @@ class TaskOptions:
             on_retry=_callbacks(raw.pop("on_retry", None), where, "on_retry"),
             tags=tuple(raw.pop("tags", ()) or ()),
         )
-        _refuse_unknown(raw, where)
+        _refuse_unknown(raw, where, _option_names(cls))
         return options
 
 
@@ -131,11 +132,28 @@ def _outputs(value: Any, where: str) -> tuple[Asset, ...]:
         raise DefinitionError(f"{where}: outputs: {exc}") from None
 
 
-def _refuse_unknown(raw: dict[str, Any], where: str) -> None:
-    """A misspelt option must not be silently ignored (``retrys=3`` would mean no retries)."""
-    if raw:
-        names = ", ".join(sorted(raw))
-        raise DefinitionError(f"{where}: unknown option{'s' if len(raw) > 1 else ''} {names}")
+def _refuse_unknown(raw: dict[str, Any], where: str, valid: Iterable[str]) -> None:
+    """A misspelt option must not be silently ignored (``retrys=3`` would mean no retries):
+    refuse it, suggest the closest valid option and list them all."""
+    if not raw:
+        return
+    valid = sorted(valid)
+    unknown = sorted(raw)
+    message = f"{where}: unknown option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"
+    close = {name: difflib.get_close_matches(name, valid, n=1) for name in unknown}
+    guesses = [(name, match[0]) for name, match in close.items() if match]
+    if len(unknown) == 1 and guesses:
+        message += f"; did you mean {guesses[0][1]}?"
+    elif guesses:
+        message += "; did you mean " + ", ".join(f"{m} (for {n})" for n, m in guesses) + "?"
+    else:
+        message += ";"
+    raise DefinitionError(f"{message} valid options: {', '.join(valid)}")
+
+
+def _option_names(options: type[Any], *, besides: tuple[str, ...] = ()) -> list[str]:
+    """The options a decorator takes: the fields of its options class, less ``besides``."""
+    return [f.name for f in fields(options) if f.name not in besides]
 
 
 def _callbacks(value: Any, where: str, option: str) -> tuple[Callable[..., Any], ...]:
@@ -207,5 +225,6 @@ class FlowOptions:
             on_failure=_callbacks(raw.pop("on_failure", None), where, "on_failure"),
             tags=tuple(raw.pop("tags", ()) or ()),
         )
-        _refuse_unknown(raw, where)
+        # the docstring is the description; triggers are given in schedule=
+        _refuse_unknown(raw, where, _option_names(cls, besides=("description", "triggers")))
         return options

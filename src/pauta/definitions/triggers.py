@@ -188,3 +188,15 @@ def trigger_key(trigger: Trigger) -> str:
     if isinstance(trigger, AssetTrigger):
         return f"asset:{trigger.asset}"
     return f"flow:{trigger.flow}:{','.join(trigger.states)}"
+
+
+def schedule_text(schedule: Any, triggers: Iterable[Any] = ()) -> str | None:
+    """A schedule and triggers as text: a cron string as is, an object by its ``describe()``
+    or ``str()``, joined by " · " (``"0 3 * * MON · on asset raw"``)."""
+    parts = []
+    for item in (schedule, *triggers):
+        if item is None:
+            continue
+        describe = getattr(item, "describe", None)
+        parts.append(item if isinstance(item, str) else str(describe() if describe else item))
+    return " · ".join(parts) or None

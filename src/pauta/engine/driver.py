@@ -116,6 +116,8 @@ class RunDriver:
         common: dict[str, Any],
         wait_for: Sequence[Any],
     ) -> list[TaskFuture[Any]]:
+        # each call takes one item of a future's list: an edge from the call that made it
+        lineage = (items,) if isinstance(items, TaskFuture) else ()
         if isinstance(items, TaskFuture):
             items = items.result()
         try:
@@ -128,7 +130,13 @@ class RunDriver:
         count = self._next_count(task.name)
         return [
             self._new_call(
-                task, call_key(task.name, count, index), (item,), dict(common), wait_for, index
+                task,
+                call_key(task.name, count, index),
+                (item,),
+                dict(common),
+                wait_for,
+                index,
+                lineage=lineage,
             )
             for index, item in enumerate(items)
         ]
@@ -188,9 +196,13 @@ class RunDriver:
         kwargs: dict[str, Any],
         wait_for: Sequence[Any],
         map_index: int | None,
+        *,
+        lineage: Sequence[TaskFuture[Any]] = (),
     ) -> TaskFuture[Any]:
+        """A new call; ``lineage`` are futures it depends on without taking them as arguments
+        (they are edges of the graph but not part of the call's fingerprint)."""
         self.check_alive()
-        upstream = _find_futures((args, kwargs, tuple(wait_for)))
+        upstream = [*_find_futures((args, kwargs, tuple(wait_for))), *lineage]
         for future in upstream:
             if future._call.run is not self.state:
                 raise PautaError(
@@ -332,7 +344,7 @@ class RunDriver:
             return dump_args((), {})
         blob = self._blobs.get(call.fingerprint)
         if blob is None:
-            blob = dump_args(call.args, call.kwargs)
+            blob = dump_args(call.args, call.kwargs, key=call.key)
             if len(self._blobs) >= 1024:
                 self._blobs.clear()
             self._blobs[call.fingerprint] = blob

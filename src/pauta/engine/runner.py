@@ -25,6 +25,7 @@ from pauta.engine.lease import LeaseKeeper
 from pauta.engine.lifecycle import FlowRun, drive, new_run_record, take_over
 from pauta.executors.base import Executor, LateWakeup
 from pauta.notify import Notifier
+from pauta.store.records import FlowRow
 from pauta.store.repository import Store
 
 OnStart = Callable[[RunDriver], None]
@@ -106,14 +107,8 @@ class Runner:
         """Create a run of ``flow`` with validated ``params`` and drive it to the end."""
         engine = self.engine()
         store = engine.store
-        store.upsert_flow(
-            flow.name,
-            description=flow.description,
-            parameters_schema=flow.parameters.json_schema(),
-            schedule=str(flow.options.schedule) if flow.options.schedule else None,
-            timezone=flow.options.timezone,
-            source=getattr(sys.modules.get(flow.fn.__module__), "__file__", None),
-        )
+        source = getattr(sys.modules.get(flow.fn.__module__), "__file__", None)
+        store.upsert_flow(FlowRow.of(flow, source))
         record = new_run_record(
             flow, flow.parameters.to_json(params), now=engine.clock.now(), trigger=trigger
         )

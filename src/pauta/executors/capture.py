@@ -22,6 +22,8 @@ from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from typing import Any, TextIO
 
+from pauta.core.files import PRIVATE_FILE, make_private_dirs, private_opener
+
 _LOG_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
 
 
@@ -53,7 +55,10 @@ def adopt_scratch(scratch: str, log_path: str) -> None:
 
 
 def _append(source_path: str, target_path: str) -> None:
-    with open(source_path, "rb") as source, open(target_path, "ab") as target:
+    with (
+        open(source_path, "rb") as source,
+        open(target_path, "ab", opener=private_opener) as target,
+    ):
         shutil.copyfileobj(source, target)
 
 
@@ -82,9 +87,10 @@ class FdCapture:
             return self._stream
         self._drop_scratch()
         if log_dir:
-            os.makedirs(log_dir, exist_ok=True)
+            make_private_dirs(log_dir)
         self._dir = log_dir
-        self._fd = os.open(scratch_path(log_dir, os.getpid()), _LOG_FLAGS, 0o644)
+        # owner-only: it holds the attempt's output before secrets are masked in it
+        self._fd = os.open(scratch_path(log_dir, os.getpid()), _LOG_FLAGS, PRIVATE_FILE)
         self._stream = open(  # noqa: SIM115 - closed by _drop_scratch
             self._fd, "a", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False
         )
@@ -207,9 +213,14 @@ class _LazyLog:
                 return 0
             folder = os.path.dirname(self.path)
             if folder:
-                os.makedirs(folder, exist_ok=True)
+                make_private_dirs(folder)
             self._file = open(  # noqa: SIM115 - closed by close()
-                self.path, "a", buffering=1, encoding="utf-8", errors="backslashreplace"
+                self.path,
+                "a",
+                buffering=1,
+                encoding="utf-8",
+                errors="backslashreplace",
+                opener=private_opener,
             )
         return self._file.write(text)
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from pauta.core.clock import get_clock
 from pauta.core.errors import SensorTimeout
+from pauta.core.files import make_private_dirs, private_opener
 from pauta.core.states import State
 from pauta.executors.base import ErrorInfo, Wakeup, WorkItem, WorkOutcome, failed_outcome, wake_pipe
 from pauta.executors.worker import error_info
@@ -246,8 +247,8 @@ class _AttemptLog:
         if not self._path:
             return
         if self._file is None:
-            os.makedirs(os.path.dirname(self._path) or ".", exist_ok=True)
-            self._file = open(self._path, "a", encoding="utf-8")  # noqa: SIM115
+            make_private_dirs(os.path.dirname(self._path) or ".")
+            self._file = open(self._path, "a", encoding="utf-8", opener=private_opener)  # noqa: SIM115
         stamp = get_clock().now().strftime("%Y-%m-%d %H:%M:%S")
         self._file.write(f"{stamp} {line}\n")
         self._file.flush()

@@ -31,6 +31,7 @@ from multiprocessing.connection import Connection
 from typing import Any, TextIO
 
 from pauta.core.clock import get_clock
+from pauta.core.files import private_opener
 from pauta.core.process import exit_without_teardown
 from pauta.core.secrets import mask, mask_file, registered_values, revealed_names
 from pauta.core.states import State
@@ -453,7 +454,7 @@ def exit_text(code: int | None) -> str:
 
 def append_to_log(path: str, text: str) -> None:
     """Add a line of the executor's own to an attempt's log (a kill, a crash)."""
-    with suppress(OSError), open(path, "a", encoding="utf-8") as handle:
+    with suppress(OSError), open(path, "a", encoding="utf-8", opener=private_opener) as handle:
         handle.write(f"pauta: {text}\n")
 
 

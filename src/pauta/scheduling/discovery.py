@@ -18,7 +18,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +30,7 @@ from pauta.core.loading import load_file
 from pauta.definitions.flow import Flow
 from pauta.definitions.schedules import schedule_spec
 from pauta.definitions.triggers import trigger_spec
+from pauta.store.records import FlowRow
 
 if TYPE_CHECKING:
     from pauta.store.repository import Store
@@ -76,6 +76,18 @@ class FlowInfo:
     schedule_spec: dict[str, Any] | None = None
     priority: int = 0
     triggers: tuple[dict[str, Any], ...] = ()
+
+    def row(self) -> FlowRow:
+        """The flow's row in the store, as ``FlowRow.of`` made it in the import process."""
+        return FlowRow(
+            name=self.name,
+            description=self.description,
+            parameters_schema=self.parameters_schema,
+            schedule=self.schedule,
+            timezone=self.timezone,
+            source=str(self.file),
+            max_active_runs=self.max_active_runs,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (paths as strings, parameters as objects)."""
@@ -232,18 +244,11 @@ def sync_to_store(discovery: Discovery, store: Store) -> int:
     known = {row["name"]: row for row in store.list_flows()}
     written = 0
     for info in discovery.flows.values():
-        values = {
-            "description": info.description,
-            "parameters_schema": info.parameters_schema,
-            "schedule": info.schedule,
-            "timezone": info.timezone,
-            "source": str(info.file),
-            "max_active_runs": info.max_active_runs,
-        }
-        row = known.get(info.name)
-        if row is not None and all(row.get(key) == value for key, value in values.items()):
+        row = info.row()
+        stored = known.get(info.name)
+        if stored is not None and all(stored.get(k) == v for k, v in row.columns().items()):
             continue
-        store.upsert_flow(info.name, **values)
+        store.upsert_flow(row)
         written += 1
     return written
 
@@ -444,37 +449,26 @@ def _flow_info(value: Flow[Any, Any], path: Path) -> FlowInfo:
         ParameterInfo(p.name, p.type_name, None if p.required else _jsonable(p.default), p.required)
         for p in value.parameters.parameters
     )
+    row = FlowRow.of(value, str(path))
     return FlowInfo(
-        name=value.name,
+        name=row.name,
         qualname=value.fn.__qualname__,
         file=path,
         line=value.fn.__code__.co_firstlineno,
-        description=value.description,
-        schedule=schedule_text(options.schedule, options.triggers),
-        timezone=options.timezone,
+        description=row.description,
+        schedule=row.schedule,
+        timezone=row.timezone,
         tags=tuple(str(t) for t in options.tags),
         parameters=parameters,
-        parameters_schema=json.loads(json.dumps(value.parameters.json_schema(), default=str)),
+        parameters_schema=row.parameters_schema,
         start=options.start.isoformat() if options.start else None,
         end=options.end.isoformat() if options.end else None,
         catchup=options.catchup,
-        max_active_runs=options.max_active_runs,
+        max_active_runs=row.max_active_runs,
         schedule_spec=schedule_spec(options.schedule),
         priority=options.priority,
         triggers=tuple(trigger_spec(t) for t in options.triggers),
     )
-
-
-def schedule_text(schedule: Any, triggers: Iterable[Any] = ()) -> str | None:
-    """A schedule and triggers as text: a cron string as is, an object by its ``describe()``
-    or ``str()``, joined by " · " (``"0 3 * * MON · on asset raw"``)."""
-    parts = []
-    for item in (schedule, *triggers):
-        if item is None:
-            continue
-        describe = getattr(item, "describe", None)
-        parts.append(item if isinstance(item, str) else str(describe() if describe else item))
-    return " · ".join(parts) or None
 
 
 def _jsonable(value: Any) -> Any:

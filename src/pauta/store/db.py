@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Dialect, Engine, make_url
 
 from pauta.core.errors import StoreError
+from pauta.core.files import create_private_file, make_private_dirs
 from pauta.store.types import json_dumps
 
 log = logging.getLogger("pauta.store")
@@ -170,9 +171,11 @@ def create_engine(url: str | URL, *, sqlite_synchronous: str = "NORMAL") -> Engi
     else:
         check_local_disk(path)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            make_private_dirs(path.parent)
+            # SQLite gives the -wal and -shm files the database file's mode
+            create_private_file(path)
         except OSError as exc:
-            raise StoreError(f"cannot create the folder of the database {path}: {exc}") from exc
+            raise StoreError(f"cannot create the database {path}: {exc}") from exc
     engine = sa.create_engine(parsed, **kwargs)
     _install_sqlite_hooks(engine, synchronous, in_memory=path is None)
     return engine

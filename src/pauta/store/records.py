@@ -2,12 +2,55 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pauta.core.states import FlowRunState, State
+from pauta.definitions.triggers import schedule_text
 from pauta.store.results import StoredResult
+
+if TYPE_CHECKING:
+    from pauta.definitions.flow import Flow
+
+
+@dataclass(frozen=True, slots=True)
+class FlowRow:
+    """A flow's definition as its row in ``flows`` records it (the ``paused`` flag aside).
+
+    Every column is required, so a path that records a flow cannot leave one out: the row
+    is replaced whole, and a column left at a default would silently clear what another path
+    wrote (a manual run once cleared the ``max_active_runs`` that workers enforce).
+    """
+
+    name: str
+    description: str
+    parameters_schema: dict[str, Any]
+    schedule: str | None
+    timezone: str
+    source: str | None
+    max_active_runs: int | None
+
+    @classmethod
+    def of(cls, flow: Flow[Any, Any], source: str | None) -> FlowRow:
+        """The row of ``flow``, defined in the file ``source``: the one place a flow's
+        options become its row, for discovery and for ``pauta run`` alike."""
+        options = flow.options
+        return cls(
+            name=flow.name,
+            description=flow.description,
+            # stored as JSON: defaults that JSON cannot hold become their text
+            parameters_schema=json.loads(json.dumps(flow.parameters.json_schema(), default=str)),
+            schedule=schedule_text(options.schedule, options.triggers),
+            timezone=options.timezone,
+            source=source,
+            max_active_runs=options.max_active_runs,
+        )
+
+    def columns(self) -> dict[str, Any]:
+        """The columns this row writes, by name (``name`` included)."""
+        return asdict(self)
 
 
 @dataclass(slots=True)

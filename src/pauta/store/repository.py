@@ -20,6 +20,7 @@ from pauta.store import db, transitions
 from pauta.store.records import (
     ArtifactRecord,
     AttemptRecord,
+    FlowRow,
     FlowRunRecord,
     MetricRecord,
     TaskRunRecord,
@@ -206,28 +207,12 @@ class Store:
         return self._writer
 
     # flows ------------------------------------------------------------------------------------
-    def upsert_flow(
-        self,
-        name: str,
-        *,
-        description: str = "",
-        parameters_schema: dict[str, Any] | None = None,
-        schedule: str | None = None,
-        timezone: str | None = None,
-        source: str | None = None,
-        max_active_runs: int | None = None,
-    ) -> None:
-        """Record a flow's definition; a flow already known keeps its ``paused`` flag."""
-        values = {
-            "description": description,
-            "parameters_schema": parameters_schema,
-            "schedule": schedule,
-            "timezone": timezone,
-            "source": source,
-            "max_active_runs": max_active_runs,
-            "updated_at": utcnow(),
-        }
-        stmt = self._insert()(flows).values(name=name, paused=False, **values)
+    def upsert_flow(self, row: FlowRow) -> None:
+        """Record a flow's definition, every column of it (the one writer of a flow's row);
+        a flow already known keeps its ``paused`` flag."""
+        values = {**row.columns(), "updated_at": utcnow()}
+        del values["name"]
+        stmt = self._insert()(flows).values(name=row.name, paused=False, **values)
         stmt = stmt.on_conflict_do_update(index_elements=[flows.c.name], set_=values)
         with self._writer.begin() as conn:
             conn.execute(stmt)

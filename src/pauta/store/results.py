@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from pauta.core.files import make_private_dirs, private_opener
 from pauta.core.secrets import mask, registered_values
 
 
@@ -303,8 +304,8 @@ class ResultStore:
     def _open(self, path: str, mode: str) -> BinaryIO:
         if self._local:
             # Plain files for local folders: np.save/np.load then use fast tofile/fromfile.
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            return open(path, mode)
+            make_private_dirs(os.path.dirname(path))
+            return open(path, mode, opener=private_opener)
         fs, _ = self._filesystem()
         fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
         return fs.open(path, mode)  # type: ignore[no-any-return]
