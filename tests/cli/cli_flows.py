@@ -83,3 +83,25 @@ def many(n: int = 30) -> int:
     """n calls of one task, one of which fails (and fails the run)."""
     squares = square.map(range(n))
     return sum(f.result() for f in squares if f.exception() is None)
+
+
+@task
+def summarise_week(n: int) -> str:
+    return " ".join(f"customer-{index} spent {index * 3.5} on the week" for index in range(n))
+
+
+@task
+def validate_summary(summary: str) -> str:
+    raise ValueError(f"the summary is not valid: {summary}")
+
+
+@task
+def train_on_summary(summary: str) -> str:
+    return summary
+
+
+@flow
+def wide(n: int = 40) -> None:
+    """A long preview and a long error: tables that do not fit 80 columns."""
+    summary = summarise_week(n)
+    train_on_summary(validate_summary(summary))
