@@ -179,6 +179,7 @@ class Health(BaseModel):
     status: str
     flows: int | None = None
     load_errors: int | None = None
+    reason: str | None = None  # why the server stopped ("database lost": its file was deleted)
 
 
 class Error(BaseModel):

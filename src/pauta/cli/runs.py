@@ -48,25 +48,35 @@ def runs_list(flow: str | None, state: str | None, limit: int, as_json: bool) ->
         print_json(views)
         return
     from rich.console import Console
-    from rich.table import Table
     from rich.text import Text
 
+    from pauta.cli import tables
     from pauta.cli.progress import STYLES
+    from pauta.cli.tables import Column, Fit
 
-    table = Table(box=None, pad_edge=False)
-    for column in ("id", "flow", "state", "trigger", "started", "duration"):
-        table.add_column(column)
+    rows = []
     for view in views:
         duration = view["duration"]
-        table.add_row(
-            view["id"],
-            view["flow"],
-            Text(view["state"], style=STYLES.get(view["state"], "")),
-            view["trigger"],
-            (view["started_at"] or "")[:19].replace("T", " "),
-            f"{duration:.2f}s" if duration is not None else "",
+        rows.append(
+            (
+                view["id"],
+                view["flow"],
+                Text(view["state"], style=STYLES.get(view["state"], "")),
+                view["trigger"],
+                (view["started_at"] or "")[:19].replace("T", " "),
+                f"{duration:.2f}s" if duration is not None else "",
+            )
         )
-    Console().print(table if views else "no runs yet: start one with `pauta run FILE`")
+    columns = (
+        Column("id"),
+        Column("flow", Fit.WRAP),
+        Column("state"),
+        Column("trigger"),
+        Column("started"),
+        Column("duration", justify="right"),
+    )
+    table = tables.build(columns, rows)
+    Console().print(table if views else "no runs yet: start one with `pauta run FILE`", crop=False)
 
 
 @runs.command("show")
@@ -82,10 +92,11 @@ def runs_show(run_id: str, as_json: bool) -> None:
         print_json(view)
         return
     from rich.console import Console
-    from rich.table import Table
     from rich.text import Text
 
+    from pauta.cli import tables
     from pauta.cli.progress import STYLES
+    from pauta.cli.tables import Column, Fit
 
     console = Console()
     state = view["state"]
@@ -93,9 +104,7 @@ def runs_show(run_id: str, as_json: bool) -> None:
     header.append(state, style=STYLES.get(state, ""))
     header.append(f" · trigger {view['trigger']} · params {view['params']}")
     console.print(header)
-    table = Table(box=None, pad_edge=False)
-    for column in ("task", "state", "attempts", "duration", "result / error", "metrics"):
-        table.add_column(column, overflow="fold")
+    rows = []
     for task in view["tasks"]:
         detail = ""
         if task["error"]:
@@ -106,15 +115,29 @@ def runs_show(run_id: str, as_json: bool) -> None:
             detail = f"{detail} (cached from {task['cached_from']})"
         metrics = ", ".join(f"{m['name']}={m['value']:g}" for m in task["metrics"])
         duration = task["duration"]
-        table.add_row(
-            task["key"],
-            Text(task["state"], style=STYLES.get(task["state"], "")),
-            str(task["attempts"]),
-            f"{duration:.2f}s" if duration is not None else "",
-            detail,
-            metrics,
+        rows.append(
+            (
+                task["key"],
+                Text(task["state"], style=STYLES.get(task["state"], "")),
+                str(task["attempts"]),
+                f"{duration:.2f}s" if duration is not None else "",
+                detail,
+                metrics,
+            )
         )
-    console.print(table)
+    columns = (
+        Column("task"),
+        Column("state"),
+        Column("attempts", justify="right"),
+        Column("duration", justify="right"),
+        # the whole preview or error, wrapped: `runs show` is where it is read in full
+        Column("result / error", Fit.WRAP),
+        Column("metrics", Fit.WRAP),
+    )
+    if not any(task["metrics"] for task in view["tasks"]):
+        columns, rows = columns[:-1], [row[:-1] for row in rows]
+    table = tables.build(columns, rows)
+    console.print(table, crop=False)
     for task in view["tasks"]:
         for artifact in task["artifacts"]:
             console.print(
