@@ -21,6 +21,7 @@ from pauta.definitions.context import Context, Interval, use_context
 from pauta.definitions.runtime import reset_active_run, set_active_run
 from pauta.engine.calls import TaskCall
 from pauta.engine.children import run_child_flow
+from pauta.engine.failures import describe, first_root_cause
 from pauta.engine.fingerprint import call_key, fingerprint
 from pauta.engine.futures import TaskFuture
 from pauta.engine.payload import dump_args
@@ -378,19 +379,24 @@ class RunDriver:
             except TaskFailed as exc:
                 error = exc
         if error is not None:
-            return FlowRunState.FAILED, None, _error_record(error, self.failed_keys())
-        unobserved = [c.key for c in self.order if c.done and not c.ok and not c.observed]
+            record = _error_record(error, self.failed_keys())
+            failed_call = self.calls.get(error.key) if isinstance(error, TaskFailed) else None
+            root = None
+            if failed_call is not None and failed_call.name == error.task:
+                root = first_root_cause([failed_call])
+            if root is not None:
+                record["root_cause"] = root
+            return FlowRunState.FAILED, None, record
+        unobserved = [c for c in self.order if c.done and not c.ok and not c.observed]
         if unobserved:
-            return (
-                FlowRunState.FAILED,
-                None,
-                {
-                    "type": "TaskFailed",
-                    "message": "tasks failed and the flow body never looked at them: "
-                    + ", ".join(unobserved[:20]),
-                    "failed_tasks": unobserved,
-                },
-            )
+            keys = [c.key for c in unobserved]
+            message = "tasks failed and the flow body never looked at them: " + ", ".join(keys[:20])
+            record = {"type": "TaskFailed", "message": message, "failed_tasks": keys}
+            root = first_root_cause(unobserved)
+            if root is not None:
+                record["message"] += f"; the first failure: {describe(root)}"
+                record["root_cause"] = root
+            return FlowRunState.FAILED, None, record
         return FlowRunState.SUCCEEDED, value, None
 
     def failed_keys(self) -> list[str]:

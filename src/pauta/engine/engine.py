@@ -32,6 +32,7 @@ from pauta.dispatch.queue import ReadyQueue, ReadyTask, RunningCounts
 from pauta.engine.caching import cache_key_for
 from pauta.engine.callbacks import CallbackRunner, task_event
 from pauta.engine.calls import TaskCall
+from pauta.engine.failures import upstream_error
 from pauta.engine.readiness import Readiness
 from pauta.engine.retries import retry_delay, should_retry
 from pauta.engine.writer import StateWriter
@@ -330,7 +331,7 @@ class Engine:
                     if call in other.dependents:
                         other.dependents.remove(call)
                 call.waiting = 0
-                self._finish_not_ok(call, State.UPSTREAM_FAILED, _upstream_error(upstream))
+                self._finish_not_ok(call, State.UPSTREAM_FAILED, upstream_error(upstream))
                 return
             if not upstream.done:
                 call.waiting += 1
@@ -629,7 +630,7 @@ class Engine:
                     if dependent.driver.cancelling:
                         stack.append((dependent, State.CANCELLED, _CANCELLED))
                     else:
-                        stack.append((dependent, State.UPSTREAM_FAILED, _upstream_error(current)))
+                        stack.append((dependent, State.UPSTREAM_FAILED, upstream_error(current)))
         self._resolve(resolved)
 
     def _resolve(self, calls: list[TaskCall]) -> None:
@@ -723,15 +724,6 @@ _CANCELLED = {
     "traceback": "",
     "kind": "cancelled",
 }
-
-
-def _upstream_error(upstream: TaskCall) -> dict[str, Any]:
-    return {
-        "type": "UpstreamFailed",
-        "message": f"not run: upstream task {upstream.key!r} ended {upstream.state}",
-        "traceback": "",
-        "kind": "upstream",
-    }
 
 
 def _exception_error(exc: BaseException) -> dict[str, Any]:
