@@ -196,17 +196,22 @@ def runs_cancel(run_id: str, wait: bool, timeout: float) -> None:
 @click.argument("task", required=False)
 def logs(run_id: str, task: str | None) -> None:
     """Print a run's task logs (captured stdout, stderr and log lines); TASK is a key or name."""
-    from pauta.app.runs import log_files
+    from pauta.app.runs import attempt_logs
     from pauta.core.settings import Settings
+    from pauta.core.states import TASK_ACTIVE
 
     with user_errors():
-        files = log_files(open_store(), Settings.from_env().logs_dir, run_id, task)
-    if not files:
+        attempts = attempt_logs(open_store(), Settings.from_env().logs_dir, run_id, task)
+    if not attempts:
         click.echo("no log output was captured for this run", err=True)
         return
-    for log in files:
+    for log in attempts:
         click.echo(click.style(f"── {log.key} · attempt {log.attempt} ──", bold=True))
+        if log.path is None:
+            click.echo("(no output)")
+            continue
         try:
             click.echo(log.path.read_text(errors="replace"), nl=False)
         except FileNotFoundError:
-            click.echo("(log removed)")
+            # an attempt that ended with output has a log; a missing one was deleted
+            click.echo("(no output yet)" if log.state in TASK_ACTIVE else "(log removed)")

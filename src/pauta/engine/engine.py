@@ -13,6 +13,7 @@ import contextlib
 import heapq
 import itertools
 import logging
+import os
 import socket
 import threading
 from collections import deque
@@ -504,6 +505,10 @@ class Engine:
             call.started_at = from_timestamp(outcome.started_at) or call.started_at
             call.ended_at = from_timestamp(outcome.ended_at)
             call.worker = outcome.worker or None
+            if call.log_path is not None and not os.path.exists(call.log_path):
+                # a silent attempt leaves no log: its record says so, and a log that is
+                # missing later was removed
+                call.log_path = None
             self.writer.touch(call)
             for metric in outcome.metrics:
                 self.writer.add_metric(
