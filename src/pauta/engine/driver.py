@@ -383,7 +383,7 @@ class RunDriver:
             failed_call = self.calls.get(error.key) if isinstance(error, TaskFailed) else None
             root = None
             if failed_call is not None and failed_call.name == error.task:
-                root = first_root_cause([failed_call])
+                root = first_root_cause([failed_call], self.calls)
             if root is not None:
                 record["root_cause"] = root
             return FlowRunState.FAILED, None, record
@@ -392,7 +392,7 @@ class RunDriver:
             keys = [c.key for c in unobserved]
             message = "tasks failed and the flow body never looked at them: " + ", ".join(keys[:20])
             record = {"type": "TaskFailed", "message": message, "failed_tasks": keys}
-            root = first_root_cause(unobserved)
+            root = first_root_cause(unobserved, self.calls)
             if root is not None:
                 record["message"] += f"; the first failure: {describe(root)}"
                 record["root_cause"] = root

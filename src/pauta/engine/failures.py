@@ -7,13 +7,24 @@ any length names the task that started it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any, Protocol
 
 from pauta.core.states import State
 
-if TYPE_CHECKING:
-    from pauta.engine.calls import TaskCall
+
+class TaskCall(Protocol):
+    """What a root cause is read from (``pauta.engine.calls.TaskCall`` has it)."""
+
+    key: str
+    state: State
+    error: dict[str, Any] | None
+    done: bool
+    ended_at: datetime | None
+
+    @property
+    def ok(self) -> bool: ...
 
 
 def root_cause(call: TaskCall) -> dict[str, Any]:
@@ -54,14 +65,16 @@ def upstream_error(upstream: TaskCall) -> dict[str, Any]:
     }
 
 
-def first_root_cause(calls: Iterable[TaskCall]) -> dict[str, Any] | None:
-    """Of the root causes behind the unsuccessful ``calls``, the one that failed first."""
+def first_root_cause(
+    calls: Iterable[TaskCall], by_key: Mapping[str, TaskCall]
+) -> dict[str, Any] | None:
+    """Of the root causes behind the unsuccessful ``calls``, the one that failed first;
+    ``by_key`` holds every call of the run (a root cause may lie outside ``calls``)."""
     found: list[tuple[tuple[bool, float, int], dict[str, Any]]] = []
     for index, call in enumerate(calls):
         if not call.done or call.ok:
             continue
         root = root_cause(call)
-        origin = call.driver.calls.get(root["task"], call)
-        ended = origin.ended_at
+        ended = by_key.get(root["task"], call).ended_at
         found.append(((ended is None, ended.timestamp() if ended else 0.0, index), root))
     return min(found, key=lambda pair: pair[0])[1] if found else None
