@@ -20,3 +20,14 @@ def hush() -> int:
 def speaks_and_hushes(text: str = "hello from speak") -> int:
     speak(text).result()
     return hush().result()
+
+
+@flow
+def narrates(best: float = 0.5, minimum: float = 0.7) -> str:
+    """A body that prints and logs, like the example pipeline when it does not deploy."""
+    from pauta import context, secret
+
+    print("body: comparing models")
+    context().logger.warning("best accuracy %.3f < %.3f: not deploying", best, minimum)
+    print(f"token is {secret('NARRATOR_TOKEN')}")
+    return speak("from a task").result()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -15,9 +17,14 @@ pytestmark = pytest.mark.slow
 FLOWS = Path(__file__).parent / "log_flows.py"
 
 
-def pauta(home: Path, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PAUTA_HOME": str(home)}
+def env_for(home: Path) -> dict[str, str]:
+    env = {**os.environ, "PAUTA_HOME": str(home), "NARRATOR_TOKEN": "hunter2-narrator"}
     env.pop("PAUTA_DATABASE_URL", None)
+    return env
+
+
+def pauta(home: Path, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    env = env_for(home)
     return subprocess.run(
         [sys.executable, "-m", "pauta", *args],
         capture_output=True,
@@ -57,3 +64,63 @@ def test_an_attempt_that_printed_nothing_says_no_output(tmp_path: Path) -> None:
     shown = sections(pauta(home, "logs", run_id).stdout)
     assert shown["speak-0 · attempt 1"].strip() == "(log removed)"
     assert shown["hush-0 · attempt 1"].strip() == "(no output)"
+
+
+NOT_DEPLOYING = "best accuracy 0.500 < 0.700: not deploying"
+
+
+def check_flow_log(home: Path, run_id: str) -> None:
+    """The body's lines are kept with the run, masked, readable only by their owner."""
+    shown = sections(pauta(home, "logs", run_id).stdout)
+    flow_section = shown["flow"]
+    assert "body: comparing models" in flow_section
+    assert NOT_DEPLOYING in flow_section
+    assert "token is ***" in flow_section
+    assert "hunter2-narrator" not in flow_section
+    # the task's output is the task's, not the flow's
+    assert "from a task" not in flow_section
+    assert shown["speak-0 · attempt 1"].strip() == "from a task"
+    flow_log = home / "logs" / run_id / "flow.log"
+    assert "hunter2-narrator" not in flow_log.read_text()
+    assert flow_log.stat().st_mode & 0o077 == 0
+
+
+def test_pauta_run_keeps_the_flow_bodys_output_with_the_run(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    ran = pauta(home, "run", f"{FLOWS}:narrates", "--quiet")
+    assert ran.returncode == 0, ran.stderr
+    # `pauta run` still shows what the body prints (it drives the run in the terminal)
+    assert "body: comparing models" in ran.stdout + ran.stderr
+    [run_id] = [p.name for p in (home / "logs").iterdir() if p.is_dir()]
+    check_flow_log(home, run_id)
+
+
+def test_a_worker_keeps_the_flow_bodys_output_in_the_flow_log_only(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    queued = pauta(home, "trigger", f"{FLOWS}:narrates", "--json")
+    assert queued.returncode == 0, queued.stderr
+    run_id = json.loads(queued.stdout)["id"]
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "pauta", "worker", "--poll", "0.2"],
+        env=env_for(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        state = None
+        while time.monotonic() < deadline:
+            shown = pauta(home, "runs", "show", run_id, "--json")
+            state = json.loads(shown.stdout)["state"]
+            if state in ("SUCCEEDED", "FAILED"):
+                break
+            time.sleep(0.3)
+        assert state == "SUCCEEDED"
+    finally:
+        worker.send_signal(signal.SIGINT)
+        out, err = worker.communicate(timeout=60)
+    check_flow_log(home, run_id)
+    # one stderr shared by every run a worker drives would lose whose line it is
+    assert "not deploying" not in out + err
+    assert "comparing models" not in out + err

@@ -133,6 +133,17 @@ class Logs(BaseModel):
     logs: list[LogPiece]
 
 
+class FlowLog(BaseModel):
+    """What the run's flow body printed or logged (empty when it wrote nothing)."""
+
+    run_id: str
+    size: int = Field(description="The flow log's size in bytes.")
+    offset: int = Field(description="Where `text` starts, in bytes.")
+    next_offset: int = Field(description="Give it as `offset` to read what follows.")
+    more: bool = Field(description="Whether the file holds more after `next_offset`.")
+    text: str
+
+
 class UserOut(BaseModel):
     username: str
     role: str

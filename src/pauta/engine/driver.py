@@ -23,6 +23,7 @@ from pauta.engine.calls import TaskCall
 from pauta.engine.children import run_child_flow
 from pauta.engine.failures import describe, first_root_cause
 from pauta.engine.fingerprint import call_key, fingerprint
+from pauta.engine.flowlog import capture_flow_output, flow_log_path
 from pauta.engine.futures import TaskFuture
 from pauta.engine.payload import dump_args
 from pauta.executors.base import RunInfo
@@ -74,6 +75,7 @@ class RunDriver:
         self._diverged = False
         self.logs_dir = engine.settings.logs_dir / self.run_id
         self._log_prefix = f"{self.logs_dir}{os.sep}"
+        self.flow_log_path = flow_log_path(engine.settings.logs_dir, self.run_id)
         self.run_info = RunInfo(
             run_id=self.run_id,
             flow_name=flow.name,
@@ -325,7 +327,7 @@ class RunDriver:
             timer.daemon = True
             timer.start()
         try:
-            with use_context(self.context()):
+            with use_context(self.context()), capture_flow_output(self.flow_log_path):
                 if self.flow.is_async:
                     import asyncio  # only async flows pay for importing it (~60 ms)
 

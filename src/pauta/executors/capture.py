@@ -6,7 +6,8 @@ write there (through a scratch file that becomes the log, see ``FdCapture``). In
 process (the inline executor) descriptors are shared by every thread, so a proxy installed as
 ``sys.stdout``/``sys.stderr`` routes each write to the log of the attempt running in the
 current thread (a context variable), and to the real stream otherwise. Output from child
-processes or C code of inline tasks is not captured.
+processes or C code of inline tasks is not captured. A flow body's output is routed the same
+way, to its run's flow log (``route_thread_output``, used by ``pauta.engine.flowlog``).
 
 A log that stays empty is never created: thousands of silent tasks leave no files behind.
 """
@@ -21,6 +22,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from typing import Any, TextIO
+
+from pauta.core.secrets import mask
 
 _LOG_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
 
@@ -155,6 +158,7 @@ def _flush_quietly(*streams: Any) -> None:
 # -- in the driving process -------------------------------------------------------------------
 
 _target: ContextVar[TextIO | None] = ContextVar("pauta_capture_target", default=None)
+_echo: ContextVar[bool] = ContextVar("pauta_capture_echo", default=False)
 _install_lock = threading.Lock()
 
 
@@ -168,7 +172,10 @@ class _Router:
         target = _target.get()
         if target is None:
             return self._real.write(text)  # type: ignore[no-any-return]
-        return target.write(text)
+        written = target.write(text)
+        if _echo.get():
+            self._real.write(mask(text))  # shown on the terminal, with secrets masked too
+        return written
 
     def writelines(self, lines: Any) -> None:
         for line in lines:
@@ -224,13 +231,25 @@ class _LazyLog:
 
 
 @contextmanager
+def route_thread_output(target: Any, *, echo: bool = False) -> Iterator[None]:
+    """Send this thread's (and its asyncio tasks') ``sys.stdout``/``sys.stderr`` writes to
+    ``target`` for the block; with ``echo``, to the real stream as well (secrets masked)."""
+    _install_routers()
+    token = _target.set(target)
+    echo_token = _echo.set(echo)
+    try:
+        yield
+    finally:
+        _echo.reset(echo_token)
+        _target.reset(token)
+
+
+@contextmanager
 def thread_capture(log_path: str) -> Iterator[TextIO]:
     """Route this thread's (and its asyncio tasks') ``sys.stdout``/``sys.stderr`` writes."""
-    _install_routers()
     log = _LazyLog(log_path)
-    token = _target.set(log)  # type: ignore[arg-type]
     try:
-        yield log  # type: ignore[misc]
+        with route_thread_output(log):
+            yield log  # type: ignore[misc]
     finally:
-        _target.reset(token)
         log.close()
