@@ -31,3 +31,28 @@ def narrates(best: float = 0.5, minimum: float = 0.7) -> str:
     context().logger.warning("best accuracy %.3f < %.3f: not deploying", best, minimum)
     print(f"token is {secret('NARRATOR_TOKEN')}")
     return speak("from a task").result()
+
+
+@task(retries=1, retry_delay=0.0)
+def long_step(folder: str) -> str:
+    """Hangs on its first execution (until the driver is killed), fails on its second, and
+    succeeds on its third; each prints which one it is."""
+    import time
+    from pathlib import Path
+
+    runs = Path(folder, "executions")
+    count = len(runs.read_text().splitlines()) + 1 if runs.exists() else 1
+    with runs.open("a") as marks:
+        marks.write(f"{count}\n")
+    print(f"execution {count} starts", flush=True)
+    if count == 1:
+        Path(folder, "hanging").write_text("1")
+        time.sleep(600)
+    if count == 2:
+        raise RuntimeError("second execution fails, on purpose")
+    return f"done on execution {count}"
+
+
+@flow
+def interrupted(folder: str) -> str:
+    return long_step(folder).result()

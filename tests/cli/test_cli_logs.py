@@ -124,3 +124,49 @@ def test_a_worker_keeps_the_flow_bodys_output_in_the_flow_log_only(tmp_path: Pat
     # one stderr shared by every run a worker drives would lose whose line it is
     assert "not deploying" not in out + err
     assert "comparing models" not in out + err
+
+
+def test_an_attempt_cut_off_by_kill_9_stays_in_the_history_with_its_output(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    folder = tmp_path / "marks"
+    folder.mkdir()
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "pauta", "run", f"{FLOWS}:interrupted", "-p", f"folder={folder}"],
+        env=env_for(home),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 90
+    while not (folder / "hanging").exists():
+        if time.monotonic() > deadline or driver.poll() is not None:
+            driver.kill()
+            pytest.fail("the task did not get going")
+        time.sleep(0.05)
+    time.sleep(1.5)  # long enough for the engine to record the attempt as RUNNING
+    os.killpg(driver.pid, signal.SIGKILL)  # the driver and its workers, like a machine crash
+    driver.wait()
+    [run] = json.loads(pauta(home, "runs", "list", "--json").stdout)
+    assert run["state"] == "RUNNING"
+
+    resumed = pauta(home, "runs", "resume", run["id"], "--json", timeout=180)
+    assert resumed.returncode == 0, resumed.stderr
+    view = json.loads(resumed.stdout)
+    assert view["state"] == "SUCCEEDED"
+    [task] = view["tasks"]
+    history = task["attempt_history"]
+    # the interrupted attempt is kept and did not use the task's one retry: the second
+    # execution failed and was retried, the third succeeded
+    assert [a["attempt"] for a in history] == [1, 2, 3]
+    assert [a["interrupted"] for a in history] == [True, False, False]
+    assert history[0]["error"]["type"] == "Interrupted"
+    assert [a["state"] for a in history[1:]] == ["FAILED", "SUCCEEDED"]
+    assert task["attempts"] == 3
+
+    shown = sections(pauta(home, "logs", run["id"]).stdout)
+    assert shown["long_step-0 · attempt 1"].strip() == "execution 1 starts"
+    assert "execution 2 starts" in shown["long_step-0 · attempt 2"]
+    assert shown["long_step-0 · attempt 3"].strip() == "execution 3 starts"
+    assert not list((home / "logs" / run["id"]).glob("*.partial"))

@@ -44,6 +44,10 @@ class Attempt(_Out):
     ended_at: str | None = None
     worker: str | None = None
     error: Json | None = None
+    interrupted: bool = Field(
+        default=False,
+        description="Cut off when the run's driver died; the task ran again without using a retry.",
+    )
 
 
 class Task(_Out):

@@ -108,6 +108,8 @@ def task_view(
                 "ended_at": iso(a.ended_at),
                 "worker": a.worker,
                 "error": a.error,
+                # cut off when its driver died; the task ran again without using a retry
+                "interrupted": bool(a.error and a.error.get("kind") == "interrupted"),
             }
             for a in attempts
         ],

@@ -346,9 +346,11 @@ class Engine:
         if cacheable and self._reuse_cached(call):
             return
         if call.state in (State.RUNNING, State.WAITING):
-            # restored from a run whose driver died: it runs again without using an attempt
+            # restored from a run whose driver died: that attempt stays in the history as
+            # interrupted (see lifecycle.close_interrupted_attempts) and a new one runs; only
+            # failed attempts count against retries
             call.move(State.QUEUED)
-            self._queue(call, new_attempt=False)
+            self._queue(call, new_attempt=True)
         elif call.state == State.QUEUED:
             self._queue(call, new_attempt=False)
         else:

@@ -15,10 +15,11 @@ A log that stays empty is never created: thousands of silent tasks leave no file
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from typing import Any, TextIO
@@ -31,6 +32,49 @@ _LOG_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
 def scratch_path(log_dir: str, pid: int) -> str:
     """Where worker ``pid`` collects the output of the attempt it runs, in ``log_dir``."""
     return os.path.join(log_dir, f".worker-{pid}.partial")
+
+
+def owner_path(log_dir: str, pid: int) -> str:
+    """Where worker ``pid`` notes whose log its scratch file is (the attempt's log path): if
+    the whole process tree dies, the next driver gives the output to that attempt."""
+    return os.path.join(log_dir, f".worker-{pid}.attempt")
+
+
+_SCRATCH = re.compile(r"\.worker-(\d+)\.partial")
+
+
+def recover_scratch(log_dir: str, alive: Callable[[int], bool]) -> list[str]:
+    """Give what dead workers' scratch files in ``log_dir`` hold to the attempts they ran.
+
+    For workers that died with their driver (kill -9, a crash of the machine), no executor was
+    left to do it. Returns the log paths that got output; scratch files of workers ``alive``
+    says still run, and those whose attempt is unknown, are left alone.
+    """
+    try:
+        names = os.listdir(log_dir)
+    except FileNotFoundError:
+        return []
+    root = os.path.realpath(log_dir)
+    adopted = []
+    for name in names:
+        found = _SCRATCH.fullmatch(name)
+        if found is None or alive(int(found.group(1))):
+            continue
+        pid = int(found.group(1))
+        owner = owner_path(log_dir, pid)
+        try:
+            with open(owner, "rb") as handle:
+                log_path = handle.read().split(b"\n", 1)[0].decode()
+        except (FileNotFoundError, UnicodeDecodeError):
+            continue
+        # the note is only trusted to name a log beside it
+        if os.path.dirname(os.path.realpath(log_path)) != root:
+            continue
+        adopt_scratch(os.path.join(log_dir, name), log_path)
+        with suppress(FileNotFoundError):
+            os.unlink(owner)
+        adopted.append(log_path)
+    return adopted
 
 
 def adopt_scratch(scratch: str, log_path: str) -> None:
@@ -66,7 +110,9 @@ class FdCapture:
     Output first goes to a scratch file beside the logs, kept open across attempts; an
     attempt that wrote something gets the file renamed to its log (a new scratch is made for
     the next one). A silent attempt thus costs no file creation at all. If the worker dies
-    mid-attempt, its executor moves the scratch file to the attempt's log (``adopt_scratch``).
+    mid-attempt, its executor moves the scratch file to the attempt's log (``adopt_scratch``);
+    if the executor died too, the next driver of the run does (``recover_scratch``), told by
+    a small note beside the scratch file which attempt it belongs to (one write per attempt).
     """
 
     def __init__(self) -> None:
@@ -76,6 +122,7 @@ class FdCapture:
         self._saved_err = os.dup(2)
         self._dir: str | None = None
         self._fd = -1
+        self._owner_fd = -1  # the note naming the attempt the scratch file is for
         self._stream: TextIO | None = None
         self._log_path = self._log_dir = ""
         self._old: tuple[Any, Any] | None = None
@@ -83,15 +130,27 @@ class FdCapture:
     def _scratch(self, log_dir: str) -> TextIO:
         if self._stream is not None and self._dir == log_dir and not self._stream.closed:
             return self._stream
+        if self._dir != log_dir:
+            self._drop_owner()
         self._drop_scratch()
         if log_dir:
             os.makedirs(log_dir, exist_ok=True)
         self._dir = log_dir
+        if self._owner_fd < 0:
+            owner = owner_path(log_dir, os.getpid())
+            self._owner_fd = os.open(owner, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
         self._fd = os.open(scratch_path(log_dir, os.getpid()), _LOG_FLAGS, 0o644)
         self._stream = open(  # noqa: SIM115 - closed by _drop_scratch
             self._fd, "a", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False
         )
         return self._stream
+
+    def _drop_owner(self) -> None:
+        if self._owner_fd >= 0 and self._dir is not None:
+            os.close(self._owner_fd)
+            self._owner_fd = -1
+            with suppress(FileNotFoundError):
+                os.unlink(owner_path(self._dir, os.getpid()))
 
     def _drop_scratch(self) -> None:
         if self._stream is None:
@@ -120,6 +179,8 @@ class FdCapture:
                 stream.flush()
         self._log_dir = log_dir = self._log_path.rpartition("/")[0]
         stream = self._scratch(log_dir)
+        # before any output: a shorter path than the last leaves old bytes after the newline
+        os.pwrite(self._owner_fd, self._log_path.encode() + b"\n", 0)
         self._old = sys.stdout, sys.stderr
         os.dup2(self._fd, 1)
         os.dup2(self._fd, 2)
@@ -145,6 +206,7 @@ class FdCapture:
 
     def close(self) -> None:
         self._drop_scratch()
+        self._drop_owner()
         os.close(self._saved_out)
         os.close(self._saved_err)
 
