@@ -44,6 +44,10 @@ class Attempt(_Out):
     ended_at: str | None = None
     worker: str | None = None
     error: Json | None = None
+    interrupted: bool = Field(
+        default=False,
+        description="Cut off when the run's driver died; the task ran again without using a retry.",
+    )
 
 
 class Task(_Out):
@@ -131,6 +135,17 @@ class LogPiece(BaseModel):
 class Logs(BaseModel):
     run_id: str
     logs: list[LogPiece]
+
+
+class FlowLog(BaseModel):
+    """What the run's flow body printed or logged (empty when it wrote nothing)."""
+
+    run_id: str
+    size: int = Field(description="The flow log's size in bytes.")
+    offset: int = Field(description="Where `text` starts, in bytes.")
+    next_offset: int = Field(description="Give it as `offset` to read what follows.")
+    more: bool = Field(description="Whether the file holds more after `next_offset`.")
+    text: str
 
 
 class UserOut(BaseModel):

@@ -218,18 +218,34 @@ def runs_cancel(run_id: str, wait: bool, timeout: float) -> None:
 @click.argument("run_id")
 @click.argument("task", required=False)
 def logs(run_id: str, task: str | None) -> None:
-    """Print a run's task logs (captured stdout, stderr and log lines); TASK is a key or name."""
-    from pauta.app.runs import log_files
+    """Print a run's logs: what its flow body printed or logged (the "flow" section), then each
+    task attempt's captured stdout, stderr and log lines; TASK (a key or name) shows only that
+    task's."""
+    from pauta.app.logs import MAX_LIMIT, read_flow_log
+    from pauta.app.runs import attempt_logs
     from pauta.core.settings import Settings
+    from pauta.core.states import TASK_ACTIVE
 
+    store, logs_dir = open_store(), Settings.from_env().logs_dir
     with user_errors():
-        files = log_files(open_store(), Settings.from_env().logs_dir, run_id, task)
-    if not files:
+        attempts = attempt_logs(store, logs_dir, run_id, task)
+        flow_log = None if task else read_flow_log(store, logs_dir, run_id, limit=MAX_LIMIT)
+    if flow_log and flow_log["size"]:
+        click.echo(click.style("── flow ──", bold=True))
+        text = flow_log["text"]
+        click.echo(text, nl=not text or not text.endswith("\n"))
+        if flow_log["more"]:
+            click.echo(f"(the flow log holds {flow_log['size']} bytes; the first are shown)")
+    elif not attempts:
         click.echo("no log output was captured for this run", err=True)
         return
-    for log in files:
+    for log in attempts:
         click.echo(click.style(f"── {log.key} · attempt {log.attempt} ──", bold=True))
+        if log.path is None:
+            click.echo("(no output)")
+            continue
         try:
             click.echo(log.path.read_text(errors="replace"), nl=False)
         except FileNotFoundError:
-            click.echo("(log removed)")
+            # an attempt that ended with output has a log; a missing one was deleted
+            click.echo("(no output yet)" if log.state in TASK_ACTIVE else "(log removed)")

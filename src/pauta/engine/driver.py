@@ -21,7 +21,9 @@ from pauta.definitions.context import Context, Interval, use_context
 from pauta.definitions.runtime import reset_active_run, set_active_run
 from pauta.engine.calls import TaskCall
 from pauta.engine.children import run_child_flow
+from pauta.engine.failures import describe, first_root_cause
 from pauta.engine.fingerprint import call_key, fingerprint
+from pauta.engine.flowlog import capture_flow_output, flow_log_path
 from pauta.engine.futures import TaskFuture
 from pauta.engine.payload import dump_args
 from pauta.executors.base import RunInfo
@@ -73,6 +75,7 @@ class RunDriver:
         self._diverged = False
         self.logs_dir = engine.settings.logs_dir / self.run_id
         self._log_prefix = f"{self.logs_dir}{os.sep}"
+        self.flow_log_path = flow_log_path(engine.settings.logs_dir, self.run_id)
         self.run_info = RunInfo(
             run_id=self.run_id,
             flow_name=flow.name,
@@ -336,7 +339,7 @@ class RunDriver:
             timer.daemon = True
             timer.start()
         try:
-            with use_context(self.context()):
+            with use_context(self.context()), capture_flow_output(self.flow_log_path):
                 if self.flow.is_async:
                     import asyncio  # only async flows pay for importing it (~60 ms)
 
@@ -390,19 +393,24 @@ class RunDriver:
             except TaskFailed as exc:
                 error = exc
         if error is not None:
-            return FlowRunState.FAILED, None, _error_record(error, self.failed_keys())
-        unobserved = [c.key for c in self.order if c.done and not c.ok and not c.observed]
+            record = _error_record(error, self.failed_keys())
+            failed_call = self.calls.get(error.key) if isinstance(error, TaskFailed) else None
+            root = None
+            if failed_call is not None and failed_call.name == error.task:
+                root = first_root_cause([failed_call], self.calls)
+            if root is not None:
+                record["root_cause"] = root
+            return FlowRunState.FAILED, None, record
+        unobserved = [c for c in self.order if c.done and not c.ok and not c.observed]
         if unobserved:
-            return (
-                FlowRunState.FAILED,
-                None,
-                {
-                    "type": "TaskFailed",
-                    "message": "tasks failed and the flow body never looked at them: "
-                    + ", ".join(unobserved[:20]),
-                    "failed_tasks": unobserved,
-                },
-            )
+            keys = [c.key for c in unobserved]
+            message = "tasks failed and the flow body never looked at them: " + ", ".join(keys[:20])
+            record = {"type": "TaskFailed", "message": message, "failed_tasks": keys}
+            root = first_root_cause(unobserved, self.calls)
+            if root is not None:
+                record["message"] += f"; the first failure: {describe(root)}"
+                record["root_cause"] = root
+            return FlowRunState.FAILED, None, record
         return FlowRunState.SUCCEEDED, value, None
 
     def failed_keys(self) -> list[str]:

@@ -13,6 +13,7 @@ import contextlib
 import heapq
 import itertools
 import logging
+import os
 import socket
 import threading
 from collections import deque
@@ -32,6 +33,7 @@ from pauta.dispatch.queue import ReadyQueue, ReadyTask, RunningCounts
 from pauta.engine.caching import cache_key_for
 from pauta.engine.callbacks import CallbackRunner, task_event
 from pauta.engine.calls import TaskCall
+from pauta.engine.failures import upstream_error
 from pauta.engine.readiness import Readiness
 from pauta.engine.retries import retry_delay, should_retry
 from pauta.engine.writer import StateWriter
@@ -330,7 +332,7 @@ class Engine:
                     if call in other.dependents:
                         other.dependents.remove(call)
                 call.waiting = 0
-                self._finish_not_ok(call, State.UPSTREAM_FAILED, _upstream_error(upstream))
+                self._finish_not_ok(call, State.UPSTREAM_FAILED, upstream_error(upstream))
                 return
             if not upstream.done:
                 call.waiting += 1
@@ -344,9 +346,11 @@ class Engine:
         if cacheable and self._reuse_cached(call):
             return
         if call.state in (State.RUNNING, State.WAITING):
-            # restored from a run whose driver died: it runs again without using an attempt
+            # restored from a run whose driver died: that attempt stays in the history as
+            # interrupted (see lifecycle.close_interrupted_attempts) and a new one runs; only
+            # failed attempts count against retries
             call.move(State.QUEUED)
-            self._queue(call, new_attempt=False)
+            self._queue(call, new_attempt=True)
         elif call.state == State.QUEUED:
             self._queue(call, new_attempt=False)
         else:
@@ -503,6 +507,10 @@ class Engine:
             call.started_at = from_timestamp(outcome.started_at) or call.started_at
             call.ended_at = from_timestamp(outcome.ended_at)
             call.worker = outcome.worker or None
+            if call.log_path is not None and not os.path.exists(call.log_path):
+                # a silent attempt leaves no log: its record says so, and a log that is
+                # missing later was removed
+                call.log_path = None
             self.writer.touch(call)
             for metric in outcome.metrics:
                 self.writer.add_metric(
@@ -629,7 +637,7 @@ class Engine:
                     if dependent.driver.cancelling:
                         stack.append((dependent, State.CANCELLED, _CANCELLED))
                     else:
-                        stack.append((dependent, State.UPSTREAM_FAILED, _upstream_error(current)))
+                        stack.append((dependent, State.UPSTREAM_FAILED, upstream_error(current)))
         self._resolve(resolved)
 
     def _resolve(self, calls: list[TaskCall]) -> None:
@@ -723,15 +731,6 @@ _CANCELLED = {
     "traceback": "",
     "kind": "cancelled",
 }
-
-
-def _upstream_error(upstream: TaskCall) -> dict[str, Any]:
-    return {
-        "type": "UpstreamFailed",
-        "message": f"not run: upstream task {upstream.key!r} ended {upstream.state}",
-        "traceback": "",
-        "kind": "upstream",
-    }
 
 
 def _exception_error(exc: BaseException) -> dict[str, Any]:
