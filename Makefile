@@ -5,13 +5,23 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: setup server demo test lint bench bench-peers bench-peers-quick clean
+.PHONY: setup setup-dev server demo test lint bench bench-peers bench-peers-quick clean
 
+# Two stamps, so that `make server` after `make test` (or the other way round) installs what
+# the new target needs: `setup` is pauta and what the examples import, `setup-dev` adds the
+# tools of `make test` (pytest, Playwright, schemathesis, ruff: several hundred MB).
 setup: $(VENV)/.installed
+setup-dev: $(VENV)/.installed-dev
 
-$(VENV)/.installed: pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[examples]'
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
@@ -21,7 +31,7 @@ server: setup
 demo: setup
 	$(BIN)/pauta run examples/weekly_training.py
 
-lint: setup
+lint: setup-dev
 	$(BIN)/ruff check src tests examples bench
 	$(BIN)/ruff format --check src tests examples bench
 	$(BIN)/lint-imports

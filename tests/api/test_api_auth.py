@@ -24,6 +24,7 @@ ENDPOINTS = [
     ("POST", "/api/v1/runs/{run}/cancel", None, "operator"),
     ("GET", "/api/v1/runs/{run}/tasks", None, "viewer"),
     ("GET", "/api/v1/runs/{run}/logs", None, "viewer"),
+    ("GET", "/api/v1/runs/{run}/flow-log", None, "viewer"),
     ("POST", "/api/v1/runs/{run}/tasks/x-0/retry", None, "operator"),
     ("GET", "/api/v1/runs/{run}/tasks/x-0/logs", None, "viewer"),
     ("GET", "/api/v1/pools", None, "viewer"),

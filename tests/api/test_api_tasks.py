@@ -143,3 +143,63 @@ def test_a_task_key_in_the_url_is_not_a_path(
     for key in ("..%2F..%2Fsecret", "%2Fetc%2Fpasswd", "shout-0%2F..%2F..%2F.."):
         reply = client.get(f"/api/v1/runs/{run_id}/tasks/{key}/logs", headers=as_admin)
         assert reply.status_code == 404, key
+
+
+def write_flow_log(settings: Settings, run_id: str, lines: list[str]) -> Path:
+    """Print ``lines`` the way a flow body does, into the run's flow log."""
+    from pauta.engine.flowlog import capture_flow_output, flow_log_path, quiet_flow_output
+
+    path = flow_log_path(settings.logs_dir, run_id)
+    with quiet_flow_output(), capture_flow_output(path):
+        for line in lines:
+            print(line)
+    return path
+
+
+def test_the_flow_log_by_range_and_tail(
+    client: TestClient, tokens: dict[str, str], store: Store, settings: Settings
+) -> None:
+    run = add_run(store, state=FlowRunState.SUCCEEDED)
+    lines = ["body: comparing models", "<b>best accuracy 0.5: not deploying</b>"]
+    path = write_flow_log(settings, run.id, lines)
+    url = f"/api/v1/runs/{run.id}/flow-log"
+    viewer = {"Authorization": f"Bearer {tokens['viewer']}"}
+    whole = client.get(url, headers=viewer)
+    assert whole.status_code == 200
+    body = whole.json()
+    assert body["run_id"] == run.id
+    assert body["text"] == "".join(line + "\n" for line in lines)
+    assert (body["size"], body["more"]) == (path.stat().st_size, False)
+    first = client.get(url, params={"limit": 6}, headers=viewer).json()
+    assert (first["text"], first["more"]) == ("body: ", True)
+    rest = client.get(url, params={"offset": first["next_offset"]}, headers=viewer).json()
+    assert rest["text"].startswith("comparing models\n")
+    text = client.get(url, params={"tail": 1, "format": "text"}, headers=viewer)
+    assert text.headers["content-type"].startswith("text/plain")
+    assert text.text == lines[1] + "\n"
+    assert client.get(url).status_code == 401
+
+
+def test_a_run_whose_body_printed_nothing_has_an_empty_flow_log(
+    client: TestClient, as_admin: dict[str, str], store: Store
+) -> None:
+    run = add_run(store, state=FlowRunState.SUCCEEDED)
+    reply = client.get(f"/api/v1/runs/{run.id}/flow-log", headers=as_admin)
+    assert reply.status_code == 200
+    assert (reply.json()["size"], reply.json()["text"]) == (0, "")
+    missing = client.get("/api/v1/runs/nosuchrun/flow-log", headers=as_admin)
+    assert missing.status_code == 404
+
+
+def test_a_flow_log_never_leaves_the_logs_folder(
+    client: TestClient, as_admin: dict[str, str], store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP SECRET\n")
+    run = add_run(store, state=FlowRunState.SUCCEEDED)
+    link = settings.logs_dir / run.id / "flow.log"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(secret)
+    reply = client.get(f"/api/v1/runs/{run.id}/flow-log", headers=as_admin)
+    assert reply.status_code == 200
+    assert "SECRET" not in reply.text

@@ -96,3 +96,25 @@ def chain(path: str, n: int = 20) -> int:
     """A long chain of child flows, each waiting for a slow task first."""
     slow_record(path, f"level{n}", 0.3).result()
     return chain(path, n - 1) if n > 0 else 0
+
+
+@task
+def summarise_week(n: int) -> str:
+    return " ".join(f"customer-{index} spent {index * 3.5} on the week" for index in range(n))
+
+
+@task
+def validate_summary(summary: str) -> str:
+    raise ValueError(f"the summary is not valid: {summary}")
+
+
+@task
+def train_on_summary(summary: str) -> str:
+    return summary
+
+
+@flow
+def wide(n: int = 40) -> None:
+    """A long preview and a long error: tables that do not fit 80 columns."""
+    summary = summarise_week(n)
+    train_on_summary(validate_summary(summary))

@@ -23,10 +23,17 @@ FLOWS = HERE / "cli_flows.py"
 
 
 def pauta(
-    home: Path, *args: str, timeout: float = 90, database_url: str | None = None
+    home: Path,
+    *args: str,
+    timeout: float = 90,
+    database_url: str | None = None,
+    columns: int | None = None,
 ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PAUTA_HOME": str(home)}
     env.pop("PAUTA_DATABASE_URL", None)
+    env.pop("COLUMNS", None)  # output goes to a pipe: rich lays tables out for 80 columns
+    if columns is not None:
+        env["COLUMNS"] = str(columns)
     if database_url:
         env["PAUTA_DATABASE_URL"] = database_url
     return subprocess.run(
@@ -553,3 +560,43 @@ def test_ctrl_c_stops_a_long_chain_of_child_flows(tmp_path: Path) -> None:
     [top] = [run for runs in states.values() for run in runs if run["parent_run_id"] is None]
     assert top["state"] == "CANCELLED"
     assert len(states["CANCELLED"]) >= 5  # the run and the children it had started
+
+
+WIDE_STATES = {
+    "summarise_week-0": "SUCCEEDED",
+    "validate_summary-0": "FAILED",
+    "train_on_summary-0": "UPSTREAM_FAILED",
+}
+
+
+def _rows_of(output: str) -> dict[str, str]:
+    """The table row of each task of the wide flow, by task key (the lines after the table
+    that name a failed task are not rows)."""
+    found: dict[str, str] = {}
+    for line in output.splitlines():
+        for key in WIDE_STATES:
+            if line.startswith(key + " "):
+                found.setdefault(key, line)
+    return found
+
+
+@pytest.mark.parametrize("columns", [None, 80, 60])
+def test_tables_show_states_whole_and_cut_the_detail(tmp_path: Path, columns: int | None) -> None:
+    home = tmp_path / "home"
+    ran = pauta(home, "run", f"{FLOWS}:wide", columns=columns)
+    assert ran.returncode == 1, ran.stderr
+    summary = _rows_of(ran.stderr)
+    assert summary.keys() == WIDE_STATES.keys(), ran.stderr
+    for key, state in WIDE_STATES.items():
+        assert summary[key].split()[1] == state, ran.stderr
+    # the long preview and error give way, cut on one line
+    assert summary["validate_summary-0"].rstrip().endswith("…"), ran.stderr
+    [run] = runs(home)
+    listed = pauta(home, "runs", "list", columns=columns)
+    [row] = [line for line in listed.stdout.splitlines() if line.startswith(run["id"])]
+    assert row.split()[:3] == [run["id"], "wide", "FAILED"], listed.stdout
+    shown = pauta(home, "runs", "show", run["id"], columns=columns)
+    rows = _rows_of(shown.stdout)
+    assert {key: line.split()[1] for key, line in rows.items()} == WIDE_STATES, shown.stdout
+    # `runs show` wraps the error instead: every word of it is there
+    assert "customer-39" in shown.stdout

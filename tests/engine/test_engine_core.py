@@ -221,7 +221,8 @@ def test_a_failure_skips_everything_downstream_and_notifies_failure_callbacks() 
         State.UPSTREAM_FAILED,
     ]
     assert low.error is not None
-    assert "'mid-0'" in low.error["message"]
+    # the skipped leaf names the root cause, and the call it was reached through
+    assert low.error["message"] == "up-0 failed: ValueError: boom (reached through mid-0)"
     assert [(n.call, n.what) for n in fx.notices] == [(up, "failure")]
     assert world.run.unfinished == 0
 

@@ -81,3 +81,50 @@ def test_thread_capture_routes_each_thread_to_its_own_log(tmp_path, capsys):
     with thread_capture(str(tmp_path / "quiet.log")):
         pass
     assert not Path(tmp_path / "quiet.log").exists()
+
+
+def test_a_dead_workers_scratch_goes_to_the_attempt_it_ran(tmp_path):
+    """What a worker killed mid-attempt printed reaches that attempt's log, told by the note
+    the worker keeps beside its scratch file; live workers' scratch files are left alone."""
+    from pauta.executors.capture import owner_path, recover_scratch, scratch_path
+
+    logs = tmp_path / "logs"
+    capture = FdCapture()
+    try:
+        with capture.capture(str(logs / "first-0.1.log")):
+            print("first")
+        with capture.capture(str(logs / "hang-0.1.log")):
+            print("cut off here")
+            sys.stdout.flush()
+            # the worker is killed now: nothing ends the attempt; copy what the kill leaves
+            left = {
+                name: Path(path).read_bytes()
+                for name, path in (
+                    ("partial", scratch_path(str(logs), os.getpid())),
+                    ("note", owner_path(str(logs), os.getpid())),
+                )
+            }
+    finally:
+        capture.close()
+    dead = logs / "dead"
+    dead.mkdir()
+    (dead / ".worker-4242.partial").write_bytes(left["partial"])
+    (dead / ".worker-4242.attempt").write_bytes(
+        left["note"].replace(str(logs).encode(), str(dead).encode())
+    )
+    (dead / ".worker-4343.partial").write_text("a live worker's\n")
+    (dead / ".worker-4343.attempt").write_text(f"{dead}/other-0.1.log\n")
+    (dead / ".worker-4444.partial").write_text("claims a log elsewhere\n")
+    (dead / ".worker-4444.attempt").write_text(f"{tmp_path}/elsewhere.log\n")
+
+    adopted = recover_scratch(str(dead), alive=lambda pid: pid == 4343)
+    assert adopted == [str(dead / "hang-0.1.log")]
+    assert (dead / "hang-0.1.log").read_text() == "cut off here\n"
+    assert sorted(p.name for p in dead.iterdir()) == [
+        ".worker-4343.attempt",
+        ".worker-4343.partial",
+        ".worker-4444.attempt",
+        ".worker-4444.partial",
+        "hang-0.1.log",
+    ]
+    assert not (tmp_path / "elsewhere.log").exists()

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
+from pauta.api import metrics
+from pauta.core.clock import FrozenClock
 from pauta.scheduling.discovery import Discovery, discover
 from pauta.scheduling.scheduler import Scheduler
+from pauta.scheduling.service import SchedulerService
 from pauta.store.repository import Store
 
 pytestmark = pytest.mark.slow
@@ -38,6 +42,13 @@ def needs_input(name: str) -> None:
 
 @flow
 def unscheduled() -> None:
+    pass"""
+
+WEEKLY = """
+from pauta import flow
+
+@flow(schedule="0 3 * * MON", timezone="America/Argentina/Buenos_Aires")
+def weekly() -> None:
     pass
 """
 
@@ -49,8 +60,8 @@ def found(tmp_path_factory: pytest.TempPathFactory) -> Discovery:
     return discover(folder)
 
 
-def at(hour: int, minute: int, day: int = 2) -> datetime:
-    return datetime(2026, 3, day, hour, minute, tzinfo=UTC)
+def at(hour: int, minute: int, day: int = 2, second: int = 0) -> datetime:
+    return datetime(2026, 3, day, hour, minute, second, tzinfo=UTC)
 
 
 def only(found: Discovery, *names: str) -> list:
@@ -123,3 +134,68 @@ def test_two_schedulers_on_one_database_create_each_tick_once(
     finally:
         first.close()
         second.close()
+
+
+def scheduler_lag(store: Store) -> float:
+    """``pauta_scheduler_lag_seconds`` as /metrics reports it."""
+    [line] = [
+        line
+        for line in metrics.render(store).decode().splitlines()
+        if line.startswith("pauta_scheduler_lag_seconds ")
+    ]
+    return float(line.split()[1])
+
+
+def test_the_tick_a_first_start_catches_up_is_not_late(store: Store, tmp_path: Path) -> None:
+    # Wednesday 02:00 in Buenos Aires: the weekly Monday 03:00 tick passed 47 hours ago.
+    (tmp_path / "weekly.py").write_text(WEEKLY)
+    clock = FrozenClock(datetime(2026, 3, 4, 5, 0, tzinfo=UTC))
+    service = SchedulerService(store, tmp_path, clock=clock)
+    found = service.scan()
+    clock.advance(0.4)
+    service.evaluate(found)
+    [run] = store.list_flow_runs(limit=0)
+    assert run.logical_date == datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
+    assert scheduler_lag(store) == pytest.approx(0.0)
+    # The next tick, dispatched 1.5 s after it fell due: that is the lag.
+    clock.advance(until_next_monday(clock.now()) + 1.5)
+    service.evaluate(found)
+    assert len(store.list_flow_runs(limit=0)) == 2
+    assert scheduler_lag(store) == pytest.approx(1.5)
+
+
+def until_next_monday(now: datetime) -> float:
+    return (datetime(2026, 3, 9, 6, 0, tzinfo=UTC) - now).total_seconds()
+
+
+def test_lag_is_how_late_a_running_scheduler_queued_a_due_tick(
+    store: Store, found: Discovery
+) -> None:
+    scheduler = Scheduler(store)
+    flows = only(found, "every_five")
+    scheduler.evaluate(flows, at(10, 7))  # the first evaluation catches 10:05 up
+    assert scheduler_lag(store) == pytest.approx(0.0)
+    scheduler.evaluate(flows, at(10, 10, second=2))
+    assert scheduler_lag(store) == pytest.approx(2.0)
+    # a loop that stalled past the 10:15 tick queues it 3 minutes late
+    scheduler.evaluate(flows, at(10, 18))
+    assert scheduler_lag(store) == pytest.approx(180.0)
+
+
+def test_ticks_held_back_or_paused_are_not_scheduler_lag(store: Store, found: Discovery) -> None:
+    scheduler = Scheduler(store)
+    flows = only(found, "one_at_a_time")
+    [run] = scheduler.evaluate(flows, at(10, 7))
+    assert scheduler.evaluate(flows, at(10, 12)) == []  # max_active_runs holds 10:10 back
+    store.request_cancel(run.id, at(10, 12))
+    scheduler.evaluate(flows, at(10, 12, second=1))
+    assert scheduler_lag(store) == pytest.approx(1.0)  # from when it could run, not 10:10
+    half = only(found, "half_hourly")
+    scheduler.evaluate(half, at(10, 5))
+    store.upsert_flow(found.flows["half_hourly"].row())
+    store.set_paused("half_hourly", True)
+    assert scheduler.evaluate(half, at(10, 31)) == []
+    store.set_paused("half_hourly", False)
+    [late] = scheduler.evaluate(half, at(11, 20))  # 11:00 fell due while it was paused
+    assert late.logical_date == at(11, 0)
+    assert scheduler_lag(store) == pytest.approx(0.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -505,3 +506,22 @@ def test_plain_postgresql_url_means_psycopg(pg_url: str) -> None:
     with Store(pg_url.replace("postgresql+psycopg://", "postgresql://")) as store:
         assert store.dialect == "postgresql"
         assert store.url.startswith("postgresql+psycopg://")
+
+
+def test_a_sqlite_store_knows_when_its_file_is_deleted_or_replaced(tmp_path: Path) -> None:
+    path, aside = tmp_path / "pauta.db", tmp_path / "aside.db"
+    with Store(f"sqlite:///{path}") as store:
+        assert store.lost() is None
+        path.rename(aside)
+        assert store.lost() == f"the database file {path} was deleted"
+        aside.rename(path)  # put back: the same file again
+        assert store.lost() is None
+        Store(f"sqlite:///{aside}").close()
+        os.replace(aside, path)
+        assert store.lost() == f"the database file {path} was replaced by another file"
+
+
+@pytest.mark.postgres
+def test_a_postgresql_store_is_never_lost(pg_url: str) -> None:
+    with Store(pg_url) as store:
+        assert store.lost() is None

@@ -47,6 +47,7 @@ COLUMNS = {
         "heartbeat_at",
         "error",
         "cancel_requested_at",
+        "due_at",
         *RESULT,
     },
     "task_runs": {

@@ -252,3 +252,21 @@ def test_pages_stay_fast_with_10000_runs(app_client: TestClient, store: Store) -
     # generous bounds for a shared 2-core machine; measured well under 0.1 s each
     assert per_flow < 1.0, per_flow
     assert max(timings.values()) < 2.0, timings
+
+
+def test_the_run_page_shows_the_flow_log_escaped(
+    app_client: TestClient, sqlite_store: Store, home: Path
+) -> None:
+    from pauta.engine.flowlog import capture_flow_output, flow_log_path, quiet_flow_output
+
+    [run_id] = seed_runs(sqlite_store, ["simple"], 1, tasks=False)
+    line = "<script>alert(1)</script> best accuracy 0.5 < 0.7: not deploying"
+    logs_dir = Settings.from_env().logs_dir
+    with quiet_flow_output(), capture_flow_output(flow_log_path(logs_dir, run_id)):
+        print(line)
+    log_in(app_client, "vera")
+    for url in (f"/runs/{run_id}", f"/runs/{run_id}/live"):
+        html = app_client.get(url).text
+        assert 'id="flow-log"' in html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt; best accuracy 0.5 &lt; 0.7" in html
+        assert "<script>alert(1)" not in html

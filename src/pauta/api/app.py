@@ -86,7 +86,14 @@ def create_app(
     for module in (flows, runs, tasks, admin):
         api.include_router(module.router)
     app.include_router(api)
-    app.add_api_route("/health", health, methods=["GET"], response_model=Health, tags=["server"])
+    app.add_api_route(
+        "/health",
+        health,
+        methods=["GET"],
+        response_model=Health,
+        response_model_exclude_none=True,
+        tags=["server"],
+    )
     app.add_api_route(
         "/metrics",
         metrics_page,
@@ -103,8 +110,12 @@ def create_app(
 
 
 def health(request: Request) -> Any:
-    """200 once the server's first flow discovery finished (503 before); no credentials."""
+    """200 once the server's first flow discovery finished (503 before, and once its database
+    file was deleted or replaced, with the reason); no credentials."""
     state = request.app.state
+    lost = state.store.lost()
+    if lost is not None:
+        return JSONResponse({"status": "database lost", "reason": lost}, status_code=503)
     if not state.ready.is_set():
         return JSONResponse({"status": "starting"}, status_code=503)
     found = catalog(state.store, state.flows_dir).discovery()

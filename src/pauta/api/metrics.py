@@ -48,7 +48,8 @@ class StoreCollector(Collector):
         )
         yield GaugeMetricFamily(
             "pauta_scheduler_lag_seconds",
-            "How late the scheduler queued its latest tick (created at - logical date).",
+            "How late the scheduler queued its latest tick: from when it fell due to a running "
+            "scheduler (a tick that passed before it started is due at its start) to its run.",
             value=found.scheduler_lag or 0.0,
         )
         flows = GaugeMetricFamily("pauta_flows", "Known flows, by paused.", labels=["paused"])

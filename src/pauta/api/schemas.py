@@ -44,6 +44,10 @@ class Attempt(_Out):
     ended_at: str | None = None
     worker: str | None = None
     error: Json | None = None
+    interrupted: bool = Field(
+        default=False,
+        description="Cut off when the run's driver died; the task ran again without using a retry.",
+    )
 
 
 class Task(_Out):
@@ -133,6 +137,17 @@ class Logs(BaseModel):
     logs: list[LogPiece]
 
 
+class FlowLog(BaseModel):
+    """What the run's flow body printed or logged (empty when it wrote nothing)."""
+
+    run_id: str
+    size: int = Field(description="The flow log's size in bytes.")
+    offset: int = Field(description="Where `text` starts, in bytes.")
+    next_offset: int = Field(description="Give it as `offset` to read what follows.")
+    more: bool = Field(description="Whether the file holds more after `next_offset`.")
+    text: str
+
+
 class UserOut(BaseModel):
     username: str
     role: str
@@ -179,6 +194,7 @@ class Health(BaseModel):
     status: str
     flows: int | None = None
     load_errors: int | None = None
+    reason: str | None = None  # why the server stopped ("database lost": its file was deleted)
 
 
 class Error(BaseModel):

@@ -1,4 +1,5 @@
-"""``/api/v1/runs/{run_id}/tasks`` and logs: task calls, their attempts, retries and logs."""
+"""``/api/v1/runs/{run_id}/tasks`` and logs: task calls, their attempts, retries and logs, and
+the run's flow log."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse
 
 from pauta.api.deps import Operator, RunId, SettingsDep, StoreDep, TaskKey, Viewer
-from pauta.api.schemas import Logs, Run, Task
+from pauta.api.schemas import FlowLog, Logs, Run, Task
 from pauta.app import logs as app_logs
 from pauta.app import tasks as app_tasks
 from pauta.app.runs import run_view
@@ -97,3 +98,29 @@ def task_logs(
 ) -> Any:
     """The logs of one task call's attempts (see the run's logs for the parameters)."""
     return _logs(store, settings, run_id, task_key, query)
+
+
+@dataclass
+class FlowLogQuery:
+    offset: Offset = 0
+    limit: Limit = app_logs.DEFAULT_LIMIT
+    tail: Tail = None
+    format: Format = "json"
+
+
+@router.get("/runs/{run_id}/flow-log", response_model=FlowLog, responses=_LOG_RESPONSES)
+def flow_log(
+    run_id: RunId,
+    user: Viewer,
+    store: StoreDep,
+    settings: SettingsDep,
+    query: Annotated[FlowLogQuery, Depends()],
+) -> Any:
+    """What the run's flow body printed or logged (`print`, `context().logger`): a byte range
+    (`offset`, `limit`; follow it with `next_offset`), or the last `tail` lines."""
+    piece = app_logs.read_flow_log(
+        store, settings.logs_dir, run_id, offset=query.offset, limit=query.limit, tail=query.tail
+    )
+    if query.format == "text":
+        return PlainTextResponse(piece["text"])
+    return piece

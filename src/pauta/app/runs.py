@@ -108,6 +108,8 @@ def task_view(
                 "ended_at": iso(a.ended_at),
                 "worker": a.worker,
                 "error": a.error,
+                # cut off when its driver died; the task ran again without using a retry
+                "interrupted": bool(a.error and a.error.get("kind") == "interrupted"),
             }
             for a in attempts
         ],
@@ -142,11 +144,23 @@ class LogFile:
     path: Path
 
 
-def log_files(store: Store, logs_dir: Path, run_id: str, task: str | None = None) -> list[LogFile]:
-    """The log files of a run's attempts, optionally of one task (by key or by name).
+@dataclass(frozen=True, slots=True)
+class AttemptLog:
+    """An attempt and its log; ``path`` is None when the attempt printed nothing."""
+
+    key: str
+    attempt: int
+    state: str
+    path: Path | None
+
+
+def attempt_logs(
+    store: Store, logs_dir: Path, run_id: str, task: str | None = None
+) -> list[AttemptLog]:
+    """The run's attempts (optionally of one task, by key or by name) with their logs.
 
     Paths come from the store but must lie inside the logs folder: a record can never make the
-    CLI or the server read an arbitrary file.
+    CLI or the server read an arbitrary file (an attempt whose path lies outside is left out).
     """
     run = store.get_flow_run(run_id)
     attempts = store.list_attempts(run.id)
@@ -163,13 +177,21 @@ def log_files(store: Store, logs_dir: Path, run_id: str, task: str | None = None
     root = logs_dir.resolve()
     found = []
     for attempt in attempts:
-        if not attempt.log_path:
+        path = Path(attempt.log_path).resolve() if attempt.log_path else None
+        if path is not None and not path.is_relative_to(root):
             continue
-        path = Path(attempt.log_path).resolve()
-        if not path.is_relative_to(root):
-            continue
-        found.append(LogFile(attempt.key, attempt.attempt, path))
+        found.append(AttemptLog(attempt.key, attempt.attempt, str(attempt.state), path))
     return found
+
+
+def log_files(store: Store, logs_dir: Path, run_id: str, task: str | None = None) -> list[LogFile]:
+    """The log files of a run's attempts, optionally of one task (by key or by name); only
+    paths inside the logs folder (see ``attempt_logs``)."""
+    return [
+        LogFile(a.key, a.attempt, a.path)
+        for a in attempt_logs(store, logs_dir, run_id, task)
+        if a.path is not None
+    ]
 
 
 class RunStateError(StoreError):

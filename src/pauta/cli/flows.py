@@ -112,23 +112,31 @@ def flows_list(flows_dir: str | None, as_json: bool, strict: bool) -> None:
         print_json(views + [_load_error_view(error) for error in found.errors])
     else:
         from rich.console import Console
-        from rich.table import Table
         from rich.text import Text
+
+        from pauta.cli import tables
+        from pauta.cli.tables import Column, Fit
 
         console = Console()
         if found.flows:
-            table = Table(box=None, pad_edge=False)
-            for column in ("name", "schedule", "next run", "paused", "file"):
-                table.add_column(column)
-            for name, info in found.flows.items():
-                table.add_row(
+            rows = [
+                (
                     Text(name),
                     Text(info.schedule or "-"),
                     (_next_run(info) or "-")[:19].replace("T", " "),
                     "yes" if paused.get(name) else "no",
                     Text(_shown_path(info.file, info.line)),
                 )
-            console.print(table)
+                for name, info in found.flows.items()
+            ]
+            columns = (
+                Column("name"),
+                Column("schedule", Fit.WRAP),
+                Column("next run"),
+                Column("paused"),
+                Column("file", Fit.WRAP),
+            )
+            console.print(tables.build(columns, rows), crop=False)
         elif not found.errors:
             click.echo(f"no flows in {found.folder}: add a file there that defines an @flow")
         if found.errors:

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group
 from rich.live import Live
-from rich.table import Table
 from rich.text import Text
 
+from pauta.cli import tables
+from pauta.cli.tables import Column, Fit
 from pauta.core.states import State
 
 if TYPE_CHECKING:
@@ -50,13 +51,8 @@ def _rows(calls: list[TaskCall]) -> list[TaskCall]:
     return [c for c in calls if id(c) in chosen]
 
 
-def task_table(calls: list[TaskCall], now: datetime, title: str) -> Table:
-    table = Table(title=title, title_justify="left", expand=False, box=None, pad_edge=False)
-    table.add_column("task")
-    table.add_column("state")
-    table.add_column("attempt", justify="right")
-    table.add_column("duration", justify="right")
-    table.add_column("detail", overflow="ellipsis", no_wrap=True, max_width=60)
+def task_table(calls: list[TaskCall], now: datetime, title: str) -> tables.Fitted:
+    rows = []
     for call in _rows(calls):
         state = str(call.state)
         detail = ""
@@ -64,29 +60,41 @@ def task_table(calls: list[TaskCall], now: datetime, title: str) -> Table:
             detail = f"{call.error.get('type')}: {call.error.get('message')}"
         elif call.stored is not None:
             detail = call.stored.preview
-        detail = " ".join(detail.split())
-        table.add_row(
-            call.key,
-            Text(state, style=STYLES.get(state, "")),
-            str(call.attempt or ""),
-            _seconds(call.started_at, call.ended_at, now),
-            detail,
+        rows.append(
+            (
+                call.key,
+                Text(state, style=STYLES.get(state, "")),
+                str(call.attempt or ""),
+                _seconds(call.started_at, call.ended_at, now),
+                " ".join(detail.split()),
+            )
         )
-    return table
+    return tables.build(TASK_COLUMNS, rows, title)
 
 
-def tasks_table(calls: list[TaskCall], title: str) -> Table:
+TASK_COLUMNS = (
+    Column("task"),
+    Column("state"),
+    Column("attempt", justify="right"),
+    Column("duration", justify="right"),
+    Column("detail", Fit.DETAIL, max_width=60),
+)
+TASKS_COLUMNS = (
+    Column("task"),
+    Column("calls", justify="right"),
+    Column("states", Fit.WRAP),
+    Column("median", justify="right"),
+    Column("max", justify="right"),
+)
+
+
+def tasks_table(calls: list[TaskCall], title: str) -> tables.Fitted:
     """One row per task (not per call): how many calls ended in which state, and how long the
     calls that ran took. A large run's summary: its 25 latest calls would say little."""
-    table = Table(title=title, title_justify="left", expand=False, box=None, pad_edge=False)
-    table.add_column("task")
-    table.add_column("calls", justify="right")
-    table.add_column("states")
-    table.add_column("median", justify="right")
-    table.add_column("max", justify="right")
     by_name: dict[str, list[TaskCall]] = {}
     for call in calls:
         by_name.setdefault(call.name, []).append(call)
+    rows = []
     for name, group in by_name.items():
         states = Counter(str(c.state) for c in group)
         text = Text()
@@ -101,8 +109,8 @@ def tasks_table(calls: list[TaskCall], title: str) -> Table:
         )
         median = f"{seconds[len(seconds) // 2]:.2f}s" if seconds else ""
         longest = f"{seconds[-1]:.2f}s" if seconds else ""
-        table.add_row(name, f"{len(group):,}", text, median, longest)
-    return table
+        rows.append((name, f"{len(group):,}", text, median, longest))
+    return tables.build(TASKS_COLUMNS, rows, title)
 
 
 def counts_line(calls: list[TaskCall]) -> Text:
@@ -163,10 +171,10 @@ def print_summary(console: Console, run: FlowRun, driver: RunDriver | None, elap
     if calls:
         title = f"run {run.id} · {run.flow}"
         if len(calls) > MAX_ROWS:
-            console.print(tasks_table(calls, title))
+            console.print(tasks_table(calls, title), crop=False)
         else:
             end = run.ended_at or driver.engine.clock.now()
-            console.print(task_table(calls, end, title))
+            console.print(task_table(calls, end, title), crop=False)
         console.print(counts_line(calls))
     state = str(run.state)
     line = Text(f"{run.flow} ", style="bold")

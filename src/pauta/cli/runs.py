@@ -48,25 +48,35 @@ def runs_list(flow: str | None, state: str | None, limit: int, as_json: bool) ->
         print_json(views)
         return
     from rich.console import Console
-    from rich.table import Table
     from rich.text import Text
 
+    from pauta.cli import tables
     from pauta.cli.progress import STYLES
+    from pauta.cli.tables import Column, Fit
 
-    table = Table(box=None, pad_edge=False)
-    for column in ("id", "flow", "state", "trigger", "started", "duration"):
-        table.add_column(column)
+    rows = []
     for view in views:
         duration = view["duration"]
-        table.add_row(
-            view["id"],
-            view["flow"],
-            Text(view["state"], style=STYLES.get(view["state"], "")),
-            view["trigger"],
-            (view["started_at"] or "")[:19].replace("T", " "),
-            f"{duration:.2f}s" if duration is not None else "",
+        rows.append(
+            (
+                view["id"],
+                view["flow"],
+                Text(view["state"], style=STYLES.get(view["state"], "")),
+                view["trigger"],
+                (view["started_at"] or "")[:19].replace("T", " "),
+                f"{duration:.2f}s" if duration is not None else "",
+            )
         )
-    Console().print(table if views else "no runs yet: start one with `pauta run FILE`")
+    columns = (
+        Column("id"),
+        Column("flow", Fit.WRAP),
+        Column("state"),
+        Column("trigger"),
+        Column("started"),
+        Column("duration", justify="right"),
+    )
+    table = tables.build(columns, rows)
+    Console().print(table if views else "no runs yet: start one with `pauta run FILE`", crop=False)
 
 
 @runs.command("show")
@@ -82,10 +92,11 @@ def runs_show(run_id: str, as_json: bool) -> None:
         print_json(view)
         return
     from rich.console import Console
-    from rich.table import Table
     from rich.text import Text
 
+    from pauta.cli import tables
     from pauta.cli.progress import STYLES
+    from pauta.cli.tables import Column, Fit
 
     console = Console()
     state = view["state"]
@@ -93,9 +104,7 @@ def runs_show(run_id: str, as_json: bool) -> None:
     header.append(state, style=STYLES.get(state, ""))
     header.append(f" · trigger {view['trigger']} · params {view['params']}")
     console.print(header)
-    table = Table(box=None, pad_edge=False)
-    for column in ("task", "state", "attempts", "duration", "result / error", "metrics"):
-        table.add_column(column, overflow="fold")
+    rows = []
     for task in view["tasks"]:
         detail = ""
         if task["error"]:
@@ -106,15 +115,29 @@ def runs_show(run_id: str, as_json: bool) -> None:
             detail = f"{detail} (cached from {task['cached_from']})"
         metrics = ", ".join(f"{m['name']}={m['value']:g}" for m in task["metrics"])
         duration = task["duration"]
-        table.add_row(
-            task["key"],
-            Text(task["state"], style=STYLES.get(task["state"], "")),
-            str(task["attempts"]),
-            f"{duration:.2f}s" if duration is not None else "",
-            detail,
-            metrics,
+        rows.append(
+            (
+                task["key"],
+                Text(task["state"], style=STYLES.get(task["state"], "")),
+                str(task["attempts"]),
+                f"{duration:.2f}s" if duration is not None else "",
+                detail,
+                metrics,
+            )
         )
-    console.print(table)
+    columns = (
+        Column("task"),
+        Column("state"),
+        Column("attempts", justify="right"),
+        Column("duration", justify="right"),
+        # the whole preview or error, wrapped: `runs show` is where it is read in full
+        Column("result / error", Fit.WRAP),
+        Column("metrics", Fit.WRAP),
+    )
+    if not any(task["metrics"] for task in view["tasks"]):
+        columns, rows = columns[:-1], [row[:-1] for row in rows]
+    table = tables.build(columns, rows)
+    console.print(table, crop=False)
     for task in view["tasks"]:
         for artifact in task["artifacts"]:
             console.print(
@@ -195,18 +218,34 @@ def runs_cancel(run_id: str, wait: bool, timeout: float) -> None:
 @click.argument("run_id")
 @click.argument("task", required=False)
 def logs(run_id: str, task: str | None) -> None:
-    """Print a run's task logs (captured stdout, stderr and log lines); TASK is a key or name."""
-    from pauta.app.runs import log_files
+    """Print a run's logs: what its flow body printed or logged (the "flow" section), then each
+    task attempt's captured stdout, stderr and log lines; TASK (a key or name) shows only that
+    task's."""
+    from pauta.app.logs import MAX_LIMIT, read_flow_log
+    from pauta.app.runs import attempt_logs
     from pauta.core.settings import Settings
+    from pauta.core.states import TASK_ACTIVE
 
+    store, logs_dir = open_store(), Settings.from_env().logs_dir
     with user_errors():
-        files = log_files(open_store(), Settings.from_env().logs_dir, run_id, task)
-    if not files:
+        attempts = attempt_logs(store, logs_dir, run_id, task)
+        flow_log = None if task else read_flow_log(store, logs_dir, run_id, limit=MAX_LIMIT)
+    if flow_log and flow_log["size"]:
+        click.echo(click.style("── flow ──", bold=True))
+        text = flow_log["text"]
+        click.echo(text, nl=not text or not text.endswith("\n"))
+        if flow_log["more"]:
+            click.echo(f"(the flow log holds {flow_log['size']} bytes; the first are shown)")
+    elif not attempts:
         click.echo("no log output was captured for this run", err=True)
         return
-    for log in files:
+    for log in attempts:
         click.echo(click.style(f"── {log.key} · attempt {log.attempt} ──", bold=True))
+        if log.path is None:
+            click.echo("(no output)")
+            continue
         try:
             click.echo(log.path.read_text(errors="replace"), nl=False)
         except FileNotFoundError:
-            click.echo("(log removed)")
+            # an attempt that ended with output has a log; a missing one was deleted
+            click.echo("(no output yet)" if log.state in TASK_ACTIVE else "(log removed)")

@@ -69,6 +69,7 @@ def scheduler(flows_dir: str | None, rescan: float, max_catchup: int) -> None:
     Flow files are re-scanned every --rescan seconds in a thread of their own, so a slow or
     broken file never delays run creation. Run `pauta worker` to run what it queues.
     """
+    from pauta.cli.database_watch import DatabaseWatch
     from pauta.scheduling.service import SchedulerService
 
     _log_to_stderr()
@@ -79,8 +80,10 @@ def scheduler(flows_dir: str | None, rescan: float, max_catchup: int) -> None:
             store, _folder(flows_dir), rescan=rescan, max_catchup=max_catchup
         )
         service.scan()
+    watch = DatabaseWatch(store, "pauta scheduler", lambda: service.stop(wait=False)).start()
     service.start()
     stop.wait()
+    watch.stop()
     service.stop()
     store.close()
 
@@ -107,10 +110,12 @@ def server(
 ) -> None:
     """Scheduler, worker, web UI and REST API in one process, on the embedded store by default.
 
-    GET /health answers 200 once the first scan of the flows finished (503 before). On the
+    GET /health answers 200 once the first scan of the flows finished (503 before). When the
+    SQLite file is deleted or replaced under it, it stops and exits with code 3. On the
     first start (no users yet) an admin user is created and its password printed once. The
     first Ctrl-C or SIGTERM stops scheduling and lets the runs in progress finish.
     """
+    from pauta.cli.database_watch import DatabaseWatch
     from pauta.engine.runner import Runner
     from pauta.scheduling.service import SchedulerService
     from pauta.scheduling.worker import Worker
@@ -130,6 +135,12 @@ def server(
         runner.close()
         fail(f"cannot listen on {host}:{port}: {exc.strerror}; choose another --port")
     http = _serve_http(sock, runner, service)
+
+    def on_lost() -> None:
+        service.stop(wait=False)
+        stop.set()  # claim nothing more
+
+    watch = DatabaseWatch(engine.store, "pauta server", on_lost).start()
     service.start()
     click.echo(
         f"pauta server: http://{host}:{sock.getsockname()[1]} · flows in {service.folder}",
@@ -137,7 +148,9 @@ def server(
     )
     try:
         Worker(runner, max_runs=max_runs).run_until(stop)
+        watch.hold()
     finally:
+        watch.stop()
         service.stop()
         http.stop()
         runner.close()

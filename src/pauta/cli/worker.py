@@ -102,6 +102,7 @@ def worker(
     stops claiming and waits for the runs in progress; a second one exits at once, and those
     runs are resumed by another worker once their lease expires.
     """
+    from pauta.cli.database_watch import DatabaseWatch
     from pauta.engine.runner import Runner
     from pauta.scheduling.worker import Worker
 
@@ -121,9 +122,12 @@ def worker(
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     with user_errors():
-        runner.engine()
+        store = runner.engine().store
+    watch = DatabaseWatch(store, "pauta worker", stop.set).start()
     click.echo(f"pauta worker: waiting for runs ({runner.settings.database_url})", err=True)
     try:
         Worker(runner, max_runs=max_runs, poll_interval=poll).run_until(stop)
+        watch.hold()
     finally:
+        watch.stop()
         runner.close()

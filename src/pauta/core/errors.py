@@ -91,7 +91,9 @@ class TaskFailed(PautaError):
         self.error_message = error_message
         self.traceback = traceback
         if state == "UPSTREAM_FAILED":
-            text = f"task {key!r} did not run because a task it depends on failed"
+            # the message of an upstream-failed call names the task that failed first
+            cause = error_message or "a task it depends on failed"
+            text = f"task {key!r} did not run because {cause}"
         elif state == "CANCELLED":
             text = f"task {key!r} was cancelled"
         else:

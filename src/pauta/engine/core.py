@@ -36,8 +36,8 @@ from pauta.engine.effects import (
     Now,
     StartAttempt,
     exception_error,
-    upstream_error,
 )
+from pauta.engine.failures import upstream_error
 from pauta.engine.retries import retry_delay, should_retry
 from pauta.engine.runstate import RunState
 from pauta.executors.base import WorkOutcome
@@ -332,9 +332,11 @@ class ExecutionCore:
                 self.fx.lookups.append(LookupCache(call, not_before))
                 return
         if call.state in (State.RUNNING, State.WAITING):
-            # restored from a run whose driver died: it runs again without using an attempt
+            # restored from a run whose driver died: that attempt stays in the history as
+            # interrupted (see lifecycle.close_interrupted_attempts) and a new one runs; only
+            # failed attempts count against retries
             self._move(call, State.QUEUED)
-            self._queue(call, now, new_attempt=False)
+            self._queue(call, now, new_attempt=True)
         elif call.state == State.QUEUED:
             self._queue(call, now, new_attempt=False)
         else:

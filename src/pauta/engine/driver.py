@@ -21,8 +21,10 @@ from pauta.definitions.context import Context, Interval, use_context
 from pauta.definitions.runtime import reset_active_run, set_active_run
 from pauta.engine.calls import TaskCall
 from pauta.engine.commands import SubmitCall
+from pauta.engine.failures import describe, first_root_cause
 from pauta.engine.fingerprint import call_key, fingerprint
-from pauta.engine.futures import TaskFuture
+from pauta.engine.flowlog import capture_flow_output, flow_log_path
+from pauta.engine.futures import TaskFuture, find_futures, resolve_futures
 from pauta.engine.payload import dump_args
 from pauta.engine.runstate import RunState
 from pauta.executors.base import RunInfo, TaskRef, WorkItem
@@ -88,6 +90,7 @@ class RunDriver:
         self._diverged = False
         self.logs_dir = engine.settings.logs_dir / self.run_id
         self._log_prefix = f"{self.logs_dir}{os.sep}"
+        self.flow_log_path = flow_log_path(engine.settings.logs_dir, self.run_id)
         self.run_info = RunInfo(
             run_id=self.run_id,
             flow_name=flow.name,
@@ -202,7 +205,7 @@ class RunDriver:
         """A new call; ``lineage`` are futures it depends on without taking them as arguments
         (they are edges of the graph but not part of the call's fingerprint)."""
         self.check_alive()
-        upstream = [*_find_futures((args, kwargs, tuple(wait_for))), *lineage]
+        upstream = [*find_futures((args, kwargs, tuple(wait_for))), *lineage]
         for future in upstream:
             if future._call.run is not self.state:
                 raise PautaError(
@@ -377,7 +380,7 @@ class RunDriver:
             timer.daemon = True
             timer.start()
         try:
-            with use_context(self.context()):
+            with use_context(self.context()), capture_flow_output(self.flow_log_path):
                 if self.flow.is_async:
                     import asyncio  # only async flows pay for importing it (~60 ms)
 
@@ -431,58 +434,28 @@ class RunDriver:
             except TaskFailed as exc:
                 error = exc
         if error is not None:
-            return FlowRunState.FAILED, None, _error_record(error, self.failed_keys())
-        unobserved = [c.key for c in self.order if c.done and not c.ok and not c.observed]
+            record = _error_record(error, self.failed_keys())
+            failed_call = self.calls.get(error.key) if isinstance(error, TaskFailed) else None
+            root = None
+            if failed_call is not None and failed_call.name == error.task:
+                root = first_root_cause([failed_call], self.calls)
+            if root is not None:
+                record["root_cause"] = root
+            return FlowRunState.FAILED, None, record
+        unobserved = [c for c in self.order if c.done and not c.ok and not c.observed]
         if unobserved:
-            return (
-                FlowRunState.FAILED,
-                None,
-                {
-                    "type": "TaskFailed",
-                    "message": "tasks failed and the flow body never looked at them: "
-                    + ", ".join(unobserved[:20]),
-                    "failed_tasks": unobserved,
-                },
-            )
+            keys = [c.key for c in unobserved]
+            message = "tasks failed and the flow body never looked at them: " + ", ".join(keys[:20])
+            record = {"type": "TaskFailed", "message": message, "failed_tasks": keys}
+            root = first_root_cause(unobserved, self.calls)
+            if root is not None:
+                record["message"] += f"; the first failure: {describe(root)}"
+                record["root_cause"] = root
+            return FlowRunState.FAILED, None, record
         return FlowRunState.SUCCEEDED, value, None
 
     def failed_keys(self) -> list[str]:
         return [c.key for c in self.order if c.state == State.FAILED]
-
-
-_SEQUENCES = (list, tuple, set, frozenset)
-
-
-def _find_futures(value: Any) -> list[TaskFuture[Any]]:
-    """Futures in ``value``, also inside lists, tuples, sets and dicts, in order."""
-    found: list[TaskFuture[Any]] = []
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        kind = type(item)
-        if kind is TaskFuture:
-            found.append(item)
-        elif kind in _SEQUENCES or isinstance(item, _SEQUENCES):
-            stack.extend(item)
-        elif kind is dict or isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-    found.reverse()
-    return found
-
-
-def resolve_futures(value: Any) -> Any:
-    """``value`` with every future (also inside lists, tuples and dicts) replaced by its result."""
-    if isinstance(value, TaskFuture):
-        return value.result()
-    if isinstance(value, list):
-        return [resolve_futures(v) for v in value]
-    if isinstance(value, tuple):
-        items = [resolve_futures(v) for v in value]
-        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
-    if isinstance(value, dict):
-        return {k: resolve_futures(v) for k, v in value.items()}
-    return value
 
 
 def _error_record(error: BaseException, failed: list[str]) -> dict[str, Any]:

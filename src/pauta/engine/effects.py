@@ -93,14 +93,5 @@ CANCELLED_ERROR: dict[str, Any] = {
 }
 
 
-def upstream_error(upstream: TaskCall) -> dict[str, Any]:
-    return {
-        "type": "UpstreamFailed",
-        "message": f"not run: upstream task {upstream.key!r} ended {upstream.state}",
-        "traceback": "",
-        "kind": "upstream",
-    }
-
-
 def exception_error(exc: BaseException) -> dict[str, Any]:
     return {"type": type(exc).__name__, "message": str(exc), "traceback": "", "kind": "exception"}

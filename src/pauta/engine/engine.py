@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import socket
 import threading
 from collections import deque
@@ -425,6 +426,12 @@ class Engine:
             running = core.running.get((outcome.run_id, outcome.key))
             if running is None or running.call.attempt != outcome.attempt:
                 continue  # a late report of an attempt the core already gave up on
+            call = running.call
+            ended = outcome.state != State.WAITING
+            if ended and call.log_path is not None and not os.path.exists(call.log_path):
+                # a silent attempt leaves no log: its record says so, and a log that is
+                # missing later was removed
+                call.log_path = None
             if outcome.metrics or outcome.artifacts:
                 self.writer.add_reports(*outcome_reports(outcome, now.wall))
             if outcome.secrets:

@@ -100,6 +100,41 @@ def map_futures(value: Any, fn: Any) -> Any:
     return value
 
 
+_SEQUENCES = (list, tuple, set, frozenset)
+
+
+def find_futures(value: Any) -> list[TaskFuture[Any]]:
+    """Futures in ``value``, also inside lists, tuples, sets and dicts, in order."""
+    found: list[TaskFuture[Any]] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is TaskFuture:
+            found.append(item)
+        elif kind in _SEQUENCES or isinstance(item, _SEQUENCES):
+            stack.extend(item)
+        elif kind is dict or isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+    found.reverse()
+    return found
+
+
+def resolve_futures(value: Any) -> Any:
+    """``value`` with every future (also inside lists, tuples and dicts) replaced by its result."""
+    if isinstance(value, TaskFuture):
+        return value.result()
+    if isinstance(value, list):
+        return [resolve_futures(v) for v in value]
+    if isinstance(value, tuple):
+        items = [resolve_futures(v) for v in value]
+        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
+    if isinstance(value, dict):
+        return {k: resolve_futures(v) for k, v in value.items()}
+    return value
+
+
 def _set_if_pending(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_result(None)

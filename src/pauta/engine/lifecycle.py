@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -16,11 +16,15 @@ from pauta.core.errors import (
     LeaseLostError,
     PautaError,
 )
-from pauta.core.states import FlowRunState
+from pauta.core.secrets import mask_file
+from pauta.core.states import FlowRunState, State
 from pauta.engine.callbacks import flow_event
 from pauta.engine.lease import LEASE_TTL, driver_identity
+from pauta.executors.capture import recover_scratch
 from pauta.store.creation import Driver, FlowIdentity, Parent, new_flow_run
-from pauta.store.records import FlowRunRecord, TaskRunRecord
+from pauta.store.records import FlowRunRecord, TaskRunRecord, TaskWrite, WriteBatch
+
+_CUT_OFF = (State.RUNNING, State.WAITING)
 
 if TYPE_CHECKING:
     from pauta.definitions.flow import Flow
@@ -108,6 +112,18 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _pid_running(pid: int) -> bool:
+    """Whether process ``pid`` still runs: a killed worker stays a zombie until reaped."""
+    if not _pid_alive(pid):
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            # the state follows the parenthesised command name, which may hold spaces
+            return stat.read().rpartition(b")")[2].split()[0] not in (b"Z", b"X")
+    except (OSError, IndexError):
+        return True  # no /proc: the signal check is all there is
+
+
 def take_over(
     engine: Engine,
     record: FlowRunRecord,
@@ -145,6 +161,7 @@ def take_over(
     epoch = engine.store.take_lease(
         record.id, host=host, pid=pid, now=now, expected_epoch=record.lease_epoch
     )
+    close_interrupted_attempts(engine, record, epoch, now)
     if record.state == FlowRunState.SCHEDULED:
         # a scheduled run that no worker picked up yet: queue it, then run it here
         engine.store.transition_flow_run(
@@ -166,6 +183,53 @@ def take_over(
     record.state = FlowRunState.RUNNING
     record.driver_host, record.driver_pid = host, pid
     return record
+
+
+INTERRUPTED: dict[str, Any] = {
+    "type": "Interrupted",
+    "message": "the run's driver stopped (killed, or its machine went down) while this attempt "
+    "ran; the task ran again in a new attempt, which used none of its retries",
+    "traceback": "",
+    "kind": "interrupted",
+}
+
+
+def close_interrupted_attempts(
+    engine: Engine, record: FlowRunRecord, epoch: int, now: datetime
+) -> int:
+    """End the attempts a dead driver left running as interrupted, with what they printed.
+
+    Called when this process takes a run over: each attempt still RUNNING (or WAITING) in the
+    store stays in the task's history, FAILED with an ``interrupted`` error (the engine runs
+    the task again in a new attempt, without using a retry), and its log gets the output the
+    dead worker's scratch file held. Returns how many attempts were closed.
+    """
+    store = engine.store
+    for log_path in recover_scratch(str(engine.settings.logs_dir / record.id), _pid_running):
+        mask_file(log_path)
+    cut_off = [a for a in store.list_attempts(record.id) if a.state in _CUT_OFF]
+    if not cut_off:
+        return 0
+    tasks = store.task_runs_by_key(record.id)
+    # the dead driver was last seen alive at its last heartbeat
+    seen = record.heartbeat_at or now
+    batch = WriteBatch(fences={record.id: epoch})
+    for attempt in cut_off:
+        task = tasks.get(attempt.key)
+        if task is None or task.kind != "task" or task.attempts != attempt.attempt:
+            continue
+        log_path = attempt.log_path
+        closed = replace(
+            attempt,
+            state=State.FAILED,
+            ended_at=max(seen, attempt.started_at) if attempt.started_at else seen,
+            error=dict(INTERRUPTED),
+            log_path=log_path if log_path and os.path.exists(log_path) else None,
+        )
+        batch.tasks.append(TaskWrite(task, task.state, closed, attempt.state))
+    if batch:
+        store.write(batch, now)
+    return len(batch.tasks)
 
 
 def _flow_callbacks(

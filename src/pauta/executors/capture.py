@@ -6,7 +6,8 @@ write there (through a scratch file that becomes the log, see ``FdCapture``). In
 process (the inline executor) descriptors are shared by every thread, so a proxy installed as
 ``sys.stdout``/``sys.stderr`` routes each write to the log of the attempt running in the
 current thread (a context variable), and to the real stream otherwise. Output from child
-processes or C code of inline tasks is not captured.
+processes or C code of inline tasks is not captured. A flow body's output is routed the same
+way, to its run's flow log (``route_thread_output``, used by ``pauta.engine.flowlog``).
 
 A log that stays empty is never created: thousands of silent tasks leave no files behind.
 """
@@ -14,15 +15,17 @@ A log that stays empty is never created: thousands of silent tasks leave no file
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from typing import Any, TextIO
 
 from pauta.core.files import PRIVATE_FILE, make_private_dirs, private_opener
+from pauta.core.secrets import mask
 
 _LOG_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
 
@@ -30,6 +33,49 @@ _LOG_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
 def scratch_path(log_dir: str, pid: int) -> str:
     """Where worker ``pid`` collects the output of the attempt it runs, in ``log_dir``."""
     return os.path.join(log_dir, f".worker-{pid}.partial")
+
+
+def owner_path(log_dir: str, pid: int) -> str:
+    """Where worker ``pid`` notes whose log its scratch file is (the attempt's log path): if
+    the whole process tree dies, the next driver gives the output to that attempt."""
+    return os.path.join(log_dir, f".worker-{pid}.attempt")
+
+
+_SCRATCH = re.compile(r"\.worker-(\d+)\.partial")
+
+
+def recover_scratch(log_dir: str, alive: Callable[[int], bool]) -> list[str]:
+    """Give what dead workers' scratch files in ``log_dir`` hold to the attempts they ran.
+
+    For workers that died with their driver (kill -9, a crash of the machine), no executor was
+    left to do it. Returns the log paths that got output; scratch files of workers ``alive``
+    says still run, and those whose attempt is unknown, are left alone.
+    """
+    try:
+        names = os.listdir(log_dir)
+    except FileNotFoundError:
+        return []
+    root = os.path.realpath(log_dir)
+    adopted = []
+    for name in names:
+        found = _SCRATCH.fullmatch(name)
+        if found is None or alive(int(found.group(1))):
+            continue
+        pid = int(found.group(1))
+        owner = owner_path(log_dir, pid)
+        try:
+            with open(owner, "rb") as handle:
+                log_path = handle.read().split(b"\n", 1)[0].decode()
+        except (FileNotFoundError, UnicodeDecodeError):
+            continue
+        # the note is only trusted to name a log beside it
+        if os.path.dirname(os.path.realpath(log_path)) != root:
+            continue
+        adopt_scratch(os.path.join(log_dir, name), log_path)
+        with suppress(FileNotFoundError):
+            os.unlink(owner)
+        adopted.append(log_path)
+    return adopted
 
 
 def adopt_scratch(scratch: str, log_path: str) -> None:
@@ -68,7 +114,9 @@ class FdCapture:
     Output first goes to a scratch file beside the logs, kept open across attempts; an
     attempt that wrote something gets the file renamed to its log (a new scratch is made for
     the next one). A silent attempt thus costs no file creation at all. If the worker dies
-    mid-attempt, its executor moves the scratch file to the attempt's log (``adopt_scratch``).
+    mid-attempt, its executor moves the scratch file to the attempt's log (``adopt_scratch``);
+    if the executor died too, the next driver of the run does (``recover_scratch``), told by
+    a small note beside the scratch file which attempt it belongs to (one write per attempt).
     """
 
     def __init__(self) -> None:
@@ -78,6 +126,7 @@ class FdCapture:
         self._saved_err = os.dup(2)
         self._dir: str | None = None
         self._fd = -1
+        self._owner_fd = -1  # the note naming the attempt the scratch file is for
         self._stream: TextIO | None = None
         self._log_path = self._log_dir = ""
         self._old: tuple[Any, Any] | None = None
@@ -85,16 +134,28 @@ class FdCapture:
     def _scratch(self, log_dir: str) -> TextIO:
         if self._stream is not None and self._dir == log_dir and not self._stream.closed:
             return self._stream
+        if self._dir != log_dir:
+            self._drop_owner()
         self._drop_scratch()
         if log_dir:
             make_private_dirs(log_dir)
         self._dir = log_dir
+        if self._owner_fd < 0:
+            owner = owner_path(log_dir, os.getpid())
+            self._owner_fd = os.open(owner, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE)
         # owner-only: it holds the attempt's output before secrets are masked in it
         self._fd = os.open(scratch_path(log_dir, os.getpid()), _LOG_FLAGS, PRIVATE_FILE)
         self._stream = open(  # noqa: SIM115 - closed by _drop_scratch
             self._fd, "a", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False
         )
         return self._stream
+
+    def _drop_owner(self) -> None:
+        if self._owner_fd >= 0 and self._dir is not None:
+            os.close(self._owner_fd)
+            self._owner_fd = -1
+            with suppress(FileNotFoundError):
+                os.unlink(owner_path(self._dir, os.getpid()))
 
     def _drop_scratch(self) -> None:
         if self._stream is None:
@@ -123,6 +184,8 @@ class FdCapture:
                 stream.flush()
         self._log_dir = log_dir = self._log_path.rpartition("/")[0]
         stream = self._scratch(log_dir)
+        # before any output: a shorter path than the last leaves old bytes after the newline
+        os.pwrite(self._owner_fd, self._log_path.encode() + b"\n", 0)
         self._old = sys.stdout, sys.stderr
         os.dup2(self._fd, 1)
         os.dup2(self._fd, 2)
@@ -148,6 +211,7 @@ class FdCapture:
 
     def close(self) -> None:
         self._drop_scratch()
+        self._drop_owner()
         os.close(self._saved_out)
         os.close(self._saved_err)
 
@@ -161,6 +225,7 @@ def _flush_quietly(*streams: Any) -> None:
 # -- in the driving process -------------------------------------------------------------------
 
 _target: ContextVar[TextIO | None] = ContextVar("pauta_capture_target", default=None)
+_echo: ContextVar[bool] = ContextVar("pauta_capture_echo", default=False)
 _install_lock = threading.Lock()
 
 
@@ -174,7 +239,10 @@ class _Router:
         target = _target.get()
         if target is None:
             return self._real.write(text)  # type: ignore[no-any-return]
-        return target.write(text)
+        written = target.write(text)
+        if _echo.get():
+            self._real.write(mask(text))  # shown on the terminal, with secrets masked too
+        return written
 
     def writelines(self, lines: Any) -> None:
         for line in lines:
@@ -235,13 +303,25 @@ class _LazyLog:
 
 
 @contextmanager
+def route_thread_output(target: Any, *, echo: bool = False) -> Iterator[None]:
+    """Send this thread's (and its asyncio tasks') ``sys.stdout``/``sys.stderr`` writes to
+    ``target`` for the block; with ``echo``, to the real stream as well (secrets masked)."""
+    _install_routers()
+    token = _target.set(target)
+    echo_token = _echo.set(echo)
+    try:
+        yield
+    finally:
+        _echo.reset(echo_token)
+        _target.reset(token)
+
+
+@contextmanager
 def thread_capture(log_path: str) -> Iterator[TextIO]:
     """Route this thread's (and its asyncio tasks') ``sys.stdout``/``sys.stderr`` writes."""
-    _install_routers()
     log = _LazyLog(log_path)
-    token = _target.set(log)  # type: ignore[arg-type]
     try:
-        yield log  # type: ignore[misc]
+        with route_thread_output(log):
+            yield log  # type: ignore[misc]
     finally:
-        _target.reset(token)
         log.close()

@@ -46,7 +46,7 @@ from pauta.executors.base import (
     WorkItem,
     WorkOutcome,
 )
-from pauta.executors.capture import FdCapture, adopt_scratch, scratch_path
+from pauta.executors.capture import FdCapture, adopt_scratch, owner_path, scratch_path
 from pauta.executors.loading import resolve
 from pauta.store.results import ResultStore, StoredResult
 
@@ -433,12 +433,15 @@ class WorkerProcess:
                 os.close(self.sentinel)
             self.sentinel = None
         if self.last_log:
-            scratch = scratch_path(os.path.dirname(self.last_log), self.pid)
+            log_dir = os.path.dirname(self.last_log)
+            scratch = scratch_path(log_dir, self.pid)
             with suppress(OSError):
                 if log_path is not None:
                     adopt_scratch(scratch, log_path)
                 else:
                     os.unlink(scratch)
+            with suppress(OSError):
+                os.unlink(owner_path(log_dir, self.pid))
         return code
 
 

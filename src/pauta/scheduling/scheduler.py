@@ -77,6 +77,11 @@ class Scheduler:
         # tick skips the store query and the tick arithmetic for them (1,000 every-minute
         # flows cost 40% of a core without it).
         self._handled: dict[str, _Handled] = {}
+        # Since when each flow's ticks have been dispatchable to this scheduler, by flow name
+        # (with the schedule it holds for): a tick that fell due earlier (before the first
+        # evaluation, while the flow was paused or held back by max_active_runs, or under
+        # another schedule) is due from then on; sooner is not lateness (`due_at`).
+        self._due_from: dict[str, tuple[tuple[Any, ...], datetime]] = {}
 
     def evaluate(
         self, flows: Iterable[FlowInfo], now: datetime, *, paused: set[str] | None = None
@@ -88,7 +93,10 @@ class Scheduler:
         records: list[FlowRunRecord] = []
         handled: list[_Handled] = []
         for info in flows:
-            if not info.schedule_spec or info.name in paused or self._waiting(info, now):
+            if not info.schedule_spec or info.name in paused:
+                self._due_from.pop(info.name, None)
+                continue
+            if self._waiting(info, now):
                 continue
             try:
                 due, done = self._due(info, now)
@@ -140,22 +148,50 @@ class Scheduler:
             room = max(0, info.max_active_runs - self.store.count_active_runs(info.name))
             held_back = room < len(due)
             due = due[:room]  # the oldest first, as they would run
-        records = [scheduled_run(info, schedule, tick, now, trigger="schedule") for tick in due]
+        due_from = self._watch(info, now)
+        records = [
+            scheduled_run(info, schedule, tick, now, trigger="schedule", due_from=due_from)
+            for tick in due
+        ]
         if held_back:
+            # the ticks left are dispatchable only once a run ends: due from then at the soonest
+            self._due_from[info.name] = (_timing(info), now)
             return records, None
         upcoming = next_tick(schedule, info.timezone, now, start=start, end=end)
         newest = max([*due, last_tick] if last_tick else due, default=None)
         return records, _Handled(info, newest, upcoming)
 
+    def _watch(self, info: FlowInfo, now: datetime) -> datetime:
+        """Since when ``info``'s ticks have been dispatchable here (``now`` the first time, and
+        again after its schedule changed)."""
+        timing = _timing(info)
+        known = self._due_from.get(info.name)
+        if known is None or known[0] != timing:
+            known = self._due_from[info.name] = (timing, now)
+        return known[1]
+
+
+def _timing(info: FlowInfo) -> tuple[Any, ...]:
+    """What decides a flow's ticks."""
+    return (info.schedule_spec, info.timezone, info.start, info.end, info.catchup)
+
 
 def scheduled_run(
-    info: FlowInfo, schedule: Schedule, tick: datetime, now: datetime, *, trigger: str
+    info: FlowInfo,
+    schedule: Schedule,
+    tick: datetime,
+    now: datetime,
+    *,
+    trigger: str,
+    due_from: datetime | None = None,
 ) -> FlowRunRecord:
     """The QUEUED run of ``info`` for ``tick`` (a scheduled or backfill run), with its data
-    interval, default parameters and the unique schedule key."""
+    interval, default parameters and the unique schedule key. ``due_from``: since when the
+    scheduler could dispatch the tick, for a scheduled run (its ``due_at`` is the later of the
+    two)."""
     start = _moment(info.start)
     interval = data_interval(schedule, info.timezone, tick, start=start)
-    return new_run(
+    run = new_run(
         info,
         logical_date=tick,
         interval=interval,
@@ -163,6 +199,9 @@ def scheduled_run(
         trigger=trigger,
         key=schedule_key(info.name, tick),
     )
+    if due_from is not None:
+        run.due_at = max(tick, due_from)
+    return run
 
 
 def new_run(

@@ -56,8 +56,11 @@ class SchedulerService:
             self._threads.append(thread)
         return self
 
-    def stop(self) -> None:
+    def stop(self, *, wait: bool = True) -> None:
+        """Stop scanning and scheduling; ``wait`` for the loops to end (a scan may be importing)."""
         self._stop.set()
+        if not wait:
+            return
         for thread in self._threads:
             thread.join(timeout=30)
 

@@ -13,6 +13,7 @@ import threading
 from datetime import timedelta
 
 from pauta.core.clock import Clock, get_clock
+from pauta.engine.flowlog import quiet_flow_output
 from pauta.engine.lease import LEASE_TTL, driver_identity
 from pauta.engine.runner import Runner
 from pauta.store.records import FlowRunRecord
@@ -77,7 +78,8 @@ class Worker:
     def _start(self, run_id: str, work: object) -> None:
         def target() -> None:
             try:
-                run = work()  # type: ignore[operator]
+                with quiet_flow_output():
+                    run = work()  # type: ignore[operator]
                 self.finished.append((run_id, str(run.state)))
                 log.info("run %s ended %s", run_id, run.state)
             except Exception:

@@ -87,6 +87,7 @@ class FlowRunRecord:
     result: StoredResult | None = None
     error: dict[str, Any] | None = None
     cancel_requested_at: datetime | None = None
+    due_at: datetime | None = None  # scheduled runs: when a running scheduler saw the tick due
 
 
 @dataclass(slots=True)

@@ -17,6 +17,7 @@ from pauta.core.clock import utcnow
 from pauta.core.errors import LeaseLostError, RunNotFoundError, StoreError
 from pauta.core.states import FLOW_ACTIVE, FLOW_TERMINAL, FlowRunState, State
 from pauta.store import db, transitions
+from pauta.store.identity import DatabaseFile
 from pauta.store.records import (
     ArtifactRecord,
     AttemptRecord,
@@ -169,6 +170,8 @@ class Store:
             except BaseException:
                 self.engine.dispose()
                 raise
+        path = db.sqlite_path(self.engine.url) if self.dialect == "sqlite" else None
+        self._file = DatabaseFile(path) if path is not None else None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Store:
@@ -182,6 +185,12 @@ class Store:
         if self._direct is not None:
             self._direct.close()
         self.engine.dispose()
+
+    def lost(self) -> str | None:
+        """Why this store no longer reaches the database other processes see: its SQLite file
+        was deleted or replaced since it was opened. None while it is the same (and always on
+        PostgreSQL)."""
+        return self._file.problem() if self._file is not None else None
 
     def __enter__(self) -> Store:
         return self

@@ -1,6 +1,11 @@
 """Aggregates over the metadata store for monitoring: runs by state, queue lengths, recent task
 durations, how late the scheduler queued its latest tick.
 
+The scheduler lag runs from the moment a tick fell due to a running scheduler (``due_at``), not
+from the tick itself: the tick of last Monday that a first start (or a restart, or an unpause)
+queues on Wednesday was never late, and reporting it as 45 hours late until the next Monday
+would hide a scheduler that really is behind.
+
 Each query is bounded (an index, or a time window and a row limit), so a scrape stays cheap on
 a store with millions of task runs.
 """
@@ -53,7 +58,7 @@ def collect(store: Store, now: datetime) -> StoreStats:
             )
         ).scalar()
         latest = conn.execute(
-            sa.select(r.logical_date, r.created_at)
+            sa.select(sa.func.coalesce(r.due_at, r.logical_date), r.created_at)
             .where(r.trigger == "schedule")
             .order_by(r.trigger, r.created_at.desc())
             .limit(1)
@@ -76,9 +81,7 @@ def collect(store: Store, now: datetime) -> StoreStats:
         queued_tasks=int(queued_tasks or 0),
         oldest_queued_age=(now - oldest).total_seconds() if oldest is not None else None,
         scheduler_lag=(
-            max(0.0, (latest.created_at - latest.logical_date).total_seconds())
-            if latest is not None
-            else None
+            max(0.0, (latest[1] - latest[0]).total_seconds()) if latest is not None else None
         ),
         flows=len(flow_rows),
         paused_flows=sum(bool(p) for p in flow_rows),

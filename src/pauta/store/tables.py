@@ -95,6 +95,9 @@ flow_runs = Table(
     Column("error", JSONValue()),
     # set by `pauta runs cancel` while a driver runs the flow; the driver stops the run
     Column("cancel_requested_at", UTCDateTime()),
+    # Scheduled runs: when their tick fell due to a running scheduler (the tick, or later for
+    # a tick that passed while no scheduler watched the flow); the scheduler lag starts here.
+    Column("due_at", UTCDateTime()),
 )
 Index("ix_flow_runs_flow_created_at", flow_runs.c.flow, flow_runs.c.created_at)
 Index("ix_flow_runs_created_at", flow_runs.c.created_at)

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from pauta.app.logs import read_logs
+from pauta.app.logs import read_flow_log, read_logs
 from pauta.app.runs import cancel_run, queue_resume, show_run
 from pauta.app.tasks import retry_task
 from pauta.core.clock import utcnow
@@ -23,6 +23,9 @@ router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
 LOG_TAIL_LINES = 500
 LOG_TAIL_BYTES = 256 * 1024
+# the flow log is part of the run page, sent again on every poll while the run is live
+FLOW_LOG_TAIL_LINES = 200
+FLOW_LOG_TAIL_BYTES = 64 * 1024
 
 
 @router.get("/runs", response_class=HTMLResponse)
@@ -58,8 +61,13 @@ def run_context(request: Request, run_id: str) -> dict[str, Any]:
     store = store_of(request)
     view = show_run(store, run_id)
     attempts = store.list_attempts(view["id"])
+    logs_dir = request.app.state.settings.logs_dir
+    flow_log = read_flow_log(
+        store, logs_dir, view["id"], tail=FLOW_LOG_TAIL_LINES, limit=FLOW_LOG_TAIL_BYTES
+    )
     return {
         "run": view,
+        "flow_log": flow_log,
         "graph": graph_data(view["tasks"]),
         "gantt": gantt(attempts, utcnow()),
         "live": view["state"] not in FLOW_TERMINAL,
