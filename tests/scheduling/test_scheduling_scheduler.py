@@ -192,7 +192,7 @@ def test_ticks_held_back_or_paused_are_not_scheduler_lag(store: Store, found: Di
     assert scheduler_lag(store) == pytest.approx(1.0)  # from when it could run, not 10:10
     half = only(found, "half_hourly")
     scheduler.evaluate(half, at(10, 5))
-    store.upsert_flow("half_hourly")
+    store.upsert_flow(found.flows["half_hourly"].row())
     store.set_paused("half_hourly", True)
     assert scheduler.evaluate(half, at(10, 31)) == []
     store.set_paused("half_hourly", False)
