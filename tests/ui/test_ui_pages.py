@@ -226,6 +226,20 @@ def test_unknown_runs_and_flows_are_404_pages(app_client: TestClient) -> None:
     assert app_client.get("/runs/nosuchrun/tasks/x-0/logs").status_code == 404
 
 
+def test_not_found_fragments_are_plain_text(app_client: TestClient) -> None:
+    log_in(app_client, "vera")
+    payload = "<img src=x onerror=alert(1)>"
+    for path in (f"/runs/{payload}/live", f"/runs/{payload}/tasks/{payload}/logs"):
+        answer = app_client.get(path)
+        assert answer.status_code == 404
+        assert answer.headers["content-type"].startswith("text/plain")
+        assert payload in answer.text  # shown as typed, never parsed as HTML
+    page = app_client.get(f"/runs/{payload}")
+    assert page.status_code == 404
+    assert payload not in page.text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page.text
+
+
 @pytest.mark.slow
 def test_pages_stay_fast_with_10000_runs(app_client: TestClient, store: Store) -> None:
     flows = ["simple", *(f"other{i:02d}" for i in range(19))]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from pauta.app.logs import read_logs
 from pauta.app.runs import cancel_run, queue_resume, show_run
@@ -69,8 +69,10 @@ def run_context(request: Request, run_id: str) -> dict[str, Any]:
 
 
 def _not_found(request: Request, session: Session | None, exc: Exception) -> Response:
+    """A 404 page, or for a fragment (``session`` None) the message as plain text: it quotes
+    the id from the URL, so as HTML a crafted link would run its script in the page."""
     if session is None:
-        return HTMLResponse(str(exc), status_code=404)
+        return PlainTextResponse(str(exc), status_code=404)
     return page(request, "error.html", session, {"message": str(exc)}, status=404)
 
 
