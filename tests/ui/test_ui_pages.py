@@ -6,15 +6,20 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
-from ui_seed import seed_runs
+from ui_seed import TASKS, seed_runs
 
 from pauta.api.auth import create_user
+from pauta.api.headers import SECURITY_HEADERS
 from pauta.core.settings import Settings
 from pauta.store.repository import Store
+from pauta.store.tables import task_attempts
 from pauta.ui import queries
 from pauta.ui.app import create_app
 from pauta.ui.session import safe_next
@@ -238,6 +243,87 @@ def test_not_found_fragments_are_plain_text(app_client: TestClient) -> None:
     assert page.status_code == 404
     assert payload not in page.text
     assert "&lt;img src=x onerror=alert(1)&gt;" in page.text
+
+
+INLINE_SCRIPT = re.compile(r"<script\b(?![^>]*\bsrc=)(?![^>]*application/json)[^>]*>", re.I)
+INLINE_HANDLER = re.compile(r"\s(on[a-z]+|hx-on[:\w-]*)=", re.I)
+
+
+def assert_strict(answer: Any) -> None:
+    """Served with the security headers, and nothing in it the policy would refuse."""
+    for name, value in SECURITY_HEADERS.items():
+        assert answer.headers.get(name) == value, (answer.url, name)
+    assert "unsafe-inline" not in answer.headers["content-security-policy"]
+    if answer.headers["content-type"].startswith("text/html"):
+        text = answer.text
+        assert not INLINE_SCRIPT.search(text), (answer.url, INLINE_SCRIPT.search(text))
+        assert not INLINE_HANDLER.search(text), (answer.url, INLINE_HANDLER.search(text))
+        assert "style=" not in text, answer.url
+        assert "<style" not in text, answer.url
+
+
+def add_attempts(store: Store, run_id: str) -> None:
+    """An attempt per task call of the run, each waiting a second for a slot: the timeline."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = [
+        {
+            "flow_run_id": run_id,
+            "key": key,
+            "attempt": 1,
+            "state": "SUCCEEDED",
+            "queued_at": start + timedelta(seconds=2 * n),
+            "started_at": start + timedelta(seconds=2 * n + 1),
+            "ended_at": start + timedelta(seconds=2 * n + 2),
+        }
+        for n, key in enumerate(TASKS)
+    ]
+    with store.engine.begin() as conn:
+        conn.execute(sa.insert(task_attempts), rows)
+
+
+def test_every_page_carries_the_security_headers_and_no_inline_code(
+    app_client: TestClient, sqlite_store: Store, tmp_path: Path
+) -> None:
+    assert_strict(app_client.get("/login"))
+    csrf = log_in(app_client, "olga")
+    run_id = (
+        app_client.post(
+            "/flows/simple/trigger", data={"csrf_token": csrf, "n": "2"}, follow_redirects=False
+        )
+        .headers["location"]
+        .rsplit("/", 1)[1]
+    )
+    seed_runs(sqlite_store, ["simple"], 3)  # finished runs, with tasks: the grid and the timeline
+    finished = "seed000000000000"
+    add_attempts(sqlite_store, finished)
+    pages = [
+        "/",
+        "/runs",
+        "/runs?state=FAILED",
+        "/flows/simple",
+        f"/runs/{run_id}",
+        f"/runs/{run_id}/live",
+        f"/runs/{finished}",
+        f"/runs/{finished}/live",
+        f"/runs/{finished}/tasks/load-0/logs",
+        "/runs/nosuchrun",
+        "/runs/nosuchrun/live",
+        "/flows/nosuchflow",
+        "/static/pauta.css",
+        "/static/pauta.js",
+    ]
+    for path in pages:
+        answer = app_client.get(path)
+        assert answer.status_code in {200, 404}, (path, answer.status_code)
+        assert_strict(answer)
+    timeline = app_client.get(f"/runs/{finished}").text
+    assert 'class="bar wait' in timeline  # the timeline (waits included) was checked
+    bad = app_client.post("/flows/simple/trigger", data={"csrf_token": csrf, "n": "many"})
+    assert bad.status_code == 422
+    assert_strict(bad)
+    refused = app_client.post("/flows/simple/trigger", data={"n": "1"})
+    assert refused.status_code == 403
+    assert_strict(refused)
 
 
 @pytest.mark.slow

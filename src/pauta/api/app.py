@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse, Response
 
 from pauta.api import admin, errors, flows, metrics, runs, tasks
 from pauta.api.auth import require_role, verify_csrf
+from pauta.api.headers import SecurityHeaders
 from pauta.api.schemas import Error, Health
 from pauta.app.catalog import catalog
 from pauta.core.settings import Settings
@@ -81,6 +82,7 @@ def create_app(
     app.state.ready = threading.Event()
     app.state.ready.set()
     errors.install(app)
+    app.add_middleware(SecurityHeaders)
 
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(verify_csrf)], responses=_ERRORS)
     for module in (flows, runs, tasks, admin):
