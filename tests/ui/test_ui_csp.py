@@ -96,3 +96,17 @@ def test_the_lists_and_the_flow_page_work_under_the_policy(
     page.click("text=Log out")
     expect(page).to_have_url(re.compile(r"/login$"))
     assert_clean(page, refused)
+
+
+def test_the_api_docs_work_under_the_policy(watched: tuple[Page, list[str]]) -> None:
+    page, refused = watched
+    log_in(page, "vera")
+    page.click(".topbar nav a:has-text('API')")
+    expect(page).to_have_url(re.compile(r"/api/docs$"))
+    # Swagger UI, from the package, read the OpenAPI description and drew the operations
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("pauta")
+    operation = page.locator(".opblock-summary:has-text('/api/v1/runs')").first
+    expect(operation).to_be_visible()
+    operation.click()
+    expect(page.locator(".opblock.is-open .parameters")).to_contain_text("limit")
+    assert_clean(page, refused)

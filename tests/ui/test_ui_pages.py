@@ -307,6 +307,7 @@ def test_every_page_carries_the_security_headers_and_no_inline_code(
         f"/runs/{finished}/live",
         f"/runs/{finished}/tasks/load-0/logs",
         "/runs/nosuchrun",
+        "/api/docs",
         "/runs/nosuchrun/live",
         "/flows/nosuchflow",
         "/static/pauta.css",

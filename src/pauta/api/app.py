@@ -16,7 +16,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from pauta.api import admin, errors, flows, metrics, runs, tasks
+from pauta.api import admin, docs, errors, flows, metrics, runs, tasks
 from pauta.api.auth import require_role, verify_csrf
 from pauta.api.headers import SecurityHeaders
 from pauta.api.schemas import Error, Health
@@ -72,7 +72,7 @@ def create_app(
         summary="Flows, runs, tasks, logs and pools of a pauta server.",
         version="1",
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # docs.install serves them from the package, under the CSP
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -82,6 +82,7 @@ def create_app(
     app.state.ready = threading.Event()
     app.state.ready.set()
     errors.install(app)
+    docs.install(app, f"{API_PREFIX}/openapi.json")
     app.add_middleware(SecurityHeaders)
 
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(verify_csrf)], responses=_ERRORS)
