@@ -245,6 +245,39 @@ def test_not_found_fragments_are_plain_text(app_client: TestClient) -> None:
     assert "&lt;img src=x onerror=alert(1)&gt;" in page.text
 
 
+@pytest.mark.parametrize(
+    "query", ["page_no=99999999999999999999", "page_no=-99999999999999999999", "page_no=abc"]
+)
+def test_an_out_of_range_page_number_is_a_422_page(app_client: TestClient, query: str) -> None:
+    log_in(app_client, "vera")
+    answer = app_client.get(f"/runs?{query}")
+    assert answer.status_code == 422
+    assert answer.headers["content-type"].startswith("text/html")
+    assert '<div class="banner error">' in answer.text
+    assert "page_no" in answer.text
+    assert 'class="topbar"' in answer.text  # a page of the UI, with its navigation
+
+
+def test_an_out_of_range_attempt_is_a_plain_422(app_client: TestClient, store: Store) -> None:
+    log_in(app_client, "vera")
+    seed_runs(store, ["simple"], 1)
+    add_attempts(store, "seed000000000000")
+    answer = app_client.get(
+        "/runs/seed000000000000/tasks/load-0/logs?attempt=99999999999999999999",
+        headers={"HX-Request": "true"},
+    )
+    assert answer.status_code == 422
+    assert answer.headers["content-type"].startswith("text/plain")
+    assert "attempt" in answer.text
+
+
+def test_the_api_keeps_its_json_422(app_client: TestClient) -> None:
+    log_in(app_client, "vera")
+    answer = app_client.get("/api/v1/runs?limit=99999999999999999999")
+    assert answer.status_code == 422
+    assert answer.json()["detail"][0]["field"] == "limit"
+
+
 INLINE_SCRIPT = re.compile(r"<script\b(?![^>]*\bsrc=)(?![^>]*application/json)[^>]*>", re.I)
 INLINE_HANDLER = re.compile(r"\s(on[a-z]+|hx-on[:\w-]*)=", re.I)
 
