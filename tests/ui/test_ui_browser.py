@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from browsing import RUN_TIMEOUT, csrf_of, log_in, wait_for_run_state
@@ -217,3 +218,24 @@ def test_the_flows_page_shows_new_runs_without_a_reload(page: Page, server: Serv
     square = page.locator(f"#flows tr[data-flow=sleepy] a[href='/runs/{run_id}']")
     expect(square).to_have_count(1, timeout=30_000)
     expect(square).to_have_class(re.compile(r"s-SUCCEEDED"), timeout=30_000)
+
+
+def test_the_flows_page_names_the_timezone_of_the_next_run(browser: Any, server: Server) -> None:
+    # a browser far from the schedule's zone: the next run stays in the schedule's own zone
+    context = browser.new_context(base_url=server.url, timezone_id="Asia/Tokyo")
+    page = context.new_page()
+    try:
+        log_in(page, "olga")
+        weekly = page.locator("#flows tr[data-flow=weekly_training]")
+        next_run = weekly.locator("td").nth(2)
+        expect(next_run).to_have_text(
+            re.compile(r"^\d{4}-\d\d-\d\d 03:00 America/Argentina/Buenos_Aires$")
+        )
+        expect(weekly.locator(".pause-toggle")).to_have_text("Pause")
+        # a flow nothing starts by itself has nothing to pause
+        manual = page.locator("#flows tr[data-flow=sleepy]")
+        expect(manual.locator(".paused-cell")).to_have_text("manual only")
+        expect(manual.locator(".pause-toggle")).to_have_count(0)
+        expect(manual.locator("button:has-text('Trigger')")).to_have_count(1)
+    finally:
+        context.close()

@@ -36,6 +36,11 @@ def double(x: int) -> int:
 def simple(n: int, label: str = "x") -> int:
     """Doubles n."""
     return double(n).result()
+
+@flow(schedule="0 6 * * *", timezone="Europe/Madrid")
+def nightly() -> int:
+    """Runs at six in the morning, Madrid time."""
+    return double(1).result()
 '''
 
 
@@ -214,14 +219,41 @@ def test_pause_and_unpause_from_the_flows_page(app_client: TestClient, sqlite_st
     store = sqlite_store
     csrf = log_in(app_client, "olga")
     app_client.get("/")
-    answer = app_client.post("/flows/simple/pause", data={"csrf_token": csrf, "paused": "true"})
+    answer = app_client.post("/flows/nightly/pause", data={"csrf_token": csrf, "paused": "true"})
     assert answer.status_code == 200
-    assert "simple paused" in answer.text  # the note, shown once
-    assert store.get_flow("simple")["paused"]
-    assert '<span class="pill off">paused</span>' in answer.text
-    assert "simple paused" not in app_client.get("/").text
-    app_client.post("/flows/simple/pause", data={"csrf_token": csrf, "paused": "false"})
-    assert not store.get_flow("simple")["paused"]
+    assert "nightly paused" in answer.text  # the note, shown once
+    assert store.get_flow("nightly")["paused"]
+    assert '<span class="pill off">paused</span>' in flow_row(answer.text, "nightly")
+    assert "nightly paused" not in app_client.get("/").text
+    app_client.post("/flows/nightly/pause", data={"csrf_token": csrf, "paused": "false"})
+    assert not store.get_flow("nightly")["paused"]
+
+
+def flow_row(page: str, name: str) -> str:
+    """The flows table's row of one flow."""
+    found = re.search(rf'<tr data-flow="{name}">.*?</tr>', page, flags=re.S)
+    assert found, name
+    return found.group(0)
+
+
+def test_a_flow_with_nothing_automatic_is_manual_only(app_client: TestClient) -> None:
+    log_in(app_client, "olga")
+    row = flow_row(app_client.get("/").text, "simple")
+    assert "manual only" in row
+    assert "active" not in row
+    assert "Pause" not in row
+    assert "Trigger" in row  # it can still be run by hand
+    scheduled = flow_row(app_client.get("/").text, "nightly")
+    assert '<span class="pill on">active</span>' in scheduled
+    assert "Pause" in scheduled
+
+
+def test_the_next_run_is_shown_in_the_schedules_timezone(app_client: TestClient) -> None:
+    log_in(app_client, "vera")
+    next_run = re.compile(r'<time datetime="[^"]+" data-zone="Europe/Madrid"[^>]*>'
+                          r"\d{4}-\d\d-\d\d 06:00 Europe/Madrid</time>")  # fmt: skip
+    assert next_run.search(flow_row(app_client.get("/").text, "nightly"))
+    assert next_run.search(app_client.get("/flows/nightly").text)
 
 
 def test_unknown_runs_and_flows_are_404_pages(app_client: TestClient) -> None:
