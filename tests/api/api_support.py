@@ -1,8 +1,9 @@
 """What the API tests share: flow files for a flows folder, and helpers that record runs and
-task calls straight in the store."""
+task calls straight in the store, and the security headers every answer carries."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -116,3 +117,28 @@ def add_task(
     attempt = AttemptRecord(run.id, key, 1, state, started_at=now, ended_at=now, log_path=log_path)
     store.write(WriteBatch(tasks=[TaskWrite(task, None, attempt, None)]), now)
     return task
+
+
+SECURE_DIRECTIVES = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self' data:",
+    "frame-ancestors": "'none'",
+    "base-uri": "'none'",
+    "form-action": "'self'",
+}
+
+
+def assert_secure(headers: Mapping[str, str]) -> None:
+    """The answer's headers say: no inline script or style, no framing, no sniffing."""
+    get = {name.lower(): value for name, value in headers.items()}.get
+    policy = dict(
+        part.strip().split(" ", 1) for part in get("content-security-policy", "").split(";")
+    )
+    for directive, value in SECURE_DIRECTIVES.items():
+        assert policy.get(directive) == value, (directive, policy)
+    assert "unsafe-inline" not in get("content-security-policy")
+    assert get("x-content-type-options") == "nosniff"
+    assert get("x-frame-options") == "DENY"
+    assert get("referrer-policy") in {"same-origin", "no-referrer"}

@@ -1,4 +1,5 @@
-"""Fixtures of the browser tests: one `pauta server` and one headless Chromium per session."""
+"""Fixtures of the browser tests: one `pauta server` and one headless Chromium per session,
+and a fresh browser context (cookies, timezone) per test."""
 
 from __future__ import annotations
 
@@ -24,3 +25,17 @@ def browser() -> Iterator[Any]:
         launched = playwright.chromium.launch(executable_path=str(executable), args=CHROMIUM_ARGS)
         yield launched
         launched.close()
+
+
+@pytest.fixture
+def page(browser: Any, server: Server) -> Iterator[Any]:
+    # a timezone west of UTC, to see times rendered in the browser's zone
+    context = browser.new_context(
+        base_url=server.url,
+        timezone_id="America/Argentina/Buenos_Aires",
+        viewport={"width": 1280, "height": 900},
+    )
+    context.set_default_timeout(20_000)
+    opened = context.new_page()
+    yield opened
+    context.close()

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from browsing import RUN_TIMEOUT, csrf_of, log_in, wait_for_run_state
 from playwright.sync_api import Page, expect
 from ui_server import PASSWORD, Server
 
@@ -19,31 +18,6 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS_ENV = "PAUTA_UPDATE_SCREENSHOTS"
-RUN_TIMEOUT = 60_000  # ms: the example trains two models on 2 shared cores
-# Playwright's assertions wait 5 s by default: too little on a busy shared machine
-expect.set_options(timeout=20_000)
-
-
-@pytest.fixture
-def page(browser: Any, server: Server) -> Iterator[Page]:
-    # a timezone west of UTC, to see times rendered in the browser's zone
-    context = browser.new_context(
-        base_url=server.url,
-        timezone_id="America/Argentina/Buenos_Aires",
-        viewport={"width": 1280, "height": 900},
-    )
-    context.set_default_timeout(20_000)
-    opened = context.new_page()
-    yield opened
-    context.close()
-
-
-def log_in(page: Page, username: str, next_path: str = "/") -> None:
-    page.goto(f"/login?next={next_path}")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page.locator(".topbar .who")).to_contain_text(username)
 
 
 def trigger_from_form(page: Page, flow: str, **params: str) -> str:
@@ -54,10 +28,6 @@ def trigger_from_form(page: Page, flow: str, **params: str) -> str:
     page.click("#trigger-form button[type=submit]")
     page.wait_for_url(re.compile(r"/runs/\w+$"))
     return page.url.rsplit("/", 1)[1]
-
-
-def wait_for_run_state(page: Page, state: str, timeout: float = RUN_TIMEOUT) -> None:
-    expect(page.locator("#run-state")).to_have_text(state, timeout=timeout)
 
 
 def test_log_in_and_out(page: Page) -> None:
@@ -156,12 +126,6 @@ def more_history(page: Page) -> None:
         )
 
 
-def csrf_of(page: Page) -> str:
-    """The session's CSRF token, as the pages give it to htmx."""
-    headers = page.locator("body").get_attribute("hx-headers")
-    return str(json.loads(headers or "{}")["X-CSRF-Token"])
-
-
 def test_retry_a_failed_task(page: Page) -> None:
     log_in(page, "olga")
     trigger_from_form(page, "flaky")
@@ -254,3 +218,24 @@ def test_the_flows_page_shows_new_runs_without_a_reload(page: Page, server: Serv
     square = page.locator(f"#flows tr[data-flow=sleepy] a[href='/runs/{run_id}']")
     expect(square).to_have_count(1, timeout=30_000)
     expect(square).to_have_class(re.compile(r"s-SUCCEEDED"), timeout=30_000)
+
+
+def test_the_flows_page_names_the_timezone_of_the_next_run(browser: Any, server: Server) -> None:
+    # a browser far from the schedule's zone: the next run stays in the schedule's own zone
+    context = browser.new_context(base_url=server.url, timezone_id="Asia/Tokyo")
+    page = context.new_page()
+    try:
+        log_in(page, "olga")
+        weekly = page.locator("#flows tr[data-flow=weekly_training]")
+        next_run = weekly.locator("td").nth(2)
+        expect(next_run).to_have_text(
+            re.compile(r"^\d{4}-\d\d-\d\d 03:00 America/Argentina/Buenos_Aires$")
+        )
+        expect(weekly.locator(".pause-toggle")).to_have_text("Pause")
+        # a flow nothing starts by itself has nothing to pause
+        manual = page.locator("#flows tr[data-flow=sleepy]")
+        expect(manual.locator(".paused-cell")).to_have_text("manual only")
+        expect(manual.locator(".pause-toggle")).to_have_count(0)
+        expect(manual.locator("button:has-text('Trigger')")).to_have_count(1)
+    finally:
+        context.close()

@@ -6,15 +6,20 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
-from ui_seed import seed_runs
+from ui_seed import TASKS, seed_runs
 
 from pauta.api.auth import create_user
+from pauta.api.headers import SECURITY_HEADERS
 from pauta.core.settings import Settings
 from pauta.store.repository import Store
+from pauta.store.tables import task_attempts
 from pauta.ui import queries
 from pauta.ui.app import create_app
 from pauta.ui.session import safe_next
@@ -31,6 +36,11 @@ def double(x: int) -> int:
 def simple(n: int, label: str = "x") -> int:
     """Doubles n."""
     return double(n).result()
+
+@flow(schedule="0 6 * * *", timezone="Europe/Madrid")
+def nightly() -> int:
+    """Runs at six in the morning, Madrid time."""
+    return double(1).result()
 '''
 
 
@@ -209,14 +219,41 @@ def test_pause_and_unpause_from_the_flows_page(app_client: TestClient, sqlite_st
     store = sqlite_store
     csrf = log_in(app_client, "olga")
     app_client.get("/")
-    answer = app_client.post("/flows/simple/pause", data={"csrf_token": csrf, "paused": "true"})
+    answer = app_client.post("/flows/nightly/pause", data={"csrf_token": csrf, "paused": "true"})
     assert answer.status_code == 200
-    assert "simple paused" in answer.text  # the note, shown once
-    assert store.get_flow("simple")["paused"]
-    assert '<span class="pill off">paused</span>' in answer.text
-    assert "simple paused" not in app_client.get("/").text
-    app_client.post("/flows/simple/pause", data={"csrf_token": csrf, "paused": "false"})
-    assert not store.get_flow("simple")["paused"]
+    assert "nightly paused" in answer.text  # the note, shown once
+    assert store.get_flow("nightly")["paused"]
+    assert '<span class="pill off">paused</span>' in flow_row(answer.text, "nightly")
+    assert "nightly paused" not in app_client.get("/").text
+    app_client.post("/flows/nightly/pause", data={"csrf_token": csrf, "paused": "false"})
+    assert not store.get_flow("nightly")["paused"]
+
+
+def flow_row(page: str, name: str) -> str:
+    """The flows table's row of one flow."""
+    found = re.search(rf'<tr data-flow="{name}">.*?</tr>', page, flags=re.S)
+    assert found, name
+    return found.group(0)
+
+
+def test_a_flow_with_nothing_automatic_is_manual_only(app_client: TestClient) -> None:
+    log_in(app_client, "olga")
+    row = flow_row(app_client.get("/").text, "simple")
+    assert "manual only" in row
+    assert "active" not in row
+    assert "Pause" not in row
+    assert "Trigger" in row  # it can still be run by hand
+    scheduled = flow_row(app_client.get("/").text, "nightly")
+    assert '<span class="pill on">active</span>' in scheduled
+    assert "Pause" in scheduled
+
+
+def test_the_next_run_is_shown_in_the_schedules_timezone(app_client: TestClient) -> None:
+    log_in(app_client, "vera")
+    next_run = re.compile(r'<time datetime="[^"]+" data-zone="Europe/Madrid"[^>]*>'
+                          r"\d{4}-\d\d-\d\d 06:00 Europe/Madrid</time>")  # fmt: skip
+    assert next_run.search(flow_row(app_client.get("/").text, "nightly"))
+    assert next_run.search(app_client.get("/flows/nightly").text)
 
 
 def test_unknown_runs_and_flows_are_404_pages(app_client: TestClient) -> None:
@@ -224,6 +261,135 @@ def test_unknown_runs_and_flows_are_404_pages(app_client: TestClient) -> None:
     assert app_client.get("/runs/nosuchrun").status_code == 404
     assert app_client.get("/flows/nosuchflow").status_code == 404
     assert app_client.get("/runs/nosuchrun/tasks/x-0/logs").status_code == 404
+
+
+def test_not_found_fragments_are_plain_text(app_client: TestClient) -> None:
+    log_in(app_client, "vera")
+    payload = "<img src=x onerror=alert(1)>"
+    for path in (f"/runs/{payload}/live", f"/runs/{payload}/tasks/{payload}/logs"):
+        answer = app_client.get(path)
+        assert answer.status_code == 404
+        assert answer.headers["content-type"].startswith("text/plain")
+        assert payload in answer.text  # shown as typed, never parsed as HTML
+    page = app_client.get(f"/runs/{payload}")
+    assert page.status_code == 404
+    assert payload not in page.text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page.text
+
+
+@pytest.mark.parametrize(
+    "query", ["page_no=99999999999999999999", "page_no=-99999999999999999999", "page_no=abc"]
+)
+def test_an_out_of_range_page_number_is_a_422_page(app_client: TestClient, query: str) -> None:
+    log_in(app_client, "vera")
+    answer = app_client.get(f"/runs?{query}")
+    assert answer.status_code == 422
+    assert answer.headers["content-type"].startswith("text/html")
+    assert '<div class="banner error">' in answer.text
+    assert "page_no" in answer.text
+    assert 'class="topbar"' in answer.text  # a page of the UI, with its navigation
+
+
+def test_an_out_of_range_attempt_is_a_plain_422(app_client: TestClient, store: Store) -> None:
+    log_in(app_client, "vera")
+    seed_runs(store, ["simple"], 1)
+    add_attempts(store, "seed000000000000")
+    answer = app_client.get(
+        "/runs/seed000000000000/tasks/load-0/logs?attempt=99999999999999999999",
+        headers={"HX-Request": "true"},
+    )
+    assert answer.status_code == 422
+    assert answer.headers["content-type"].startswith("text/plain")
+    assert "attempt" in answer.text
+
+
+def test_the_api_keeps_its_json_422(app_client: TestClient) -> None:
+    log_in(app_client, "vera")
+    answer = app_client.get("/api/v1/runs?limit=99999999999999999999")
+    assert answer.status_code == 422
+    assert answer.json()["detail"][0]["field"] == "limit"
+
+
+INLINE_SCRIPT = re.compile(r"<script\b(?![^>]*\bsrc=)(?![^>]*application/json)[^>]*>", re.I)
+INLINE_HANDLER = re.compile(r"\s(on[a-z]+|hx-on[:\w-]*)=", re.I)
+
+
+def assert_strict(answer: Any) -> None:
+    """Served with the security headers, and nothing in it the policy would refuse."""
+    for name, value in SECURITY_HEADERS.items():
+        assert answer.headers.get(name) == value, (answer.url, name)
+    assert "unsafe-inline" not in answer.headers["content-security-policy"]
+    if answer.headers["content-type"].startswith("text/html"):
+        text = answer.text
+        assert not INLINE_SCRIPT.search(text), (answer.url, INLINE_SCRIPT.search(text))
+        assert not INLINE_HANDLER.search(text), (answer.url, INLINE_HANDLER.search(text))
+        assert "style=" not in text, answer.url
+        assert "<style" not in text, answer.url
+
+
+def add_attempts(store: Store, run_id: str) -> None:
+    """An attempt per task call of the run, each waiting a second for a slot: the timeline."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = [
+        {
+            "flow_run_id": run_id,
+            "key": key,
+            "attempt": 1,
+            "state": "SUCCEEDED",
+            "queued_at": start + timedelta(seconds=2 * n),
+            "started_at": start + timedelta(seconds=2 * n + 1),
+            "ended_at": start + timedelta(seconds=2 * n + 2),
+        }
+        for n, key in enumerate(TASKS)
+    ]
+    with store.engine.begin() as conn:
+        conn.execute(sa.insert(task_attempts), rows)
+
+
+def test_every_page_carries_the_security_headers_and_no_inline_code(
+    app_client: TestClient, sqlite_store: Store, tmp_path: Path
+) -> None:
+    assert_strict(app_client.get("/login"))
+    csrf = log_in(app_client, "olga")
+    run_id = (
+        app_client.post(
+            "/flows/simple/trigger", data={"csrf_token": csrf, "n": "2"}, follow_redirects=False
+        )
+        .headers["location"]
+        .rsplit("/", 1)[1]
+    )
+    seed_runs(sqlite_store, ["simple"], 3)  # finished runs, with tasks: the grid and the timeline
+    finished = "seed000000000000"
+    add_attempts(sqlite_store, finished)
+    pages = [
+        "/",
+        "/runs",
+        "/runs?state=FAILED",
+        "/flows/simple",
+        f"/runs/{run_id}",
+        f"/runs/{run_id}/live",
+        f"/runs/{finished}",
+        f"/runs/{finished}/live",
+        f"/runs/{finished}/tasks/load-0/logs",
+        "/runs/nosuchrun",
+        "/api/docs",
+        "/runs/nosuchrun/live",
+        "/flows/nosuchflow",
+        "/static/pauta.css",
+        "/static/pauta.js",
+    ]
+    for path in pages:
+        answer = app_client.get(path)
+        assert answer.status_code in {200, 404}, (path, answer.status_code)
+        assert_strict(answer)
+    timeline = app_client.get(f"/runs/{finished}").text
+    assert 'class="bar wait' in timeline  # the timeline (waits included) was checked
+    bad = app_client.post("/flows/simple/trigger", data={"csrf_token": csrf, "n": "many"})
+    assert bad.status_code == 422
+    assert_strict(bad)
+    refused = app_client.post("/flows/simple/trigger", data={"n": "1"})
+    assert refused.status_code == 403
+    assert_strict(refused)
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ from pauta.definitions.params import ParameterSchema
 from pauta.store.records import AttemptRecord
 from pauta.ui.charts import format_seconds, gantt, graph_data
 from pauta.ui.forms import DATE, JSON, SELECT, TEXT, form_fields, params_from_form
-from pauta.ui.templating import STATIC, time_tag, to_json
+from pauta.ui.templating import STATIC, time_tag, to_json, zoned_time
 
 
 def schema_of(fn: Any) -> dict[str, Any]:
@@ -116,3 +116,14 @@ def test_the_vendored_files_match_their_recorded_checksums() -> None:
     assert set(recorded) == {p.name for p in vendor.glob("*.js")}
     for name, digest in recorded.items():
         assert hashlib.sha256((vendor / name).read_bytes()).hexdigest() == digest, name
+
+
+def test_a_zoned_time_is_written_in_its_zone_and_names_it() -> None:
+    tick = datetime(2026, 12, 7, 5, 0, tzinfo=UTC)
+    shown = str(zoned_time(tick, "Europe/Madrid"))
+    assert ">2026-12-07 06:00 Europe/Madrid</time>" in shown
+    assert 'data-zone="Europe/Madrid"' in shown  # pauta.js leaves it in this zone
+    assert 'title="2026-12-07 05:00:00 UTC"' in shown
+    assert ">2026-12-07 05:00:30 UTC</time>" in str(zoned_time(tick.replace(second=30), None))
+    assert "UTC</time>" in str(zoned_time(tick.isoformat(), "Not/AZone"))
+    assert "&ndash;" in str(zoned_time(None, "Europe/Madrid"))

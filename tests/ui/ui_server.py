@@ -28,7 +28,7 @@ CHROMIUM = Path(os.environ.get("PAUTA_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct-horse-battery"
-USERS = {"olga": "operator", "vera": "viewer"}
+USERS = {"olga": "operator", "vera": "viewer", "ada": "admin"}
 
 
 @dataclass(frozen=True)

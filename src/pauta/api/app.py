@@ -16,8 +16,9 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from pauta.api import admin, errors, flows, metrics, runs, tasks
+from pauta.api import admin, docs, errors, flows, metrics, runs, tasks
 from pauta.api.auth import require_role, verify_csrf
+from pauta.api.headers import SecurityHeaders
 from pauta.api.schemas import Error, Health
 from pauta.app.catalog import catalog
 from pauta.core.settings import Settings
@@ -71,7 +72,7 @@ def create_app(
         summary="Flows, runs, tasks, logs and pools of a pauta server.",
         version="1",
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # docs.install serves them from the package, under the CSP
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -81,6 +82,8 @@ def create_app(
     app.state.ready = threading.Event()
     app.state.ready.set()
     errors.install(app)
+    docs.install(app, f"{API_PREFIX}/openapi.json")
+    app.add_middleware(SecurityHeaders)
 
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(verify_csrf)], responses=_ERRORS)
     for module in (flows, runs, tasks, admin):

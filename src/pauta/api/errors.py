@@ -46,13 +46,23 @@ def _item(loc: Sequence[str | int], reason: str, kind: str) -> dict[str, Any]:
     }
 
 
-async def _request_invalid(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    items = [
+def _validation_items(exc: RequestValidationError) -> list[dict[str, Any]]:
+    return [
         _item(err.get("loc", ()), str(err.get("msg")), str(err.get("type"))) for err in exc.errors()
     ]
-    message = "; ".join(f"{item['field'] or 'body'}: {item['reason']}" for item in items)
-    return invalid(items, message)
+
+
+def validation_message(exc: RequestValidationError) -> str:
+    """What was wrong with the request, one ``field: reason`` per fault (``page_no: Input
+    should be less than or equal to 200000``)."""
+    items = _validation_items(exc)
+    return "; ".join(f"{item['field'] or 'body'}: {item['reason']}" for item in items)
+
+
+async def request_invalid(request: Request, exc: Exception) -> JSONResponse:
+    """The API's 422 for a request FastAPI could not validate."""
+    assert isinstance(exc, RequestValidationError)
+    return invalid(_validation_items(exc), validation_message(exc))
 
 
 async def _pauta_error(request: Request, exc: Exception) -> JSONResponse:
@@ -84,6 +94,6 @@ async def _data_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(RequestValidationError, _request_invalid)
+    app.add_exception_handler(RequestValidationError, request_invalid)
     app.add_exception_handler(PautaError, _pauta_error)
     app.add_exception_handler(sa.exc.DataError, _data_error)

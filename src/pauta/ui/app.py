@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from pauta.api import create_app as create_api_app
+from pauta.api.errors import request_invalid, validation_message
 from pauta.ui import routes_auth, routes_flows, routes_runs
 from pauta.ui.render import page
 from pauta.ui.session import Forbidden, LoginRequired, PageSession, page_session
@@ -32,13 +34,28 @@ def _login_required(request: Request, exc: Exception) -> Response:
     return RedirectResponse(exc.next_url, status_code=303)
 
 
-def _forbidden(request: Request, exc: Exception) -> Response:
-    session: PageSession | None
+def _error_page(request: Request, message: str, status: int) -> Response:
     try:
-        session = page_session(request)
+        session: PageSession | None = page_session(request)
     except LoginRequired:
         session = None
-    return page(request, "error.html", session, {"message": str(exc)}, status=403)
+    return page(request, "error.html", session, {"message": message}, status=status)
+
+
+def _forbidden(request: Request, exc: Exception) -> Response:
+    return _error_page(request, str(exc), 403)
+
+
+async def _invalid(request: Request, exc: Exception) -> Response:
+    """A request FastAPI could not validate: the API's JSON 422 under ``/api/``, else a 422
+    page of the UI (plain text for a fragment htmx asked for)."""
+    assert isinstance(exc, RequestValidationError)
+    if request.url.path.startswith("/api/"):
+        return await request_invalid(request, exc)
+    message = validation_message(exc)
+    if request.headers.get("HX-Request"):
+        return PlainTextResponse(message, status_code=422)
+    return _error_page(request, message, 422)
 
 
 def create_app(
@@ -54,4 +71,5 @@ def create_app(
         app.include_router(router)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(Forbidden, _forbidden)
+    app.add_exception_handler(RequestValidationError, _invalid)
     return app

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from pauta.app.logs import read_flow_log, read_logs
 from pauta.app.runs import cancel_run, queue_resume, show_run
@@ -21,6 +21,8 @@ from pauta.ui.session import Session, check_form, flash, store_of
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 50
+MAX_PAGE = 200_000
+"""The runs list's last page number: 10 million runs back, as far as the API's ``offset``."""
 LOG_TAIL_LINES = 500
 LOG_TAIL_BYTES = 256 * 1024
 # the flow log is part of the run page, sent again on every poll while the run is live
@@ -28,14 +30,17 @@ FLOW_LOG_TAIL_LINES = 200
 FLOW_LOG_TAIL_BYTES = 64 * 1024
 
 
+PageNo = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+Attempt = Annotated[int | None, Query(ge=1, le=1_000_000)]
+
+
 @router.get("/runs", response_class=HTMLResponse)
 def runs_page(
-    request: Request, session: Session, flow: str = "", state: str = "", page_no: int = 1
+    request: Request, session: Session, flow: str = "", state: str = "", page_no: PageNo = 1
 ) -> Response:
     state = state.upper()
     if state and state not in FlowRunState.__members__:
         state = ""
-    page_no = max(page_no, 1)
     store = store_of(request)
     rows, more = queries.list_runs(
         store,
@@ -77,8 +82,10 @@ def run_context(request: Request, run_id: str) -> dict[str, Any]:
 
 
 def _not_found(request: Request, session: Session | None, exc: Exception) -> Response:
+    """A 404 page, or for a fragment (``session`` None) the message as plain text: it quotes
+    the id from the URL, so as HTML a crafted link would run its script in the page."""
     if session is None:
-        return HTMLResponse(str(exc), status_code=404)
+        return PlainTextResponse(str(exc), status_code=404)
     return page(request, "error.html", session, {"message": str(exc)}, status=404)
 
 
@@ -105,7 +112,7 @@ def run_live(request: Request, run_id: str, session: Session) -> Response:
 
 @router.get("/runs/{run_id}/tasks/{key:path}/logs", response_class=HTMLResponse)
 def task_logs(
-    request: Request, run_id: str, key: str, session: Session, attempt: int | None = None
+    request: Request, run_id: str, key: str, session: Session, attempt: Attempt = None
 ) -> Response:
     """The tail of one attempt's log (the latest attempt unless ``attempt`` says)."""
     store = store_of(request)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
@@ -30,6 +31,27 @@ def time_tag(value: datetime | str | None, fmt: str = "long") -> Markup:
     iso = value.isoformat()
     text = value.strftime("%Y-%m-%d %H:%M:%S UTC")
     return Markup(f'<time datetime="{escape(iso)}" data-format="{escape(fmt)}">{text}</time>')
+
+
+def zoned_time(value: datetime | str | None, timezone: str | None) -> Markup:
+    """``<time>`` in ``timezone``, named (``2026-12-07 06:00 Europe/Madrid``): a schedule's
+    next tick reads best in the zone its cron is written in, so pauta.js leaves it as it is
+    (``data-zone``). The UTC time is in the tooltip."""
+    if value is None:
+        return Markup('<span class="muted">&ndash;</span>')
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    try:
+        zone = ZoneInfo(timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    local = value.astimezone(zone)
+    shown = local.strftime("%Y-%m-%d %H:%M" if local.second == 0 else "%Y-%m-%d %H:%M:%S")
+    utc = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return Markup(
+        f'<time datetime="{escape(value.isoformat())}" data-zone="{escape(zone.key)}" '
+        f'title="{escape(utc)}">{escape(shown)} {escape(zone.key)}</time>'
+    )
 
 
 def state_badge(state: str | None) -> Markup:
@@ -57,6 +79,7 @@ def build() -> Jinja2Templates:
     env = templates.env
     env.filters.update(
         time=time_tag,
+        zoned=zoned_time,
         duration=format_seconds,
         state=state_badge,
         tojson_safe=to_json,

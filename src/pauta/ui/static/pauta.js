@@ -5,9 +5,10 @@
 
   function pad(n) { return String(n).padStart(2, "0"); }
 
-  // The server writes UTC ISO times; people read them in their own timezone.
+  // The server writes UTC ISO times; people read them in their own timezone. A time the
+  // server wrote in a named zone (a schedule's next run, data-zone) stays as it is.
   function localTimes(root) {
-    root.querySelectorAll("time[datetime]").forEach(function (el) {
+    root.querySelectorAll("time[datetime]:not([data-zone])").forEach(function (el) {
       var d = new Date(el.getAttribute("datetime"));
       if (isNaN(d)) return;
       var text = d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) +
