@@ -336,3 +336,49 @@ def test_the_summary_of_a_large_run_has_a_row_per_task(tmp_path: Path) -> None:
     assert "1 FAILED, 29 SUCCEEDED" in out
     assert "30 tasks: 1 FAILED, 29 SUCCEEDED" in out
     assert "square-0[7] failed: ValueError: seven is not welcome" in out  # named below it
+
+
+def _modules_loaded_by(home: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """Run `pauta ARGS` in a process that lists, as it exits, which heavy packages it loaded."""
+    heavy = ("rich", "alembic", "fastapi", "starlette", "uvicorn", "jinja2")
+    report = home.parent / "modules.json"
+    code = (
+        "import atexit, json, sys\n"
+        f"heavy, report = {heavy!r}, sys.argv[1]\n"
+        "atexit.register(lambda: open(report, 'w').write(json.dumps(\n"
+        "    sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))))\n"
+        "sys.argv = ['pauta', *sys.argv[2:]]\n"
+        "from pauta.cli import entry\n"
+        "entry()\n"
+    )
+    env = {**os.environ, "PAUTA_HOME": str(home)}
+    env.pop("PAUTA_DATABASE_URL", None)
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(report), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=90,
+        cwd=home.parent,
+    )
+    return result, set(json.loads(report.read_text()))
+
+
+@pytest.mark.parametrize("output", ["--quiet", "--json"])
+def test_a_quiet_or_json_run_loads_no_display_or_server_packages(
+    tmp_path: Path, output: str
+) -> None:
+    result, loaded = _modules_loaded_by(
+        tmp_path / "home", "run", f"{FLOWS}:greet", "-p", "name=a", output
+    )
+    assert result.returncode == 0, result.stderr
+    assert loaded == set()
+    if output == "--json":
+        assert json.loads(result.stdout)["state"] == "SUCCEEDED"
+
+
+def test_a_run_with_its_summary_loads_only_the_display_package(tmp_path: Path) -> None:
+    result, loaded = _modules_loaded_by(tmp_path / "home", "run", f"{FLOWS}:greet", "-p", "name=a")
+    assert result.returncode == 0, result.stderr
+    assert "greet SUCCEEDED in" in result.stderr
+    assert loaded == {"rich"}
