@@ -5,18 +5,19 @@ could cost in one fresh Python process.
     python bench/floor.py --n 1000 --shape chain --home /tmp/floor-home
 
 It starts Python, a process pool of one worker per core (`os.cpu_count()`, the platform's
-default start method), runs N no-op tasks in it and commits each result to SQLite in WAL mode
-(`synchronous=NORMAL`, as pauta's default store) in a transaction of its own as the result
-arrives. *fanout*: N independent no-ops, then one sink once all of them are committed (N + 1
-tasks). *chain*: N no-ops one after another, each given the previous one's result (`--n 1` is
-one task). The home folder and its database are created when missing, so a new home pays for
-the schema. Nothing else: no scheduler, no states, no logs, no retries. `bench/startup.py`
-runs this beside `pauta run` and prints the ratio.
+default start method unless `--start-method` names another), runs N no-op tasks in it and
+commits each result to SQLite in WAL mode (`synchronous=NORMAL`, as pauta's default store) in a
+transaction of its own as the result arrives. *fanout*: N independent no-ops, then one sink
+once all of them are committed (N + 1 tasks). *chain*: N no-ops one after another, each given
+the previous one's result (`--n 1` is one task). The home folder and its database are created
+when missing, so a new home pays for the schema. Nothing else: no scheduler, no states, no
+logs, no retries. `bench/startup.py` runs this beside `pauta run` and prints the ratio.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import pickle
 import sqlite3
@@ -79,10 +80,16 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1, help="no-op tasks (default 1)")
     parser.add_argument("--shape", choices=["fanout", "chain"], default="fanout")
     parser.add_argument("--home", type=Path, required=True, help="created when missing")
+    parser.add_argument(
+        "--start-method",
+        choices=multiprocessing.get_all_start_methods(),
+        help="how the pool starts its workers (default: the platform's)",
+    )
     args = parser.parse_args()
     db = open_database(args.home)
     run_id = f"{os.getpid()}-{time.time_ns()}"
-    with ProcessPoolExecutor(max_workers=os.cpu_count()) as pool:
+    context = multiprocessing.get_context(args.start_method)
+    with ProcessPoolExecutor(max_workers=os.cpu_count(), mp_context=context) as pool:
         (fanout if args.shape == "fanout" else chain)(pool, db, run_id, args.n)
     db.close()
 
