@@ -13,7 +13,8 @@ untimed run of each workload by each tool before the first measurement, then kep
 runs also write the bytecode caches, even where PYTHONDONTWRITEBYTECODE is set). In each
 repetition pauta and the floor run back to back, which one first alternating, so a machine
 whose speed drifts slows both alike. Prints a markdown table of medians (min-max), the ratio
-of the medians and its target.
+of the medians and its target, and the median CPU time (user + system of the process and of
+the workers it waited for: less sensitive than wall time to other work on the machine).
 """
 
 from __future__ import annotations
@@ -62,19 +63,31 @@ WORKLOADS = (
 )
 
 
+@dataclass(frozen=True)
+class Sample:
+    wall: float  # seconds from spawn to exit
+    cpu: float  # user + system seconds of the process and of the workers it waited for
+
+
 @dataclass
 class Samples:
-    seconds: dict[tuple[str, str, str], list[float]] = field(default_factory=dict)
+    taken: dict[tuple[str, str, str], list[Sample]] = field(default_factory=dict)
 
-    def add(self, workload: Workload, home: str, tool: str, seconds: float) -> None:
-        self.seconds.setdefault((workload.name, home, tool), []).append(seconds)
+    def add(self, workload: Workload, home: str, tool: str, sample: Sample) -> None:
+        self.taken.setdefault((workload.name, home, tool), []).append(sample)
+
+    def walls(self, workload: Workload, home: str, tool: str) -> list[float]:
+        return [s.wall for s in self.taken[(workload.name, home, tool)]]
 
     def median(self, workload: Workload, home: str, tool: str) -> float:
-        return statistics.median(self.seconds[(workload.name, home, tool)])
+        return statistics.median(self.walls(workload, home, tool))
 
     def span(self, workload: Workload, home: str, tool: str) -> str:
-        values = self.seconds[(workload.name, home, tool)]
+        values = self.walls(workload, home, tool)
         return f"{min(values):.3f}-{max(values):.3f}"
+
+    def cpu(self, workload: Workload, home: str, tool: str) -> float:
+        return statistics.median(s.cpu for s in self.taken[(workload.name, home, tool)])
 
 
 class Bench:
@@ -89,15 +102,15 @@ class Bench:
             return workload.pauta_argv(self.python)
         return workload.floor_argv(self.python, home)
 
-    def time_one(self, tool: str, workload: Workload, home: Path) -> float:
-        """Seconds from spawn to exit; output goes to a file, as both tools write little."""
+    def time_one(self, tool: str, workload: Workload, home: Path) -> Sample:
+        """One fresh process; output goes to a file, as both tools write little."""
         env = {**os.environ, "PAUTA_HOME": str(home)}
         # As on a normal install, the untimed first runs cache the bytecode the timed ones read.
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         log = self.scratch / "output.log"
         with log.open("wb") as out:
             started = time.perf_counter()
-            code = subprocess.call(
+            process = subprocess.Popen(
                 self.argv(tool, workload, home),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
@@ -105,13 +118,15 @@ class Bench:
                 env=env,
                 cwd=self.scratch,
             )
+            _, status, usage = os.wait4(process.pid, 0)
             elapsed = time.perf_counter() - started
-        if code != 0:
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
             tail = log.read_text(errors="replace")[-2000:]
-            raise SystemExit(f"{tool} {workload.name} exited {code}:\n{tail}")
-        return elapsed
+            raise SystemExit(f"{tool} {workload.name} exited {process.returncode}:\n{tail}")
+        return Sample(elapsed, usage.ru_utime + usage.ru_stime)
 
-    def time_on(self, tool: str, workload: Workload, home_kind: str) -> float:
+    def time_on(self, tool: str, workload: Workload, home_kind: str) -> Sample:
         if home_kind == "existing":
             return self.time_one(tool, workload, self.existing[tool])
         self.new_homes += 1
@@ -121,10 +136,10 @@ class Bench:
         finally:
             shutil.rmtree(home, ignore_errors=True)
 
-    def warm_up(self) -> None:
+    def warm_up(self, workloads: list[Workload]) -> None:
         """Create the existing homes and warm the page cache (untimed)."""
         for tool in TOOLS:
-            for workload in WORKLOADS:
+            for workload in workloads:
                 self.time_one(tool, workload, self.existing[tool])
 
 
@@ -143,8 +158,9 @@ def measure(bench: Bench, workloads: list[Workload], repeat: int) -> Samples:
 
 def table(samples: Samples, workloads: list[Workload]) -> str:
     lines = [
-        "| workload | N | home | pauta s (min-max) | floor s (min-max) | pauta / floor | target |",
-        "|---|---:|---|---:|---:|---:|---:|",
+        "| workload | N | home | pauta s (min-max) | floor s (min-max) | pauta / floor | target "
+        "| CPU s, pauta / floor |",
+        "|---|---:|---|---:|---:|---:|---:|---:|",
     ]
     for workload in workloads:
         for home in HOMES:
@@ -156,18 +172,29 @@ def table(samples: Samples, workloads: list[Workload]) -> str:
                 f"| {workload.name} | {workload.n:,} | {home} "
                 f"| {pauta:.3f} ({samples.span(workload, home, 'pauta')}) "
                 f"| {floor:.3f} ({samples.span(workload, home, 'floor')}) "
-                f"| {ratio:.2f} | <= {workload.target:.1f} ({verdict}) |"
+                f"| {ratio:.2f} | <= {workload.target:.1f} ({verdict}) "
+                f"| {samples.cpu(workload, home, 'pauta'):.3f} / "
+                f"{samples.cpu(workload, home, 'floor'):.3f} |"
             )
     return "\n".join(lines)
 
 
-def commit_label() -> str:
-    def git(*args: str) -> str:
-        result = subprocess.run(["git", *args], cwd=HERE, capture_output=True, text=True)
-        return result.stdout.strip()
+def pauta_label(python: str) -> str:
+    """Which pauta the runs import: its commit (and whether its tree has changes), or its path."""
+    found = subprocess.run(
+        [python, "-c", "import pauta; print(pauta.__file__)"], capture_output=True, text=True
+    )
+    package = Path(found.stdout.strip()).parent
 
-    head = git("rev-parse", "--short", "HEAD") or "unknown"
-    return f"{head} + uncommitted changes" if git("status", "--porcelain", "--", "..") else head
+    def git(*args: str) -> str:
+        result = subprocess.run(["git", *args], cwd=package, capture_output=True, text=True)
+        return result.stdout.strip() if result.returncode == 0 else ""
+
+    head = git("rev-parse", "--short", "HEAD")
+    if not head:
+        return f"pauta from {package}"
+    changed = git("status", "--porcelain", "--", ".")
+    return f"pauta at commit {head}{' + uncommitted changes' if changed else ''}"
 
 
 def main() -> None:
@@ -189,13 +216,13 @@ def main() -> None:
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="pauta-startup-") as scratch:
         bench = Bench(args.python, Path(scratch))
-        bench.warm_up()
+        bench.warm_up(workloads)
         samples = measure(bench, workloads, repeat)
     load_after = os.getloadavg()
 
     print(
-        f"Start-up against the floor, {time.strftime('%Y-%m-%d %H:%M')}, commit "
-        f"{commit_label()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"Start-up against the floor, {time.strftime('%Y-%m-%d %H:%M')}, "
+        f"{pauta_label(args.python)}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"median of {repeat} (min-max), 1-minute load average {load_before[0]:.1f} before "
         f"and {load_after[0]:.1f} after\n"
     )
@@ -207,8 +234,9 @@ def main() -> None:
                     "repeat": repeat,
                     "load": [load_before, load_after],
                     "samples": [
-                        {"workload": w, "home": h, "tool": t, "seconds": s}
-                        for (w, h, t), s in samples.seconds.items()
+                        {"workload": w, "home": h, "tool": t, "wall": s.wall, "cpu": s.cpu}
+                        for (w, h, t), taken in samples.taken.items()
+                        for s in taken
                     ],
                 },
                 indent=2,
