@@ -14,7 +14,9 @@ runs also write the bytecode caches, even where PYTHONDONTWRITEBYTECODE is set).
 repetition pauta and the floor run back to back, which one first alternating, so a machine
 whose speed drifts slows both alike. Prints a markdown table of medians (min-max), the ratio
 of the medians and its target, and the median CPU time (user + system of the process and of
-the workers it waited for: less sensitive than wall time to other work on the machine).
+the workers it waited for: less sensitive than wall time to other work on the machine). A
+second table gives what the 1,000 tasks add to a one-task run (differences of the medians),
+which separates the cost of starting from the cost per task.
 """
 
 from __future__ import annotations
@@ -179,6 +181,28 @@ def table(samples: Samples, workloads: list[Workload]) -> str:
     return "\n".join(lines)
 
 
+def beyond_start_up(samples: Samples, workloads: list[Workload]) -> str:
+    """What the tasks of the larger runs add to one task's run: the medians' differences."""
+    one = next((w for w in workloads if w.n == 1), None)
+    larger = [w for w in workloads if w.n > 1]
+    if one is None or not larger:
+        return ""
+    lines = [
+        "| workload | N | home | pauta s beyond one task | floor s beyond one task | ratio |",
+        "|---|---:|---|---:|---:|---:|",
+    ]
+    for workload in larger:
+        for home in HOMES:
+            pauta = samples.median(workload, home, "pauta") - samples.median(one, home, "pauta")
+            floor = samples.median(workload, home, "floor") - samples.median(one, home, "floor")
+            ratio = f"{pauta / floor:.2f}" if floor > 0 else "-"
+            lines.append(
+                f"| {workload.name} | {workload.n:,} | {home} | {pauta:.3f} | {floor:.3f} "
+                f"| {ratio} |"
+            )
+    return "\n".join(lines)
+
+
 def pauta_label(python: str) -> str:
     """Which pauta the runs import: its commit (and whether its tree has changes), or its path."""
     found = subprocess.run(
@@ -227,6 +251,9 @@ def main() -> None:
         f"and {load_after[0]:.1f} after\n"
     )
     print(table(samples, workloads))
+    extra = beyond_start_up(samples, workloads)
+    if extra:
+        print("\n" + extra)
     if args.json:
         args.json.write_text(
             json.dumps(
