@@ -252,9 +252,10 @@ def ensure_schema(engine: Engine) -> bool:
     with writer(engine).begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
-        if current_revision(conn) == HEAD:
+        current = current_revision(conn)
+        if current == HEAD:
             return False  # another process migrated while this one waited for the lock
-        if current_revision(conn) is None and not _has_pauta_tables(conn):
+        if current is None and not _has_pauta_tables(conn):
             create_at_head(conn)
             return True
         # Imported here, not at the top: loading Alembic costs more than everything else a
