@@ -428,6 +428,25 @@ def test_the_home_and_its_files_are_private_under_umask_022(tmp_path: Path) -> N
     env.pop("PAUTA_DATABASE_URL", None)
     result = subprocess.run(
         [sys.executable, "-m", "pauta", "run", f"{flows}:private", "--json"],
+
+
+def _modules_loaded_by(home: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """Run `pauta ARGS` in a process that lists, as it exits, which heavy packages it loaded."""
+    heavy = ("rich", "alembic", "fastapi", "starlette", "uvicorn", "jinja2")
+    report = home.parent / "modules.json"
+    code = (
+        "import atexit, json, sys\n"
+        f"heavy, report = {heavy!r}, sys.argv[1]\n"
+        "atexit.register(lambda: open(report, 'w').write(json.dumps(\n"
+        "    sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))))\n"
+        "sys.argv = ['pauta', *sys.argv[2:]]\n"
+        "from pauta.cli import entry\n"
+        "entry()\n"
+    )
+    env = {**os.environ, "PAUTA_HOME": str(home)}
+    env.pop("PAUTA_DATABASE_URL", None)
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(report), *args],
         capture_output=True,
         text=True,
         env=env,
@@ -600,3 +619,28 @@ def test_tables_show_states_whole_and_cut_the_detail(tmp_path: Path, columns: in
     assert {key: line.split()[1] for key, line in rows.items()} == WIDE_STATES, shown.stdout
     # `runs show` wraps the error instead: every word of it is there
     assert "customer-39" in shown.stdout
+
+
+        cwd=home.parent,
+    )
+    return result, set(json.loads(report.read_text()))
+
+
+@pytest.mark.parametrize("output", ["--quiet", "--json"])
+def test_a_quiet_or_json_run_loads_no_display_or_server_packages(
+    tmp_path: Path, output: str
+) -> None:
+    result, loaded = _modules_loaded_by(
+        tmp_path / "home", "run", f"{FLOWS}:greet", "-p", "name=a", output
+    )
+    assert result.returncode == 0, result.stderr
+    assert loaded == set()
+    if output == "--json":
+        assert json.loads(result.stdout)["state"] == "SUCCEEDED"
+
+
+def test_a_run_with_its_summary_loads_only_the_display_package(tmp_path: Path) -> None:
+    result, loaded = _modules_loaded_by(tmp_path / "home", "run", f"{FLOWS}:greet", "-p", "name=a")
+    assert result.returncode == 0, result.stderr
+    assert "greet SUCCEEDED in" in result.stderr
+    assert loaded == {"rich"}

@@ -16,13 +16,20 @@ from pauta.cli.common import (
 
 
 def drive_with_progress(action: Any, *, as_json: bool, quiet: bool) -> None:
-    """Run ``action(on_start)`` with live progress; exit with the run's outcome."""
-    from rich.console import Console
+    """Run ``action(on_start)`` with live progress; exit with the run's outcome.
 
-    from pauta.cli.progress import LiveProgress, print_summary
+    ``--quiet`` and ``--json`` show nothing while the run runs, so they never load the display
+    (loading rich costs a short run 20-40 ms here).
+    """
+    console: Any = None
+    live: Any = None
+    if not (quiet or as_json):
+        from rich.console import Console
 
-    console = Console(stderr=True)
-    live = LiveProgress(console) if console.is_terminal and not quiet and not as_json else None
+        from pauta.cli.progress import LiveProgress
+
+        console = Console(stderr=True)
+        live = LiveProgress(console) if console.is_terminal else None
     drivers: list[Any] = []
 
     def on_start(driver: Any) -> None:
@@ -43,6 +50,8 @@ def drive_with_progress(action: Any, *, as_json: bool, quiet: bool) -> None:
 
         print_json(show_run(open_store(), run.id))
     elif not quiet:
+        from pauta.cli.progress import print_summary
+
         print_summary(console, run, drivers[0] if drivers else None, elapsed)
     sys.exit(EXIT_OK if run.state == "SUCCEEDED" else EXIT_RUN_FAILED)
 
