@@ -84,9 +84,10 @@ class AuthStore:
     def set_role(self, username: str, role: str) -> None:
         """Give a user another role; never take the last admin's away."""
         with self._writer.begin() as conn:
-            current = _role_of(conn, username)
-            if current == "admin" and role != "admin":
-                _refuse_last_admin(conn, username)
+            admins = _lock_admins(conn)
+            _role_of(conn, username)
+            if username in admins and role != "admin":
+                _refuse_last_admin(admins, username)
             conn.execute(sa.update(users).where(users.c.username == username).values(role=role))
 
     def delete_user(self, username: str) -> None:
@@ -94,8 +95,10 @@ class AuthStore:
         such user; LastAdminError when it is the last admin (nobody could manage users)."""
         u = users.c
         with self._writer.begin() as conn:
-            if _role_of(conn, username) == "admin":
-                _refuse_last_admin(conn, username)
+            admins = _lock_admins(conn)
+            _role_of(conn, username)
+            if username in admins:
+                _refuse_last_admin(admins, username)
             # explicit, not left to ON DELETE CASCADE: SQLite enforces it only per connection
             conn.execute(sa.delete(api_tokens).where(api_tokens.c.username == username))
             conn.execute(sa.delete(sessions).where(sessions.c.username == username))
@@ -214,9 +217,23 @@ def _role_of(conn: sa.Connection, username: str) -> str:
     return str(role)
 
 
-def _refuse_last_admin(conn: sa.Connection, username: str) -> None:
-    admins = conn.execute(
-        sa.select(sa.func.count()).select_from(users).where(users.c.role == "admin")
-    ).scalar()
-    if admins == 1:
+def _lock_admins(conn: sa.Connection) -> set[str]:
+    """The admins' names, their rows locked until the transaction ends.
+
+    Counting admins and then updating is not enough under READ COMMITTED (PostgreSQL): two
+    admins demoting each other would both count two and both succeed. With the rows locked the
+    second transaction waits for the first and then sees the first one's change. SQLite
+    serialises writers anyway (BEGIN IMMEDIATE) and ignores FOR UPDATE.
+    """
+    query = (
+        sa.select(users.c.username)
+        .where(users.c.role == "admin")
+        .order_by(users.c.username)  # one lock order for every transaction: no deadlock
+        .with_for_update()
+    )
+    return set(conn.execute(query).scalars())
+
+
+def _refuse_last_admin(admins: set[str], username: str) -> None:
+    if admins == {username}:
         raise LastAdminError(f"{username!r} is the last admin: make another user admin first")
