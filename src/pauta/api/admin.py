@@ -75,11 +75,16 @@ def set_role(username: Username, new: NewRole, user: Admin, store: StoreDep) -> 
 
 @router.put("/users/{username}/password", status_code=204, tags=["users"])
 def set_password(username: Username, new: NewPassword, user: Viewer, store: StoreDep) -> Response:
-    """Set the password of `username` (yourself, or anyone for an admin) and end that user's
-    sessions; API tokens keep working."""
-    if username != user.username and not user.may("admin"):
+    """Set the password of `username` and end that user's sessions; API tokens keep working.
+
+    Your own password needs `current_password` (403 when it is wrong); an admin resets
+    another user's without it."""
+    if username == user.username:
+        auth.change_own_password(store, username, new.current_password, new.password)
+    elif user.may("admin"):
+        auth.change_password(store, username, new.password)
+    else:
         raise HTTPException(403, "only an admin may set another user's password")
-    auth.change_password(store, username, new.password)
     return Response(status_code=204)
 
 

@@ -40,6 +40,10 @@ class AuthError(PautaError):
     """A user, role or password is not acceptable."""
 
 
+class WrongPasswordError(AuthError):
+    """A password given to confirm a change does not match."""
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     username: str
@@ -89,6 +93,17 @@ def change_password(store: Store, username: str, password: str) -> int:
     auth = _auth(store)
     auth.set_password(username, security.hash_password(password))
     return auth.end_sessions(username)
+
+
+def change_own_password(store: Store, username: str, current: str | None, password: str) -> int:
+    """Change your own password, which needs the current one: whoever holds a stolen token or
+    an unattended session must not be able to take over the account. WrongPasswordError when
+    the current password does not match; see ``change_password``."""
+    if not current:
+        raise AuthError("changing your own password needs your current password")
+    if authenticate(store, username, current) is None:
+        raise WrongPasswordError("the current password is wrong")
+    return change_password(store, username, password)
 
 
 def set_role(store: Store, username: str, role: str) -> User:

@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from pauta.api.auth import AuthError
+from pauta.api.auth import AuthError, WrongPasswordError
 from pauta.app.catalog import UnknownFlowError
 from pauta.app.runs import BadCursorError, RunStateError, UnknownTaskError
 from pauta.core.errors import ParameterError, PautaError, RunNotFoundError
@@ -65,6 +65,8 @@ async def _pauta_error(request: Request, exc: Exception) -> JSONResponse:
         return invalid(items, text)
     if isinstance(exc, BadCursorError):
         return invalid([_item(("query", "cursor"), text, "cursor")], text)
+    if isinstance(exc, WrongPasswordError):
+        return JSONResponse({"detail": text}, status_code=403)
     if isinstance(exc, AuthError):
         return invalid([_item(("body",), text, "auth")], text)
     if isinstance(exc, NOT_FOUND):

@@ -154,6 +154,12 @@ class NewRole(BaseModel):
 class NewPassword(BaseModel):
     model_config = ConfigDict(extra="forbid")
     password: str = Field(min_length=8, max_length=1024)
+    current_password: str | None = Field(
+        None,
+        max_length=1024,
+        description="Your current password: needed to change your own, not for an admin "
+        "resetting another user's.",
+    )
 
 
 class NewToken(BaseModel):

@@ -50,9 +50,12 @@ def users_create(username: str, role: str, password: str | None, from_stdin: boo
 @click.option("--password", help="The password (visible in the process list: prefer a prompt).")
 @click.option("--password-stdin", "from_stdin", is_flag=True, help="Read the password from stdin.")
 def users_password(username: str, password: str | None, from_stdin: bool) -> None:
-    """Set a user's password (asked for unless given) and log the user out everywhere.
+    """Reset a user's password (asked for unless given) and log the user out everywhere.
 
-    The user's API tokens keep working: `pauta tokens list USERNAME` and `pauta tokens revoke`.
+    Like every `pauta users` command this acts with the store's own access, as an admin does,
+    so the current password is not asked for; users change their own through the API, with
+    their current password. The user's API tokens keep working: `pauta tokens list USERNAME`
+    and `pauta tokens revoke`.
     """
     from pauta.api.auth import change_password
 
