@@ -1,10 +1,11 @@
-"""Users in the store: the last admin survives concurrent demotions and deletions."""
+"""Users and tokens in the store: the last admin survives concurrent demotions and deletions,
+and tokens may expire."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -64,3 +65,21 @@ def test_two_admins_removing_each_other_at_once_leave_one(pg_url: str, change: s
             assert len(_admins(auth)) == 1
             refused += len(errors)
         assert refused == ROUNDS
+
+
+def test_tokens_carry_their_expiry(store: Store) -> None:
+    auth = AuthStore(store)
+    auth.create_user("ada", "hash", "viewer", T0)
+    auth.add_token("t1", "ada", "h1", T0, expires_at=T0 + timedelta(days=1))
+    auth.add_token("t2", "ada", "h2", T0)
+    found = auth.token_owner("h1", T0 + timedelta(hours=23))
+    assert found is not None
+    assert found[0].username == "ada"
+    assert found[1] == T0 + timedelta(days=1)
+    later = T0 + timedelta(days=1, seconds=1)
+    found = auth.token_owner("h1", later)
+    assert found is not None
+    assert found[1] < later  # the caller tells the user it expired
+    assert auth.token_owner("h2", T0 + timedelta(days=3650)) is not None  # no expiry
+    listed = {t.id: t.expires_at for t in auth.list_tokens("ada")}
+    assert listed == {"t1": T0 + timedelta(days=1), "t2": None}

@@ -16,6 +16,7 @@ from pauta.api.schemas import (
     NewUser,
     Pool,
     PoolSize,
+    TokenOptions,
     TokenOut,
     UserOut,
 )
@@ -89,12 +90,18 @@ def set_password(username: Username, new: NewPassword, user: Viewer, store: Stor
 
 
 @router.post("/users/{username}/tokens", response_model=NewToken, status_code=201, tags=["users"])
-def create_token(username: Username, user: Viewer, store: StoreDep) -> dict[str, Any]:
-    """A new API token for `username` (yourself, or anyone for an admin); shown only once."""
+def create_token(
+    username: Username, user: Viewer, store: StoreDep, options: TokenOptions | None = None
+) -> dict[str, Any]:
+    """A new API token for `username` (yourself, or anyone for an admin); shown only once.
+    `expires` (like 90d, 12h, 30m) limits how long it works."""
     if username != user.username and not user.may("admin"):
         raise HTTPException(403, "only an admin may create tokens for another user")
-    token_id, token = auth.issue_token(store, username)
-    return {"username": username, "id": token_id, "token": token}
+    expires = options.expires if options is not None else None
+    lifetime = auth.parse_lifetime(expires) if expires is not None else None
+    issued = auth.issue_token(store, username, lifetime)
+    expires_at = issued.expires_at.isoformat() if issued.expires_at else None
+    return {"username": username, "id": issued.id, "token": issued.token, "expires_at": expires_at}
 
 
 TokenId = Annotated[str, Path(max_length=64, pattern=r"^[^\x00-\x1f]+$")]

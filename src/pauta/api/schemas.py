@@ -162,10 +162,20 @@ class NewPassword(BaseModel):
     )
 
 
+class TokenOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    expires: str | None = Field(
+        None,
+        max_length=16,
+        description="How long the token works, like 90d, 12h or 30m; without it, until revoked.",
+    )
+
+
 class NewToken(BaseModel):
     username: str
     id: str = Field(description="The token's id, to list or revoke it.")
     token: str = Field(description="The API token; it is shown only this once.")
+    expires_at: str | None = Field(None, description="When it stops working; null: never.")
 
 
 class TokenOut(BaseModel):
@@ -173,6 +183,7 @@ class TokenOut(BaseModel):
     username: str
     created_at: str
     last_used_at: str | None = None
+    expires_at: str | None = Field(None, description="When it stops working; null: never.")
 
 
 class Me(BaseModel):

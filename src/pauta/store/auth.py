@@ -46,6 +46,7 @@ class TokenRecord:
     username: str
     created_at: datetime
     last_used_at: datetime | None
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,14 +129,26 @@ class AuthStore:
             return int(conn.execute(sa.select(sa.func.count()).select_from(users)).scalar() or 0)
 
     # API tokens --------------------------------------------------------------------------------
-    def add_token(self, token_id: str, username: str, token_hash: str, now: datetime) -> None:
-        """Record a token (by its hash) for an existing user."""
+    def add_token(
+        self,
+        token_id: str,
+        username: str,
+        token_hash: str,
+        now: datetime,
+        expires_at: datetime | None = None,
+    ) -> None:
+        """Record a token (by its hash) for an existing user; it never expires without
+        ``expires_at``."""
         if self.get_user(username) is None:
             raise UnknownUserError(
                 f"no user named {username!r}; create it first with `pauta users create`"
             )
         stmt = sa.insert(api_tokens).values(
-            id=token_id, username=username, token_hash=token_hash, created_at=now
+            id=token_id,
+            username=username,
+            token_hash=token_hash,
+            created_at=now,
+            expires_at=expires_at,
         )
         with self._writer.begin() as conn:
             conn.execute(stmt)
@@ -143,7 +156,7 @@ class AuthStore:
     def list_tokens(self, username: str | None = None) -> list[TokenRecord]:
         """Tokens (of one user, or of everyone), oldest first."""
         t = api_tokens.c
-        query = sa.select(t.id, t.username, t.created_at, t.last_used_at).order_by(
+        query = sa.select(t.id, t.username, t.created_at, t.last_used_at, t.expires_at).order_by(
             t.created_at, t.id
         )
         if username is not None:
@@ -157,11 +170,15 @@ class AuthStore:
             deleted = conn.execute(sa.delete(api_tokens).where(api_tokens.c.id == token_id))
         return deleted.rowcount == 1
 
-    def user_for_token(self, token_hash: str, now: datetime) -> UserRecord | None:
-        """The user a token belongs to (recording its use), or None for an unknown token."""
+    def token_owner(
+        self, token_hash: str, now: datetime
+    ) -> tuple[UserRecord, datetime | None] | None:
+        """The user a token belongs to and when the token expires (None: never), or None for
+        an unknown token. The use of a live token is recorded; the caller refuses an expired
+        one (and can say why)."""
         t, u = api_tokens.c, users.c
         query = (
-            sa.select(t.id, t.last_used_at, u.username, u.role, u.created_at)
+            sa.select(t.id, t.last_used_at, t.expires_at, u.username, u.role, u.created_at)
             .join(users, u.username == t.username)
             .where(t.token_hash == token_hash)
         )
@@ -169,10 +186,12 @@ class AuthStore:
             row = conn.execute(query).first()
         if row is None:
             return None
-        if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+        live = row.expires_at is None or now < row.expires_at
+        stale = row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION
+        if live and stale:
             with self._writer.begin() as conn:
                 conn.execute(sa.update(api_tokens).where(t.id == row.id).values(last_used_at=now))
-        return UserRecord(row.username, row.role, row.created_at)
+        return UserRecord(row.username, row.role, row.created_at), row.expires_at
 
     # sessions ----------------------------------------------------------------------------------
     def add_session(
