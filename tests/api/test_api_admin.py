@@ -186,3 +186,16 @@ def test_roles_are_changed_at_once_but_never_the_last_admins(
     assert "last admin" in demote.json()["detail"]
     nobody = client.put("/api/v1/users/nobody/role", json=promote, headers=as_admin)
     assert nobody.status_code == 404
+
+
+def test_guessing_your_current_password_is_locked_out(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    url, as_viewer = "/api/v1/users/viewer/password", bearer(tokens["viewer"])
+    guess = {"password": "a new password", "current_password": "a guess"}
+    for _ in range(5):
+        assert client.put(url, json=guess, headers=as_viewer).status_code == 403
+    locked = client.put(url, json=guess, headers=as_viewer)
+    assert locked.status_code == 429
+    assert int(locked.headers["retry-after"]) >= 1
+    assert "too many wrong passwords" in locked.json()["detail"]

@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx2 import Response
 from ui_seed import seed_runs
 
 from pauta.api.auth import create_user
+from pauta.api.logins import LoginGuard
+from pauta.core.clock import FrozenClock
 from pauta.core.settings import Settings
 from pauta.store.repository import Store
 from pauta.ui import queries
@@ -118,6 +121,34 @@ def test_a_login_posted_without_this_sites_form_is_refused(app_client: TestClien
     assert again.status_code == 303
     assert again.headers["location"] == "/runs"
     assert "pauta_session" in again.cookies
+
+
+def test_repeated_failed_logins_lock_out_for_a_while(app_client: TestClient) -> None:
+    clock = FrozenClock()
+    app_client.app.state.logins = LoginGuard(clock)  # type: ignore[attr-defined]
+
+    def attempt(password: str) -> Response:
+        data = {"username": "olga", "password": password, "login_token": login_token(app_client)}
+        return app_client.post("/login", data=data, follow_redirects=False)
+
+    for _ in range(5):
+        assert attempt("a guess").status_code == 401
+    locked = attempt("another guess")
+    assert locked.status_code == 429
+    assert locked.headers["retry-after"] == "1"
+    assert "Too many wrong passwords" in locked.text
+    # while locked out even the right password is refused: it is not checked at all
+    assert attempt(PASSWORD).status_code == 429
+    clock.advance(1)
+    assert attempt("yet another").status_code == 401
+    assert attempt(PASSWORD).headers["retry-after"] == "2"  # 1 s, 2 s, 4 s...
+    clock.advance(2)
+    assert attempt(PASSWORD).status_code == 303
+    app_client.cookies.clear()  # logged out again
+    # the success reset the count: five free attempts again
+    for _ in range(5):
+        assert attempt("a guess").status_code == 401
+    assert attempt("a guess").status_code == 429
 
 
 @pytest.mark.parametrize(

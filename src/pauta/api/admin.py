@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Request, Response
+from starlette.concurrency import run_in_threadpool
 
-from pauta.api import auth
+from pauta.api import auth, logins
 from pauta.api.deps import Admin, StoreDep, Viewer
 from pauta.api.schemas import (
+    Error,
     Me,
     NewPassword,
     NewRole,
@@ -74,18 +76,29 @@ def set_role(username: Username, new: NewRole, user: Admin, store: StoreDep) -> 
     return {"username": changed.username, "role": changed.role}
 
 
-@router.put("/users/{username}/password", status_code=204, tags=["users"])
-def set_password(username: Username, new: NewPassword, user: Viewer, store: StoreDep) -> Response:
+@router.put(
+    "/users/{username}/password",
+    status_code=204,
+    tags=["users"],
+    responses={
+        429: {"model": Error, "description": "Too many wrong current passwords: see Retry-After."},
+        503: {"model": Error, "description": "Busy checking other passwords: retry shortly."},
+    },
+)
+async def set_password(
+    username: Username, new: NewPassword, user: Viewer, store: StoreDep, request: Request
+) -> Response:
     """Set the password of `username` and end that user's sessions; API tokens keep working.
 
-    Your own password needs `current_password` (403 when it is wrong); an admin resets
-    another user's without it."""
+    Your own password needs `current_password` (403 when it is wrong; 429 after repeated
+    wrong ones); an admin resets another user's without it."""
     if username == user.username:
-        auth.change_own_password(store, username, new.current_password, new.password)
-    elif user.may("admin"):
-        auth.change_password(store, username, new.password)
-    else:
+        guard = logins.guard_of(request)
+        address = logins.client_address(request)
+        await guard.confirm(store, username, new.current_password, address)
+    elif not user.may("admin"):
         raise HTTPException(403, "only an admin may set another user's password")
+    await run_in_threadpool(auth.change_password, store, username, new.password)
     return Response(status_code=204)
 
 

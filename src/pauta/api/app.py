@@ -18,8 +18,10 @@ from fastapi.responses import JSONResponse, Response
 
 from pauta.api import admin, errors, flows, metrics, runs, tasks
 from pauta.api.auth import require_role, verify_csrf
+from pauta.api.logins import LoginGuard
 from pauta.api.schemas import Error, Health
 from pauta.app.catalog import catalog
+from pauta.core.clock import get_clock
 from pauta.core.settings import Settings
 from pauta.scheduling.discovery import flows_folder
 from pauta.store.repository import Store
@@ -63,6 +65,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
         yield
+        app.state.logins.close()
         if own_store:
             opened.close()
 
@@ -80,6 +83,7 @@ def create_app(
     app.state.flows_dir = (flows_dir or flows_folder()).expanduser().absolute()
     app.state.ready = threading.Event()
     app.state.ready.set()
+    app.state.logins = LoginGuard(get_clock())
     errors.install(app)
 
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(verify_csrf)], responses=_ERRORS)

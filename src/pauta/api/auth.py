@@ -96,17 +96,6 @@ def change_password(store: Store, username: str, password: str) -> int:
     return auth.end_sessions(username)
 
 
-def change_own_password(store: Store, username: str, current: str | None, password: str) -> int:
-    """Change your own password, which needs the current one: whoever holds a stolen token or
-    an unattended session must not be able to take over the account. WrongPasswordError when
-    the current password does not match; see ``change_password``."""
-    if not current:
-        raise AuthError("changing your own password needs your current password")
-    if authenticate(store, username, current) is None:
-        raise WrongPasswordError("the current password is wrong")
-    return change_password(store, username, password)
-
-
 def set_role(store: Store, username: str, role: str) -> User:
     """Give a user another role (it applies to its sessions and tokens at once); never take
     the last admin's away."""
@@ -212,8 +201,16 @@ def ensure_admin(store: Store) -> str | None:
     return password
 
 
+def login_record(store: Store, username: str) -> tuple[User, str] | None:
+    """The user of this name and its password hash, or None; for checking the password
+    elsewhere (``pauta.api.logins``)."""
+    record = _auth(store).get_user(username)
+    return (User(record.username, record.role), record.password_hash) if record else None
+
+
 def authenticate(store: Store, username: str, password: str) -> User | None:
-    """The user with this name and password, or None."""
+    """The user with this name and password, or None. Checks the password on the calling
+    thread: request handlers go through ``pauta.api.logins`` instead."""
     record = _auth(store).get_user(username)
     if not security.check_password(record.password_hash if record else None, password):
         return None

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from pauta.api.auth import AuthError, WrongPasswordError
+from pauta.api.logins import LoginBusyError, LoginThrottledError
 from pauta.app.catalog import UnknownFlowError
 from pauta.app.runs import BadCursorError, RunStateError, UnknownTaskError
 from pauta.core.errors import ParameterError, PautaError, RunNotFoundError
@@ -65,6 +66,14 @@ async def _pauta_error(request: Request, exc: Exception) -> JSONResponse:
         return invalid(items, text)
     if isinstance(exc, BadCursorError):
         return invalid([_item(("query", "cursor"), text, "cursor")], text)
+    if isinstance(exc, LoginThrottledError):
+        return JSONResponse(
+            {"detail": text}, status_code=429, headers={"Retry-After": str(exc.retry_after)}
+        )
+    if isinstance(exc, LoginBusyError):
+        return JSONResponse(
+            {"detail": text}, status_code=503, headers={"Retry-After": str(exc.retry_after)}
+        )
     if isinstance(exc, WrongPasswordError):
         return JSONResponse({"detail": text}, status_code=403)
     if isinstance(exc, AuthError):
