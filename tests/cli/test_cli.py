@@ -105,6 +105,20 @@ def test_params_file_values_are_typed(tmp_path: Path) -> None:
     assert view["result_preview"] == "'hello bo x2 on 2026-11-23'"
 
 
+@pytest.mark.parametrize("command", ["run", "trigger"])
+def test_parameters_over_the_limit_exit_two_and_say_how_to_pass_large_data(
+    tmp_path: Path, command: str
+) -> None:
+    home = tmp_path / "home"
+    params = tmp_path / "params.json"
+    params.write_text(json.dumps({"name": "x" * 70_000}))
+    result = pauta(home, command, f"{FLOWS}:greet", "--params-file", str(params))
+    assert result.returncode == 2, result.stderr
+    assert "over the limit of 64 KiB" in result.stderr
+    assert "path or URI" in result.stderr
+    assert runs(home) == []
+
+
 def test_a_file_with_several_flows_lists_them(tmp_path: Path) -> None:
     result = pauta(tmp_path / "home", "run", str(FLOWS))
     assert result.returncode == 2

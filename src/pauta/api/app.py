@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse, Response
 
 from pauta.api import admin, errors, flows, metrics, runs, tasks
 from pauta.api.auth import require_role, verify_csrf
+from pauta.api.limits import BodyLimit
 from pauta.api.logins import LoginGuard
 from pauta.api.schemas import Error, Health
 from pauta.app.catalog import catalog
@@ -40,6 +41,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": Error, "description": "The user's role may not do this, or no CSRF token."},
     404: {"model": Error, "description": "Unknown flow, run, task or user."},
     409: {"model": Error, "description": "The state of the run or flow does not allow it."},
+    413: {"model": Error, "description": "The body is over the limit (see docs/api.md)."},
 }
 
 
@@ -84,6 +86,11 @@ def create_app(
     app.state.ready = threading.Event()
     app.state.ready.set()
     app.state.logins = LoginGuard(get_clock())
+    app.add_middleware(
+        BodyLimit,
+        authenticated_bytes=settings.max_request_bytes,
+        params_bytes=settings.max_params_bytes,
+    )
     errors.install(app)
 
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(verify_csrf)], responses=_ERRORS)

@@ -238,6 +238,18 @@ def user_for_token(store: Store, token: str) -> User | None:
     return User(record.username, record.role)
 
 
+def has_credentials(store: Store, authorization: str, session_cookie: str) -> bool:
+    """Whether an ``Authorization`` header value or a session cookie is valid now (a live
+    bearer token, a live session); for limits applied before a route checks them."""
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        try:
+            return user_for_token(store, token.strip()) is not None
+        except ExpiredTokenError:
+            return False
+    return bool(session_cookie) and session_user(store, session_cookie) is not None
+
+
 # sessions -------------------------------------------------------------------------------------
 def start_session(store: Store, user: User) -> tuple[str, str]:
     """A new session for ``user``: (token for the cookie, CSRF token)."""

@@ -73,10 +73,13 @@ def trigger(
 ) -> dict[str, Any]:
     """Queue a run of the flow with `{"params": {...}}`; a worker runs it.
 
-    A bad parameter is a 422 whose `detail` names it (`field` is `params.NAME`).
+    A bad parameter is a 422 whose `detail` names it (`field` is `params.NAME`); so are
+    parameters over 64 KiB of JSON (`PAUTA_MAX_PARAMS_BYTES`): pass large data as a path or URI.
     """
     params = body.params if body is not None else {}
-    record = trigger_run(store, request.app.state.flows_dir, flow, params, trigger="api")
+    limit = request.app.state.settings.max_params_bytes
+    flows_dir = request.app.state.flows_dir
+    record = trigger_run(store, flows_dir, flow, params, trigger="api", max_params_bytes=limit)
     return app_runs.run_view(record)
 
 

@@ -62,6 +62,7 @@ def run(
     )
 
     from pauta.app.flows import resolve_flow
+    from pauta.app.triggering import check_params_size
     from pauta.engine.runner import Runner
 
     with user_errors():
@@ -69,6 +70,7 @@ def run(
         values = flow.parameters.validate(from_file) if from_file else {}
         typed = flow.parameters.validate({**from_file, **strings}, from_strings=True)
         values.update(typed)
+        check_params_size(flow.name, flow.parameters.to_json(values), settings.max_params_bytes)
     runner = Runner(
         settings,
         capacity=capacity,
