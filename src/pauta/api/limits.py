@@ -5,7 +5,9 @@ FastAPI reads a route's body before its dependencies check the credentials, so w
 an anonymous client could make the server read (and hold) 50 MB only to answer 401. This ASGI
 middleware counts the bytes as they arrive, streamed or not (a ``Content-Length`` is checked
 up front, a chunked body chunk by chunk), and answers 413 past the limit. Credentials are
-looked up only when a body grows past the anonymous limit.
+looked up only when a body grows past the anonymous limit. A body that does not arrive whole
+within ``BODY_TIMEOUT_S`` is answered 408: a client cannot hold a request open by sending its
+body slowly, or never.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from pauta.core.settings import DEFAULT_MAX_PARAMS_BYTES, describe_size
 
 ANONYMOUS_BODY_BYTES = 64 * 1024
 """The largest body read from a request without valid credentials (a login form is ~200 bytes)."""
+BODY_TIMEOUT_S = 20.0
+"""A body must arrive whole within this long of being first read: 1 MiB needs 52 KiB/s."""
 
 CredentialsCheck = Callable[[Scope], Awaitable[bool]]
 
@@ -47,9 +51,11 @@ class BodyLimit:
         authenticated_bytes: int,
         anonymous_bytes: int = ANONYMOUS_BODY_BYTES,
         params_bytes: int = DEFAULT_MAX_PARAMS_BYTES,
+        body_timeout_s: float = BODY_TIMEOUT_S,
         credentials: CredentialsCheck = has_valid_credentials,
     ) -> None:
         self.app = app
+        self.body_timeout_s = body_timeout_s
         self.authenticated_bytes = authenticated_bytes
         self.params_bytes = params_bytes
         self.anonymous_bytes = min(anonymous_bytes, authenticated_bytes)
@@ -74,10 +80,21 @@ class BodyLimit:
             await self._refuse(await allowed())(scope, receive, send)
             return
         received = 0
+        deadline: float | None = None
+        complete = False
 
         async def counted() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, deadline, complete
+            if complete:  # past the body: a wait for the client to go away, unbounded
+                return await receive()
+            now = anyio.current_time()
+            deadline = deadline if deadline is not None else now + self.body_timeout_s
+            message: Message | None = None
+            with anyio.move_on_after(deadline - now):
+                message = await receive()
+            if message is None:
+                raise HTTPException(408, self._too_slow(), headers=_CLOSE)
+            complete = message["type"] != "http.request" or not message.get("more_body", False)
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.anonymous_bytes and received > await allowed():
@@ -98,6 +115,9 @@ class BodyLimit:
             f"(PAUTA_MAX_REQUEST_BYTES); run parameters may take "
             f"{describe_size(self.params_bytes)} of JSON: pass large data as a path or URI"
         )
+
+    def _too_slow(self) -> str:
+        return f"the request body did not arrive within {self.body_timeout_s:g} s"
 
     def _refuse(self, limit: int) -> ASGIApp:
         return JSONResponse({"detail": self._reason(limit)}, status_code=413, headers=_CLOSE)
