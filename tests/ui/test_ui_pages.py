@@ -18,6 +18,7 @@ from pauta.api.logins import LoginGuard
 from pauta.core.clock import FrozenClock
 from pauta.core.settings import Settings
 from pauta.store.repository import Store
+from pauta.store.tables import flow_runs
 from pauta.ui import queries
 from pauta.ui.app import create_app
 from pauta.ui.session import safe_next
@@ -213,6 +214,24 @@ def test_the_trigger_form_validates_and_queues_a_run(app_client: TestClient, sto
     page = app_client.get(f"/runs/{run_id}").text
     assert f'hx-get="/runs/{run_id}/live"' in page
     assert 'hx-trigger="every 1s"' in app_client.get(f"/runs/{run_id}/live").text
+
+
+def test_the_polled_run_fragment_does_not_carry_huge_parameters(
+    app_client: TestClient, sqlite_store: Store
+) -> None:
+    log_in(app_client, "vera")
+    big = {"n": 1, "label": "y" * 60_000}
+    [run_id] = seed_runs(sqlite_store, ["simple"], 1, tasks=False)
+    with sqlite_store.engine.begin() as conn:
+        conn.execute(
+            flow_runs.update().where(flow_runs.c.id == run_id).values(params=big, state="RUNNING")
+        )
+    for url in (f"/runs/{run_id}/live", f"/runs/{run_id}"):
+        answer = app_client.get(url)
+        assert answer.status_code == 200
+        assert "y" * 1000 not in answer.text, url
+        assert f'href="/api/v1/runs/{run_id}"' in answer.text  # where to read them all
+        assert "&#34;n&#34;: 1" in answer.text or '"n": 1' in answer.text
 
 
 def test_forms_need_the_csrf_token_and_the_operator_role(

@@ -47,13 +47,16 @@ def _page(store: Any, flow: str | None, query: RunQuery) -> Any:
         cursor=query.cursor,
         offset=query.offset,
     )
-    views = [app_runs.run_view(r) for r in page.runs]
+    views = [app_runs.listed_run_view(r) for r in page.runs]
     return fast_json({"runs": views, "next_cursor": page.next_cursor})
 
 
 @router.get("/runs", response_model=RunPage)
 def list_runs(user: Viewer, store: StoreDep, query: RunQueryDep, flow: Filter = None) -> Any:
-    """Runs, newest first, filtered by flow, state and trigger; one page at a time."""
+    """Runs, newest first, filtered by flow, state and trigger; one page at a time.
+
+    Parameters over 1 KiB of JSON are summarised (`params_truncated`); `GET /runs/{run_id}`
+    has them all."""
     return _page(store, flow, query)
 
 

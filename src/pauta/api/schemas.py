@@ -23,6 +23,11 @@ class Run(_Out):
     flow: str
     state: str
     params: Json
+    params_truncated: bool = Field(
+        False,
+        description="In listings, true when large parameters were summarised: the run's own "
+        "endpoint has them all.",
+    )
     logical_date: str
     interval_start: str | None = None
     interval_end: str | None = None

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from pauta.app.logs import read_logs
-from pauta.app.runs import cancel_run, queue_resume, show_run
+from pauta.app.runs import cancel_run, listed_params, queue_resume, show_run
 from pauta.app.tasks import retry_task
 from pauta.core.clock import utcnow
 from pauta.core.errors import PautaError, RunNotFoundError
@@ -58,8 +58,12 @@ def run_context(request: Request, run_id: str) -> dict[str, Any]:
     store = store_of(request)
     view = show_run(store, run_id)
     attempts = store.list_attempts(view["id"])
+    # the live part is polled every second: it carries a summary of large parameters
+    params, params_cut = listed_params(view["id"], view["params"])
     return {
         "run": view,
+        "params": params,
+        "params_cut": params_cut,
         "graph": graph_data(view["tasks"]),
         "gantt": gantt(attempts, utcnow()),
         "live": view["state"] not in FLOW_TERMINAL,
