@@ -88,6 +88,7 @@ def test_run_parameters_have_a_limit_that_says_what_to_do(
     reply = client.post(TRIGGER, json={"params": {"name": name}}, headers=as_admin)
     assert reply.status_code == 422
     message = reply.json()["message"]
+    assert reply.json()["detail"][0]["field"] == "params"
     assert "64 KiB" in message
     assert "path or URI" in message
     fits = client.post(TRIGGER, json={"params": {"name": "x" * 60 * KIB}}, headers=as_admin)

@@ -52,8 +52,7 @@ def check_params_size(flow_name: str, params_json: Any, limit: int) -> None:
         raise ParameterError(
             f"the parameters of flow {flow_name!r} are {describe_size(size)} of JSON, over the "
             f"limit of {describe_size(limit)} (PAUTA_MAX_PARAMS_BYTES): pass large data as a "
-            "path or URI that the flow reads, not as the data itself",
-            errors=[{"param": "params", "error": f"over {describe_size(limit)} of JSON"}],
+            "path or URI that the flow reads, not as the data itself"
         )
 
 
