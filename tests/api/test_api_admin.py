@@ -106,12 +106,13 @@ def test_passwords_are_changed_and_sessions_end(
 ) -> None:
     session, _csrf = auth.start_session(store, auth.User("viewer", "viewer"))
     as_viewer, as_operator = bearer(tokens["viewer"]), bearer(tokens["operator"])
-    new = {"password": "another long one"}
+    new = {"password": "another long one", "current_password": PASSWORD}
     # yourself, or anyone for an admin; not someone else's as an operator
     denied = client.put("/api/v1/users/viewer/password", json=new, headers=as_operator)
     assert denied.status_code == 403
-    weak = client.put("/api/v1/users/viewer/password", json={"password": "x"}, headers=as_viewer)
-    assert weak.status_code == 422
+    weak = {"password": "x", "current_password": PASSWORD}
+    weak_reply = client.put("/api/v1/users/viewer/password", json=weak, headers=as_viewer)
+    assert weak_reply.status_code == 422
     changed = client.put("/api/v1/users/viewer/password", json=new, headers=as_viewer)
     assert changed.status_code == 204
     assert auth.authenticate(store, "viewer", "another long one") == auth.User("viewer", "viewer")
@@ -120,6 +121,30 @@ def test_passwords_are_changed_and_sessions_end(
     assert client.get("/api/v1/me", headers=as_viewer).status_code == 200  # tokens kept
     nobody = client.put("/api/v1/users/nobody/password", json=new, headers=bearer(tokens["admin"]))
     assert nobody.status_code == 404
+
+
+def test_your_own_password_needs_the_current_one(
+    client: TestClient, tokens: dict[str, str], store: Store
+) -> None:
+    # A stolen token must not become the account: changing your own password asks for the
+    # current one, admins included; an admin resets somebody else's without it.
+    as_viewer, as_admin = bearer(tokens["viewer"]), bearer(tokens["admin"])
+    url = "/api/v1/users/viewer/password"
+    missing = client.put(url, json={"password": "stolen token pw"}, headers=as_viewer)
+    assert missing.status_code == 422
+    assert "current password" in missing.json()["message"]
+    wrong = {"password": "stolen token pw", "current_password": "a guess at it"}
+    refused = client.put(url, json=wrong, headers=as_viewer)
+    assert refused.status_code == 403
+    assert "current password is wrong" in refused.json()["detail"]
+    assert auth.authenticate(store, "viewer", PASSWORD) is not None  # unchanged
+    own_admin = client.put(
+        "/api/v1/users/admin/password", json={"password": "new admin pw"}, headers=as_admin
+    )
+    assert own_admin.status_code == 422
+    reset = client.put(url, json={"password": "reset by admin"}, headers=as_admin)
+    assert reset.status_code == 204
+    assert auth.authenticate(store, "viewer", "reset by admin") is not None
 
 
 def test_users_are_deleted_with_their_tokens_but_never_the_last_admin(
@@ -161,3 +186,16 @@ def test_roles_are_changed_at_once_but_never_the_last_admins(
     assert "last admin" in demote.json()["detail"]
     nobody = client.put("/api/v1/users/nobody/role", json=promote, headers=as_admin)
     assert nobody.status_code == 404
+
+
+def test_guessing_your_current_password_is_locked_out(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    url, as_viewer = "/api/v1/users/viewer/password", bearer(tokens["viewer"])
+    guess = {"password": "a new password", "current_password": "a guess"}
+    for _ in range(5):
+        assert client.put(url, json=guess, headers=as_viewer).status_code == 403
+    locked = client.put(url, json=guess, headers=as_viewer)
+    assert locked.status_code == 429
+    assert int(locked.headers["retry-after"]) >= 1
+    assert "too many wrong passwords" in locked.json()["detail"]

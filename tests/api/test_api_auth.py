@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from api_support import PASSWORD, add_run, bearer
 from fastapi.testclient import TestClient
 
 from pauta.api import auth
+from pauta.core.clock import FrozenClock, set_clock
 from pauta.core.states import FlowRunState
 from pauta.store.repository import Store
 
@@ -181,3 +185,50 @@ def test_tokens_for_yourself_or_as_admin(client: TestClient, tokens: dict[str, s
     assert other.status_code == 403
     missing = client.post("/api/v1/users/nobody/tokens", headers=bearer(tokens["admin"]))
     assert missing.status_code == 404
+
+
+@pytest.fixture
+def frozen() -> Iterator[FrozenClock]:
+    clock = FrozenClock(datetime(2026, 3, 1, tzinfo=UTC))
+    previous = set_clock(clock)
+    yield clock
+    set_clock(previous)
+
+
+def test_an_expired_token_is_401_saying_so(
+    client: TestClient, tokens: dict[str, str], frozen: FrozenClock
+) -> None:
+    as_viewer = bearer(tokens["viewer"])
+    made = client.post("/api/v1/users/viewer/tokens", json={"expires": "12h"}, headers=as_viewer)
+    assert made.status_code == 201
+    assert made.json()["expires_at"] == "2026-03-01T12:00:00+00:00"
+    short = bearer(made.json()["token"])
+    listed = client.get("/api/v1/users/viewer/tokens", headers=as_viewer).json()
+    assert sorted(t["expires_at"] or "never" for t in listed) == [
+        "2026-03-01T12:00:00+00:00",
+        "never",
+    ]
+    frozen.advance(hours=11, minutes=59)
+    assert client.get("/api/v1/me", headers=short).status_code == 200
+    frozen.advance(minutes=1)
+    expired = client.get("/api/v1/me", headers=short)
+    assert expired.status_code == 401
+    assert "expired" in expired.json()["detail"]
+    assert client.get("/api/v1/me", headers=as_viewer).status_code == 200  # no expiry
+    bad = client.post("/api/v1/users/viewer/tokens", json={"expires": "soon"}, headers=as_viewer)
+    assert bad.status_code == 422
+    assert "90d" in bad.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("text", "delta"),
+    [("90d", timedelta(days=90)), ("12h", timedelta(hours=12)), ("30m", timedelta(minutes=30))],
+)
+def test_token_lifetimes_are_read(text: str, delta: timedelta) -> None:
+    assert auth.parse_lifetime(text) == delta
+
+
+@pytest.mark.parametrize("text", ["", "90", "d", "-1d", "0d", "1.5h", "3y", "99999999999d"])
+def test_bad_token_lifetimes_are_refused(text: str) -> None:
+    with pytest.raises(auth.AuthError, match="like 90d, 12h or 30m"):
+        auth.parse_lifetime(text)

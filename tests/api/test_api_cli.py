@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,30 @@ def test_users_create_list_and_tokens(home: Path) -> None:
         assert auth.user_for_token(store, value) is None
     assert cli.invoke(main, ["tokens", "revoke", token_id]).exit_code == 2
     assert "no API tokens" in cli.invoke(main, ["tokens", "list"]).output
+
+
+def test_tokens_may_expire(home: Path) -> None:
+    cli = CliRunner()
+    args = ["users", "create", "ada", "--role", "viewer", "--password", "x" * 9]
+    assert cli.invoke(main, args).exit_code == 0
+    made = cli.invoke(main, ["tokens", "create", "ada", "--expires", "90d"])
+    assert made.exit_code == 0, made.output
+    assert "expires" in made.stderr
+    assert cli.invoke(main, ["tokens", "create", "ada"]).exit_code == 0
+    listed = json.loads(cli.invoke(main, ["tokens", "list", "ada", "--json"]).output)
+    [expiring] = [t for t in listed if t["expires_at"]]
+    created = datetime.fromisoformat(expiring["created_at"])
+    assert datetime.fromisoformat(expiring["expires_at"]) - created == timedelta(days=90)
+    table = cli.invoke(main, ["tokens", "list"]).output.splitlines()
+    assert any(f"expires {expiring['expires_at']}" in line for line in table)
+    assert any("never expires" in line for line in table)
+    with _store() as store:
+        auth.issue_token(store, "ada", timedelta(minutes=-1))  # as if created long ago
+    table = cli.invoke(main, ["tokens", "list"]).output
+    assert "\texpired " in table
+    bad = cli.invoke(main, ["tokens", "create", "ada", "--expires", "3 months"])
+    assert bad.exit_code == 2
+    assert "like 90d, 12h or 30m" in bad.output
 
 
 def test_users_password_and_delete(home: Path) -> None:

@@ -8,6 +8,7 @@ import re
 
 from api_support import assert_secure
 from fastapi.testclient import TestClient
+
 from pauta.api.docs import ASSETS, STATIC
 
 VENDOR = STATIC / "vendor"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from api_support import assert_secure, bearer
 from fastapi.testclient import TestClient
+
 from pauta.api.headers import CONTENT_SECURITY_POLICY, SECURITY_HEADERS
 
 

@@ -117,6 +117,27 @@ def test_runs_list_pages_with_a_cursor_or_an_offset(
     assert [r["id"] for r in page["runs"]] == newest_first[4:6]
 
 
+def test_listings_summarise_large_parameters_and_the_run_has_them_all(
+    client: TestClient, as_admin: dict[str, str], store: Store
+) -> None:
+    big = {"name": "x" * 60_000, "times": 2, "rows": list(range(5000))}
+    large = add_run(store, params=big)
+    small = add_run(store, params={"name": "ada"})
+    for url in ("/api/v1/runs", "/api/v1/flows/greet/runs"):
+        reply = client.get(url, headers=as_admin)
+        assert len(reply.content) < 8 * 1024  # two runs, not 80 KB of parameters
+        listed = {r["id"]: r for r in reply.json()["runs"]}
+        assert listed[small.id]["params"] == {"name": "ada"}
+        assert listed[small.id]["params_truncated"] is False
+        shown = listed[large.id]
+        assert shown["params_truncated"] is True
+        assert shown["params"]["times"] == 2  # small values stay
+        assert "58.6 KiB" in shown["params"]["name"]
+        assert f"/api/v1/runs/{large.id}" in shown["params"]["name"]
+    detail = client.get(f"/api/v1/runs/{large.id}", headers=as_admin).json()
+    assert detail["params"] == big
+
+
 @pytest.mark.parametrize(
     "query",
     [

@@ -116,6 +116,20 @@ def test_params_file_values_are_typed(tmp_path: Path) -> None:
     assert view["result_preview"] == "'hello bo x2 on 2026-11-23'"
 
 
+@pytest.mark.parametrize("command", ["run", "trigger"])
+def test_parameters_over_the_limit_exit_two_and_say_how_to_pass_large_data(
+    tmp_path: Path, command: str
+) -> None:
+    home = tmp_path / "home"
+    params = tmp_path / "params.json"
+    params.write_text(json.dumps({"name": "x" * 70_000}))
+    result = pauta(home, command, f"{FLOWS}:greet", "--params-file", str(params))
+    assert result.returncode == 2, result.stderr
+    assert "over the limit of 64 KiB" in result.stderr
+    assert "path or URI" in result.stderr
+    assert runs(home) == []
+
+
 def test_a_file_with_several_flows_lists_them(tmp_path: Path) -> None:
     result = pauta(tmp_path / "home", "run", str(FLOWS))
     assert result.returncode == 2
@@ -428,25 +442,6 @@ def test_the_home_and_its_files_are_private_under_umask_022(tmp_path: Path) -> N
     env.pop("PAUTA_DATABASE_URL", None)
     result = subprocess.run(
         [sys.executable, "-m", "pauta", "run", f"{flows}:private", "--json"],
-
-
-def _modules_loaded_by(home: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
-    """Run `pauta ARGS` in a process that lists, as it exits, which heavy packages it loaded."""
-    heavy = ("rich", "alembic", "fastapi", "starlette", "uvicorn", "jinja2")
-    report = home.parent / "modules.json"
-    code = (
-        "import atexit, json, sys\n"
-        f"heavy, report = {heavy!r}, sys.argv[1]\n"
-        "atexit.register(lambda: open(report, 'w').write(json.dumps(\n"
-        "    sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))))\n"
-        "sys.argv = ['pauta', *sys.argv[2:]]\n"
-        "from pauta.cli import entry\n"
-        "entry()\n"
-    )
-    env = {**os.environ, "PAUTA_HOME": str(home)}
-    env.pop("PAUTA_DATABASE_URL", None)
-    result = subprocess.run(
-        [sys.executable, "-c", code, str(report), *args],
         capture_output=True,
         text=True,
         env=env,
@@ -621,6 +616,27 @@ def test_tables_show_states_whole_and_cut_the_detail(tmp_path: Path, columns: in
     assert "customer-39" in shown.stdout
 
 
+def _modules_loaded_by(home: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """Run `pauta ARGS` in a process that lists, as it exits, which heavy packages it loaded."""
+    heavy = ("rich", "alembic", "fastapi", "starlette", "uvicorn", "jinja2")
+    report = home.parent / "modules.json"
+    code = (
+        "import atexit, json, sys\n"
+        f"heavy, report = {heavy!r}, sys.argv[1]\n"
+        "atexit.register(lambda: open(report, 'w').write(json.dumps(\n"
+        "    sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))))\n"
+        "sys.argv = ['pauta', *sys.argv[2:]]\n"
+        "from pauta.cli import entry\n"
+        "entry()\n"
+    )
+    env = {**os.environ, "PAUTA_HOME": str(home)}
+    env.pop("PAUTA_DATABASE_URL", None)
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(report), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=90,
         cwd=home.parent,
     )
     return result, set(json.loads(report.read_text()))

@@ -100,7 +100,7 @@ COLUMNS = {
     "events": {"id", "kind", "name", "flow_run_id", "task_key", "state", "created_at"},
     "trigger_cursors": {"flow", "trigger", "position"},
     "users": {"username", "password_hash", "role", "created_at"},
-    "api_tokens": {"id", "username", "token_hash", "created_at", "last_used_at"},
+    "api_tokens": {"id", "username", "token_hash", "created_at", "last_used_at", "expires_at"},
     "sessions": {"id", "username", "csrf_token", "created_at", "expires_at"},
 }
 

@@ -13,13 +13,16 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from httpx2 import Response
 from ui_seed import TASKS, seed_runs
 
 from pauta.api.auth import create_user
 from pauta.api.headers import SECURITY_HEADERS
+from pauta.api.logins import LoginGuard
+from pauta.core.clock import FrozenClock
 from pauta.core.settings import Settings
 from pauta.store.repository import Store
-from pauta.store.tables import task_attempts
+from pauta.store.tables import flow_runs, task_attempts
 from pauta.ui import queries
 from pauta.ui.app import create_app
 from pauta.ui.session import safe_next
@@ -130,6 +133,34 @@ def test_a_login_posted_without_this_sites_form_is_refused(app_client: TestClien
     assert "pauta_session" in again.cookies
 
 
+def test_repeated_failed_logins_lock_out_for_a_while(app_client: TestClient) -> None:
+    clock = FrozenClock()
+    app_client.app.state.logins = LoginGuard(clock)  # type: ignore[attr-defined]
+
+    def attempt(password: str) -> Response:
+        data = {"username": "olga", "password": password, "login_token": login_token(app_client)}
+        return app_client.post("/login", data=data, follow_redirects=False)
+
+    for _ in range(5):
+        assert attempt("a guess").status_code == 401
+    locked = attempt("another guess")
+    assert locked.status_code == 429
+    assert locked.headers["retry-after"] == "1"
+    assert "Too many wrong passwords" in locked.text
+    # while locked out even the right password is refused: it is not checked at all
+    assert attempt(PASSWORD).status_code == 429
+    clock.advance(1)
+    assert attempt("yet another").status_code == 401
+    assert attempt(PASSWORD).headers["retry-after"] == "2"  # 1 s, 2 s, 4 s...
+    clock.advance(2)
+    assert attempt(PASSWORD).status_code == 303
+    app_client.cookies.clear()  # logged out again
+    # the success reset the count: five free attempts again
+    for _ in range(5):
+        assert attempt("a guess").status_code == 401
+    assert attempt("a guess").status_code == 429
+
+
 @pytest.mark.parametrize(
     ("given", "expected"),
     [
@@ -192,6 +223,24 @@ def test_the_trigger_form_validates_and_queues_a_run(app_client: TestClient, sto
     page = app_client.get(f"/runs/{run_id}").text
     assert f'hx-get="/runs/{run_id}/live"' in page
     assert 'hx-trigger="every 1s"' in app_client.get(f"/runs/{run_id}/live").text
+
+
+def test_the_polled_run_fragment_does_not_carry_huge_parameters(
+    app_client: TestClient, sqlite_store: Store
+) -> None:
+    log_in(app_client, "vera")
+    big = {"n": 1, "label": "y" * 60_000}
+    [run_id] = seed_runs(sqlite_store, ["simple"], 1, tasks=False)
+    with sqlite_store.engine.begin() as conn:
+        conn.execute(
+            flow_runs.update().where(flow_runs.c.id == run_id).values(params=big, state="RUNNING")
+        )
+    for url in (f"/runs/{run_id}/live", f"/runs/{run_id}"):
+        answer = app_client.get(url)
+        assert answer.status_code == 200
+        assert "y" * 1000 not in answer.text, url
+        assert f'href="/api/v1/runs/{run_id}"' in answer.text  # where to read them all
+        assert "&#34;n&#34;: 1" in answer.text or '"n": 1' in answer.text
 
 
 def test_forms_need_the_csrf_token_and_the_operator_role(

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Request, Response
+from starlette.concurrency import run_in_threadpool
 
-from pauta.api import auth
+from pauta.api import auth, logins
 from pauta.api.deps import Admin, StoreDep, Viewer
 from pauta.api.schemas import (
+    Error,
     Me,
     NewPassword,
     NewRole,
@@ -16,6 +18,7 @@ from pauta.api.schemas import (
     NewUser,
     Pool,
     PoolSize,
+    TokenOptions,
     TokenOut,
     UserOut,
 )
@@ -73,23 +76,45 @@ def set_role(username: Username, new: NewRole, user: Admin, store: StoreDep) -> 
     return {"username": changed.username, "role": changed.role}
 
 
-@router.put("/users/{username}/password", status_code=204, tags=["users"])
-def set_password(username: Username, new: NewPassword, user: Viewer, store: StoreDep) -> Response:
-    """Set the password of `username` (yourself, or anyone for an admin) and end that user's
-    sessions; API tokens keep working."""
-    if username != user.username and not user.may("admin"):
+@router.put(
+    "/users/{username}/password",
+    status_code=204,
+    tags=["users"],
+    responses={
+        429: {"model": Error, "description": "Too many wrong current passwords: see Retry-After."},
+        503: {"model": Error, "description": "Busy checking other passwords: retry shortly."},
+    },
+)
+async def set_password(
+    username: Username, new: NewPassword, user: Viewer, store: StoreDep, request: Request
+) -> Response:
+    """Set the password of `username` and end that user's sessions; API tokens keep working.
+
+    Your own password needs `current_password` (403 when it is wrong; 429 after repeated
+    wrong ones); an admin resets another user's without it."""
+    if username == user.username:
+        guard = logins.guard_of(request)
+        address = logins.client_address(request)
+        await guard.confirm(store, username, new.current_password, address)
+    elif not user.may("admin"):
         raise HTTPException(403, "only an admin may set another user's password")
-    auth.change_password(store, username, new.password)
+    await run_in_threadpool(auth.change_password, store, username, new.password)
     return Response(status_code=204)
 
 
 @router.post("/users/{username}/tokens", response_model=NewToken, status_code=201, tags=["users"])
-def create_token(username: Username, user: Viewer, store: StoreDep) -> dict[str, Any]:
-    """A new API token for `username` (yourself, or anyone for an admin); shown only once."""
+def create_token(
+    username: Username, user: Viewer, store: StoreDep, options: TokenOptions | None = None
+) -> dict[str, Any]:
+    """A new API token for `username` (yourself, or anyone for an admin); shown only once.
+    `expires` (like 90d, 12h, 30m) limits how long it works."""
     if username != user.username and not user.may("admin"):
         raise HTTPException(403, "only an admin may create tokens for another user")
-    token_id, token = auth.issue_token(store, username)
-    return {"username": username, "id": token_id, "token": token}
+    expires = options.expires if options is not None else None
+    lifetime = auth.parse_lifetime(expires) if expires is not None else None
+    issued = auth.issue_token(store, username, lifetime)
+    expires_at = issued.expires_at.isoformat() if issued.expires_at else None
+    return {"username": username, "id": issued.id, "token": issued.token, "expires_at": expires_at}
 
 
 TokenId = Annotated[str, Path(max_length=64, pattern=r"^[^\x00-\x1f]+$")]

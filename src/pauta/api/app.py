@@ -19,8 +19,11 @@ from fastapi.responses import JSONResponse, Response
 from pauta.api import admin, docs, errors, flows, metrics, runs, tasks
 from pauta.api.auth import require_role, verify_csrf
 from pauta.api.headers import SecurityHeaders
+from pauta.api.limits import BodyLimit
+from pauta.api.logins import LoginGuard
 from pauta.api.schemas import Error, Health
 from pauta.app.catalog import catalog
+from pauta.core.clock import get_clock
 from pauta.core.settings import Settings
 from pauta.scheduling.discovery import flows_folder
 from pauta.store.repository import Store
@@ -39,6 +42,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": Error, "description": "The user's role may not do this, or no CSRF token."},
     404: {"model": Error, "description": "Unknown flow, run, task or user."},
     409: {"model": Error, "description": "The state of the run or flow does not allow it."},
+    413: {"model": Error, "description": "The body is over the limit (see docs/api.md)."},
 }
 
 
@@ -64,6 +68,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
         yield
+        app.state.logins.close()
         if own_store:
             opened.close()
 
@@ -81,6 +86,12 @@ def create_app(
     app.state.flows_dir = (flows_dir or flows_folder()).expanduser().absolute()
     app.state.ready = threading.Event()
     app.state.ready.set()
+    app.state.logins = LoginGuard(get_clock())
+    app.add_middleware(
+        BodyLimit,
+        authenticated_bytes=settings.max_request_bytes,
+        params_bytes=settings.max_params_bytes,
+    )
     errors.install(app)
     docs.install(app, f"{API_PREFIX}/openapi.json")
     app.add_middleware(SecurityHeaders)

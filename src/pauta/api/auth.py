@@ -10,10 +10,11 @@ browser never adds a bearer token on its own.
 
 from __future__ import annotations
 
+import re
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Annotated
 
@@ -38,6 +39,10 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 class AuthError(PautaError):
     """A user, role or password is not acceptable."""
+
+
+class WrongPasswordError(AuthError):
+    """A password given to confirm a change does not match."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,28 +116,64 @@ def list_users(store: Store) -> list[dict[str, str | None]]:
     ]
 
 
-def issue_token(store: Store, username: str) -> tuple[str, str]:
-    """A new API token for ``username``: (its id, for listing and revoking; the token). Only
-    the token's hash is kept, so it is shown once."""
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A token just created: the only time the token itself is known."""
+
+    id: str
+    """For listing and revoking it."""
+    token: str
+    expires_at: datetime | None
+    """None: it never expires."""
+
+
+_LIFETIME = re.compile(r"([1-9][0-9]{0,5})([dhm])")
+_LIFETIME_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
+MAX_TOKEN_LIFETIME = timedelta(days=3650)
+
+
+def parse_lifetime(text: str) -> timedelta:
+    """A token lifetime such as ``90d``, ``12h`` or ``30m``. AuthError for anything else."""
+    found = _LIFETIME.fullmatch(text.strip())
+    lifetime = timedelta(**{_LIFETIME_UNITS[found[2]]: int(found[1])}) if found else None
+    if lifetime is None or lifetime > MAX_TOKEN_LIFETIME:
+        raise AuthError(
+            f"token lifetime {text!r} is not a whole number of days, hours or minutes like "
+            f"90d, 12h or 30m (at most {MAX_TOKEN_LIFETIME.days}d)"
+        )
+    return lifetime
+
+
+def issue_token(store: Store, username: str, lifetime: timedelta | None = None) -> IssuedToken:
+    """A new API token for ``username``, valid for ``lifetime`` (default: until revoked).
+    Only the token's hash is kept, so it is shown once."""
     token = security.new_token()
     token_id = security.new_token()[:16]
-    _auth(store).add_token(token_id, username, security.token_hash(token), utcnow())
-    return token_id, token
+    now = utcnow()
+    expires_at = now + lifetime if lifetime is not None else None
+    _auth(store).add_token(token_id, username, security.token_hash(token), now, expires_at)
+    return IssuedToken(token_id, token, expires_at)
 
 
 def create_token(store: Store, username: str) -> str:
-    """A new API token for ``username`` (see ``issue_token``)."""
-    return issue_token(store, username)[1]
+    """A new API token for ``username`` that never expires (see ``issue_token``)."""
+    return issue_token(store, username).token
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
 
 
 def list_tokens(store: Store, username: str | None = None) -> list[dict[str, str | None]]:
-    """API tokens (never the tokens themselves): id, username, created_at, last_used_at."""
+    """API tokens (never the tokens themselves): id, username, created_at, last_used_at,
+    expires_at (None: never)."""
     return [
         {
             "id": t.id,
             "username": t.username,
             "created_at": t.created_at.isoformat(),
-            "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
+            "last_used_at": _iso(t.last_used_at),
+            "expires_at": _iso(t.expires_at),
         }
         for t in _auth(store).list_tokens(username)
     ]
@@ -160,8 +201,16 @@ def ensure_admin(store: Store) -> str | None:
     return password
 
 
+def login_record(store: Store, username: str) -> tuple[User, str] | None:
+    """The user of this name and its password hash, or None; for checking the password
+    elsewhere (``pauta.api.logins``)."""
+    record = _auth(store).get_user(username)
+    return (User(record.username, record.role), record.password_hash) if record else None
+
+
 def authenticate(store: Store, username: str, password: str) -> User | None:
-    """The user with this name and password, or None."""
+    """The user with this name and password, or None. Checks the password on the calling
+    thread: request handlers go through ``pauta.api.logins`` instead."""
     record = _auth(store).get_user(username)
     if not security.check_password(record.password_hash if record else None, password):
         return None
@@ -169,9 +218,36 @@ def authenticate(store: Store, username: str, password: str) -> User | None:
     return User(record.username, record.role)
 
 
+class ExpiredTokenError(AuthError):
+    """An API token past its expiry."""
+
+
 def user_for_token(store: Store, token: str) -> User | None:
-    record = _auth(store).user_for_token(security.token_hash(token), utcnow())
-    return User(record.username, record.role) if record else None
+    """The user of an API token, or None for an unknown one; ExpiredTokenError when it
+    expired."""
+    now = utcnow()
+    found = _auth(store).token_owner(security.token_hash(token), now)
+    if found is None:
+        return None
+    record, expires_at = found
+    if expires_at is not None and now >= expires_at:
+        raise ExpiredTokenError(
+            f"the API token expired at {expires_at.isoformat()}; create a new one with "
+            f"`pauta tokens create {record.username} --expires 90d`"
+        )
+    return User(record.username, record.role)
+
+
+def has_credentials(store: Store, authorization: str, session_cookie: str) -> bool:
+    """Whether an ``Authorization`` header value or a session cookie is valid now (a live
+    bearer token, a live session); for limits applied before a route checks them."""
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        try:
+            return user_for_token(store, token.strip()) is not None
+        except ExpiredTokenError:
+            return False
+    return bool(session_cookie) and session_user(store, session_cookie) is not None
 
 
 # sessions -------------------------------------------------------------------------------------
@@ -243,7 +319,10 @@ def current_user(
     if request.headers.get("authorization"):
         if bearer is None:
             raise _unauthorized("the Authorization header must be 'Bearer TOKEN'")
-        user = user_for_token(store, bearer.credentials)
+        try:
+            user = user_for_token(store, bearer.credentials)
+        except ExpiredTokenError as exc:
+            raise _unauthorized(str(exc)) from None
         if user is None:
             raise _unauthorized("unknown API token; create one with `pauta tokens create USER`")
         request.state.auth, request.state.csrf = "bearer", None

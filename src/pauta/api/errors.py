@@ -16,7 +16,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from pauta.api.auth import AuthError
+from pauta.api.auth import AuthError, WrongPasswordError
+from pauta.api.logins import LoginBusyError, LoginThrottledError
 from pauta.app.catalog import UnknownFlowError
 from pauta.app.runs import BadCursorError, RunStateError, UnknownTaskError
 from pauta.core.errors import ParameterError, PautaError, RunNotFoundError
@@ -75,6 +76,16 @@ async def _pauta_error(request: Request, exc: Exception) -> JSONResponse:
         return invalid(items, text)
     if isinstance(exc, BadCursorError):
         return invalid([_item(("query", "cursor"), text, "cursor")], text)
+    if isinstance(exc, LoginThrottledError):
+        return JSONResponse(
+            {"detail": text}, status_code=429, headers={"Retry-After": str(exc.retry_after)}
+        )
+    if isinstance(exc, LoginBusyError):
+        return JSONResponse(
+            {"detail": text}, status_code=503, headers={"Retry-After": str(exc.retry_after)}
+        )
+    if isinstance(exc, WrongPasswordError):
+        return JSONResponse({"detail": text}, status_code=403)
     if isinstance(exc, AuthError):
         return invalid([_item(("body",), text, "auth")], text)
     if isinstance(exc, NOT_FOUND):

@@ -47,13 +47,16 @@ def _page(store: Any, flow: str | None, query: RunQuery) -> Any:
         cursor=query.cursor,
         offset=query.offset,
     )
-    views = [app_runs.run_view(r) for r in page.runs]
+    views = [app_runs.listed_run_view(r) for r in page.runs]
     return fast_json({"runs": views, "next_cursor": page.next_cursor})
 
 
 @router.get("/runs", response_model=RunPage)
 def list_runs(user: Viewer, store: StoreDep, query: RunQueryDep, flow: Filter = None) -> Any:
-    """Runs, newest first, filtered by flow, state and trigger; one page at a time."""
+    """Runs, newest first, filtered by flow, state and trigger; one page at a time.
+
+    Parameters over 1 KiB of JSON are summarised (`params_truncated`); `GET /runs/{run_id}`
+    has them all."""
     return _page(store, flow, query)
 
 
@@ -73,10 +76,13 @@ def trigger(
 ) -> dict[str, Any]:
     """Queue a run of the flow with `{"params": {...}}`; a worker runs it.
 
-    A bad parameter is a 422 whose `detail` names it (`field` is `params.NAME`).
+    A bad parameter is a 422 whose `detail` names it (`field` is `params.NAME`); so are
+    parameters over 64 KiB of JSON (`PAUTA_MAX_PARAMS_BYTES`): pass large data as a path or URI.
     """
     params = body.params if body is not None else {}
-    record = trigger_run(store, request.app.state.flows_dir, flow, params, trigger="api")
+    limit = request.app.state.settings.max_params_bytes
+    flows_dir = request.app.state.flows_dir
+    record = trigger_run(store, flows_dir, flow, params, trigger="api", max_params_bytes=limit)
     return app_runs.run_view(record)
 
 

@@ -23,6 +23,11 @@ class Run(_Out):
     flow: str
     state: str
     params: Json
+    params_truncated: bool = Field(
+        False,
+        description="In listings, true when large parameters were summarised: the run's own "
+        "endpoint has them all.",
+    )
     logical_date: str
     interval_start: str | None = None
     interval_end: str | None = None
@@ -169,12 +174,28 @@ class NewRole(BaseModel):
 class NewPassword(BaseModel):
     model_config = ConfigDict(extra="forbid")
     password: str = Field(min_length=8, max_length=1024)
+    current_password: str | None = Field(
+        None,
+        max_length=1024,
+        description="Your current password: needed to change your own, not for an admin "
+        "resetting another user's.",
+    )
+
+
+class TokenOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    expires: str | None = Field(
+        None,
+        max_length=16,
+        description="How long the token works, like 90d, 12h or 30m; without it, until revoked.",
+    )
 
 
 class NewToken(BaseModel):
     username: str
     id: str = Field(description="The token's id, to list or revoke it.")
     token: str = Field(description="The API token; it is shown only this once.")
+    expires_at: str | None = Field(None, description="When it stops working; null: never.")
 
 
 class TokenOut(BaseModel):
@@ -182,6 +203,7 @@ class TokenOut(BaseModel):
     username: str
     created_at: str
     last_used_at: str | None = None
+    expires_at: str | None = Field(None, description="When it stops working; null: never.")
 
 
 class Me(BaseModel):

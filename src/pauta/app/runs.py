@@ -20,6 +20,7 @@ from pauta.store.records import (
     TaskRunRecord,
 )
 from pauta.store.repository import Store
+from pauta.store.types import json_dumps
 
 
 class UnknownTaskError(PautaError):
@@ -57,6 +58,55 @@ def run_view(run: FlowRunRecord) -> dict[str, Any]:
         "result_preview": run.result.preview if run.result else None,
         "error": run.error,
     }
+
+
+LISTED_PARAMS_BYTES = 1024
+"""Run parameters over this many bytes of JSON are summarised where runs are listed or polled;
+the run itself (``GET /api/v1/runs/{id}``, ``pauta runs show``) has them all."""
+LISTED_VALUE_BYTES = 200
+
+
+def listed_params(run_id: str, params: Any) -> tuple[Any, bool]:
+    """``params`` as listings show them, and whether they were cut.
+
+    Up to ``LISTED_PARAMS_BYTES`` of JSON they are shown as they are. Past it each value over
+    ``LISTED_VALUE_BYTES`` is replaced by a note of its size, and the names that do not fit
+    are counted: a page of runs with large parameters stays small.
+    """
+    if len(json_dumps(params)) <= LISTED_PARAMS_BYTES:
+        return params, False
+    where = f"GET /api/v1/runs/{run_id} has it"
+    if not isinstance(params, dict):
+        return f"({_approx_size(len(json_dumps(params)))} of JSON: {where})", True
+    shown: dict[str, Any] = {}
+    budget = LISTED_PARAMS_BYTES
+    for name, value in params.items():
+        size = len(json_dumps(value))
+        if size > LISTED_VALUE_BYTES:
+            value = f"({_approx_size(size)} of JSON: {where})"
+        cost = len(json_dumps({name: value}))
+        if cost > budget:
+            shown["..."] = f"{len(params) - len(shown)} more parameters: {where}"
+            break
+        shown[name] = value
+        budget -= cost
+    return shown, True
+
+
+def _approx_size(n_bytes: int) -> str:
+    if n_bytes < 1024:
+        return f"{n_bytes} bytes"
+    if n_bytes < 1024 * 1024:
+        return f"{n_bytes / 1024:.1f} KiB"
+    return f"{n_bytes / (1024 * 1024):.1f} MiB"
+
+
+def listed_run_view(run: FlowRunRecord) -> dict[str, Any]:
+    """A run as listings show it: ``run_view`` with large parameters summarised
+    (``params_truncated`` says so)."""
+    view = run_view(run)
+    view["params"], view["params_truncated"] = listed_params(run.id, run.params)
+    return view
 
 
 def task_view(

@@ -14,10 +14,13 @@ from typing import Any
 from pauta.app.catalog import catalog
 from pauta.app.flows import resolve_flow
 from pauta.core.clock import get_clock
+from pauta.core.errors import ParameterError
+from pauta.core.settings import DEFAULT_MAX_PARAMS_BYTES, describe_size
 from pauta.definitions.flow import Flow
 from pauta.engine.lifecycle import new_run_record
 from pauta.store.records import FlowRunRecord
 from pauta.store.repository import Store
+from pauta.store.types import json_dumps
 
 TRIGGERS = frozenset({"manual", "api", "schedule", "backfill", "file", "asset", "flow"})
 
@@ -31,11 +34,31 @@ def validate_params(
     return flow.parameters.validate_input(params, strings)
 
 
+def check_params_size(flow_name: str, params_json: Any, limit: int) -> None:
+    """ParameterError when the parameters take more than ``limit`` bytes of JSON: they are
+    stored with the run and shown by every listing and page of it, so large data must be
+    passed by reference."""
+    size = len(json_dumps(params_json).encode())
+    if size > limit:
+        raise ParameterError(
+            f"the parameters of flow {flow_name!r} are {describe_size(size)} of JSON, over the "
+            f"limit of {describe_size(limit)} (PAUTA_MAX_PARAMS_BYTES): pass large data as a "
+            "path or URI that the flow reads, not as the data itself"
+        )
+
+
 def queue_run(
-    store: Store, flow: Flow[Any, Any], values: Mapping[str, Any], *, trigger: str = "manual"
+    store: Store,
+    flow: Flow[Any, Any],
+    values: Mapping[str, Any],
+    *,
+    trigger: str = "manual",
+    max_params_bytes: int = DEFAULT_MAX_PARAMS_BYTES,
 ) -> FlowRunRecord:
-    """Create a QUEUED run of ``flow`` with validated ``values`` for a worker to claim."""
+    """Create a QUEUED run of ``flow`` with validated ``values`` for a worker to claim;
+    ParameterError when they are over ``max_params_bytes`` of JSON."""
     params_json = flow.parameters.to_json(values)
+    check_params_size(flow.name, params_json, max_params_bytes)
     record = new_run_record(flow, params_json, now=get_clock().now(), trigger=trigger, queued=True)
     return store.create_flow_run(record)
 
@@ -46,12 +69,14 @@ def trigger_run(
     flow_name: str,
     params: Mapping[str, Any],
     trigger: str = "api",
+    max_params_bytes: int = DEFAULT_MAX_PARAMS_BYTES,
 ) -> FlowRunRecord:
     """Queue a run of the flow named ``flow_name`` in the flows folder.
 
     UnknownFlowError when the folder has no such flow; FlowLoadError when its file no longer
-    imports; ParameterError naming each bad parameter.
+    imports; ParameterError naming each bad parameter, or when they are too large.
     """
     info = catalog(store, flows_dir).info(flow_name)
     flow = resolve_flow(f"{info.file}:{info.name}")
-    return queue_run(store, flow, validate_params(flow, params), trigger=trigger)
+    values = validate_params(flow, params)
+    return queue_run(store, flow, values, trigger=trigger, max_params_bytes=max_params_bytes)

@@ -69,11 +69,13 @@ def run(
     )
 
     from pauta.app.flows import resolve_flow
+    from pauta.app.triggering import check_params_size
     from pauta.engine.runner import Runner
 
     with user_errors():
         flow = resolve_flow(target)
         values = flow.parameters.validate_input(from_file, strings)
+        check_params_size(flow.name, flow.parameters.to_json(values), settings.max_params_bytes)
     runner = Runner(
         settings,
         capacity=capacity,

@@ -197,34 +197,10 @@ def _web_app(runner: Any, service: Any) -> Any:
     return app
 
 
-class _HTTPThread:
-    """uvicorn serving the app in a thread of its own (signals stay with the main thread)."""
+def _serve_http(sock: socket.socket, runner: Any, service: Any) -> Any:
+    from pauta.api.serving import HTTPServerThread
 
-    def __init__(self, server: Any, thread: threading.Thread) -> None:
-        self.server = server
-        self.thread = thread
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
-def _serve_http(sock: socket.socket, runner: Any, service: Any) -> _HTTPThread:
-    import uvicorn
-
-    config = uvicorn.Config(
-        _web_app(runner, service),
-        log_level="warning",
-        access_log=False,
-        proxy_headers=True,
-        timeout_graceful_shutdown=5,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="pauta-http", daemon=True
-    )
-    thread.start()
-    return _HTTPThread(server, thread)
+    return HTTPServerThread(_web_app(runner, service), sock).start()
 
 
 @click.command()

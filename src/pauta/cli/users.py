@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 
 import click
 
@@ -50,9 +51,12 @@ def users_create(username: str, role: str, password: str | None, from_stdin: boo
 @click.option("--password", help="The password (visible in the process list: prefer a prompt).")
 @click.option("--password-stdin", "from_stdin", is_flag=True, help="Read the password from stdin.")
 def users_password(username: str, password: str | None, from_stdin: bool) -> None:
-    """Set a user's password (asked for unless given) and log the user out everywhere.
+    """Reset a user's password (asked for unless given) and log the user out everywhere.
 
-    The user's API tokens keep working: `pauta tokens list USERNAME` and `pauta tokens revoke`.
+    Like every `pauta users` command this acts with the store's own access, as an admin does,
+    so the current password is not asked for; users change their own through the API, with
+    their current password. The user's API tokens keep working: `pauta tokens list USERNAME`
+    and `pauta tokens revoke`.
     """
     from pauta.api.auth import change_password
 
@@ -113,30 +117,39 @@ def tokens() -> None:
 
 @tokens.command("create")
 @click.argument("username")
-def tokens_create(username: str) -> None:
+@click.option(
+    "--expires",
+    metavar="LIFETIME",
+    help="How long the token works: 90d, 12h, 30m (default: until revoked).",
+)
+def tokens_create(username: str, expires: str | None) -> None:
     """Create an API token for USERNAME and print it (last line); it is shown only once."""
-    from pauta.api.auth import issue_token
+    from pauta.api.auth import issue_token, parse_lifetime
 
     with user_errors():
-        token_id, token = issue_token(open_store(), username)
+        lifetime = parse_lifetime(expires) if expires is not None else None
+        issued = issue_token(open_store(), username, lifetime)
+    until = f"expires {issued.expires_at.isoformat()}" if issued.expires_at else "never expires"
     click.echo(
-        f"API token {token_id} for {username} (shown only once; keep it secret; revoke it with "
-        f"`pauta tokens revoke {token_id}`):",
+        f"API token {issued.id} for {username}, {until} (shown only once; keep it secret; "
+        f"revoke it with `pauta tokens revoke {issued.id}`):",
         err=True,
     )
-    click.echo(token)
+    click.echo(issued.token)
 
 
 @tokens.command("list")
 @click.argument("username", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 def tokens_list(username: str | None, as_json: bool) -> None:
-    """API tokens (of USERNAME, or of everyone): id, user, created, last used. The tokens
-    themselves are not stored, only their hashes."""
+    """API tokens (of USERNAME, or of everyone): id, user, created, last used, expiry. The
+    tokens themselves are not stored, only their hashes."""
     from pauta.api.auth import list_tokens
+    from pauta.core.clock import utcnow
 
     with user_errors():
         found = list_tokens(open_store(), username)
+    now = utcnow()
     if as_json:
         print_json(found)
         return
@@ -144,7 +157,14 @@ def tokens_list(username: str | None, as_json: bool) -> None:
         click.echo("no API tokens")
     for token in found:
         used = token["last_used_at"] or "never used"
-        click.echo(f"{token['id']}\t{token['username']}\t{token['created_at']}\t{used}")
+        until = _expiry(token["expires_at"], now)
+        click.echo(f"{token['id']}\t{token['username']}\t{token['created_at']}\t{used}\t{until}")
+
+
+def _expiry(expires_at: str | None, now: datetime) -> str:
+    if expires_at is None:
+        return "never expires"
+    return f"{'expired' if datetime.fromisoformat(expires_at) <= now else 'expires'} {expires_at}"
 
 
 @tokens.command("revoke")

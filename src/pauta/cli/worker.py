@@ -66,12 +66,14 @@ def trigger(
     """Queue a run of a flow for a worker (`pauta worker` or `pauta server`) to run."""
     from pauta.app.runs import run_view
     from pauta.app.triggering import queue_run, validate_params
+    from pauta.core.settings import Settings
 
     from_file, strings = parse_params(params, params_file)
     with user_errors():
         flow = _flow_for(target, flows_dir)
         values = validate_params(flow, from_file, strings)
-        record = queue_run(open_store(), flow, values, trigger="manual")
+        limit = Settings.from_env().max_params_bytes
+        record = queue_run(open_store(), flow, values, trigger="manual", max_params_bytes=limit)
     if as_json:
         print_json(run_view(record))
     else:

@@ -16,6 +16,10 @@ from pauta.core.files import make_private_dirs
 HOME_DIRNAME = ".pauta"
 DEFAULT_INLINE_RESULT_MAX = 64 * 1024
 DEFAULT_MAX_CHILD_FLOW_DEPTH = 32
+DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
+"""The largest request body the server reads from a caller with valid credentials."""
+DEFAULT_MAX_PARAMS_BYTES = 64 * 1024
+"""The largest run parameters, as JSON: large data goes by reference (a path or URI)."""
 
 
 def find_home(cwd: Path | None = None) -> Path:
@@ -31,6 +35,27 @@ def find_home(cwd: Path | None = None) -> Path:
     return start / HOME_DIRNAME
 
 
+def describe_size(n_bytes: int) -> str:
+    """A limit in bytes as people write it: ``64 KiB``, ``1 MiB``, ``1500 bytes``."""
+    for unit, size in (("MiB", 1024 * 1024), ("KiB", 1024)):
+        if n_bytes >= size and n_bytes % size == 0:
+            return f"{n_bytes // size} {unit}"
+    return f"{n_bytes} bytes"
+
+
+def _size(name: str, default: int) -> int:
+    text = os.environ.get(name)
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{name}={text!r} must be a positive number of bytes")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """The settings every command and process agrees on."""
@@ -43,6 +68,8 @@ class Settings:
     sqlite_synchronous: str
     # how deep child flows may nest: a flow that calls itself with no end fails at this depth
     max_child_flow_depth: int = DEFAULT_MAX_CHILD_FLOW_DEPTH
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    max_params_bytes: int = DEFAULT_MAX_PARAMS_BYTES
 
     @classmethod
     def from_env(cls, home: Path | None = None) -> Settings:
@@ -66,6 +93,8 @@ class Settings:
             inline_result_max=inline_max,
             sqlite_synchronous=synchronous,
             max_child_flow_depth=int(depth),
+            max_request_bytes=_size("PAUTA_MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES),
+            max_params_bytes=_size("PAUTA_MAX_PARAMS_BYTES", DEFAULT_MAX_PARAMS_BYTES),
         )
 
     def export_home(self) -> None:

@@ -46,6 +46,7 @@ class TokenRecord:
     username: str
     created_at: datetime
     last_used_at: datetime | None
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,9 +85,10 @@ class AuthStore:
     def set_role(self, username: str, role: str) -> None:
         """Give a user another role; never take the last admin's away."""
         with self._writer.begin() as conn:
-            current = _role_of(conn, username)
-            if current == "admin" and role != "admin":
-                _refuse_last_admin(conn, username)
+            admins = _lock_admins(conn)
+            _role_of(conn, username)
+            if username in admins and role != "admin":
+                _refuse_last_admin(admins, username)
             conn.execute(sa.update(users).where(users.c.username == username).values(role=role))
 
     def delete_user(self, username: str) -> None:
@@ -94,8 +96,10 @@ class AuthStore:
         such user; LastAdminError when it is the last admin (nobody could manage users)."""
         u = users.c
         with self._writer.begin() as conn:
-            if _role_of(conn, username) == "admin":
-                _refuse_last_admin(conn, username)
+            admins = _lock_admins(conn)
+            _role_of(conn, username)
+            if username in admins:
+                _refuse_last_admin(admins, username)
             # explicit, not left to ON DELETE CASCADE: SQLite enforces it only per connection
             conn.execute(sa.delete(api_tokens).where(api_tokens.c.username == username))
             conn.execute(sa.delete(sessions).where(sessions.c.username == username))
@@ -125,14 +129,26 @@ class AuthStore:
             return int(conn.execute(sa.select(sa.func.count()).select_from(users)).scalar() or 0)
 
     # API tokens --------------------------------------------------------------------------------
-    def add_token(self, token_id: str, username: str, token_hash: str, now: datetime) -> None:
-        """Record a token (by its hash) for an existing user."""
+    def add_token(
+        self,
+        token_id: str,
+        username: str,
+        token_hash: str,
+        now: datetime,
+        expires_at: datetime | None = None,
+    ) -> None:
+        """Record a token (by its hash) for an existing user; it never expires without
+        ``expires_at``."""
         if self.get_user(username) is None:
             raise UnknownUserError(
                 f"no user named {username!r}; create it first with `pauta users create`"
             )
         stmt = sa.insert(api_tokens).values(
-            id=token_id, username=username, token_hash=token_hash, created_at=now
+            id=token_id,
+            username=username,
+            token_hash=token_hash,
+            created_at=now,
+            expires_at=expires_at,
         )
         with self._writer.begin() as conn:
             conn.execute(stmt)
@@ -140,7 +156,7 @@ class AuthStore:
     def list_tokens(self, username: str | None = None) -> list[TokenRecord]:
         """Tokens (of one user, or of everyone), oldest first."""
         t = api_tokens.c
-        query = sa.select(t.id, t.username, t.created_at, t.last_used_at).order_by(
+        query = sa.select(t.id, t.username, t.created_at, t.last_used_at, t.expires_at).order_by(
             t.created_at, t.id
         )
         if username is not None:
@@ -154,11 +170,15 @@ class AuthStore:
             deleted = conn.execute(sa.delete(api_tokens).where(api_tokens.c.id == token_id))
         return deleted.rowcount == 1
 
-    def user_for_token(self, token_hash: str, now: datetime) -> UserRecord | None:
-        """The user a token belongs to (recording its use), or None for an unknown token."""
+    def token_owner(
+        self, token_hash: str, now: datetime
+    ) -> tuple[UserRecord, datetime | None] | None:
+        """The user a token belongs to and when the token expires (None: never), or None for
+        an unknown token. The use of a live token is recorded; the caller refuses an expired
+        one (and can say why)."""
         t, u = api_tokens.c, users.c
         query = (
-            sa.select(t.id, t.last_used_at, u.username, u.role, u.created_at)
+            sa.select(t.id, t.last_used_at, t.expires_at, u.username, u.role, u.created_at)
             .join(users, u.username == t.username)
             .where(t.token_hash == token_hash)
         )
@@ -166,10 +186,12 @@ class AuthStore:
             row = conn.execute(query).first()
         if row is None:
             return None
-        if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+        live = row.expires_at is None or now < row.expires_at
+        stale = row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION
+        if live and stale:
             with self._writer.begin() as conn:
                 conn.execute(sa.update(api_tokens).where(t.id == row.id).values(last_used_at=now))
-        return UserRecord(row.username, row.role, row.created_at)
+        return UserRecord(row.username, row.role, row.created_at), row.expires_at
 
     # sessions ----------------------------------------------------------------------------------
     def add_session(
@@ -214,9 +236,23 @@ def _role_of(conn: sa.Connection, username: str) -> str:
     return str(role)
 
 
-def _refuse_last_admin(conn: sa.Connection, username: str) -> None:
-    admins = conn.execute(
-        sa.select(sa.func.count()).select_from(users).where(users.c.role == "admin")
-    ).scalar()
-    if admins == 1:
+def _lock_admins(conn: sa.Connection) -> set[str]:
+    """The admins' names, their rows locked until the transaction ends.
+
+    Counting admins and then updating is not enough under READ COMMITTED (PostgreSQL): two
+    admins demoting each other would both count two and both succeed. With the rows locked the
+    second transaction waits for the first and then sees the first one's change. SQLite
+    serialises writers anyway (BEGIN IMMEDIATE) and ignores FOR UPDATE.
+    """
+    query = (
+        sa.select(users.c.username)
+        .where(users.c.role == "admin")
+        .order_by(users.c.username)  # one lock order for every transaction: no deadlock
+        .with_for_update()
+    )
+    return set(conn.execute(query).scalars())
+
+
+def _refuse_last_admin(admins: set[str], username: str) -> None:
+    if admins == {username}:
         raise LastAdminError(f"{username!r} is the last admin: make another user admin first")

@@ -272,6 +272,8 @@ api_tokens = Table(
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("last_used_at", UTCDateTime()),
+    # NULL: the token never expires
+    Column("expires_at", UTCDateTime()),
 )
 
 # Web UI sessions, by the sha256 hash of the cookie's token; each has its own CSRF token.

@@ -12,8 +12,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
-from pauta.api import auth
+from pauta.api import auth, logins
 from pauta.api.security import new_token, same
 from pauta.ui.render import page
 from pauta.ui.session import safe_next, store_of
@@ -53,25 +54,42 @@ def login_form(request: Request, next: str = "/") -> Response:
 
 
 @router.post("/login", response_class=HTMLResponse)
-def login(
+async def login(
     request: Request,
     username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
     login_token: Annotated[str, Form()] = "",
 ) -> Response:
+    # async: the password is checked in the login pool, awaited without taking one of the
+    # request threads that /health and the API need (pauta.api.logins)
     expected = request.cookies.get(LOGIN_COOKIE)
     if not login_token or not expected or not same(login_token, expected):
         return login_page(request, next, STALE_FORM, username, status=403)
     store = store_of(request)
-    user = auth.authenticate(store, username, password) if username and password else None
+    user = None
+    if username and password:
+        guard = logins.guard_of(request)
+        try:
+            user = await guard.authenticate(
+                store, username, password, logins.client_address(request)
+            )
+        except (logins.LoginThrottledError, logins.LoginBusyError) as exc:
+            status = 429 if isinstance(exc, logins.LoginThrottledError) else 503
+            refused = login_page(request, next, _sentence(str(exc)), username, status=status)
+            refused.headers["Retry-After"] = str(exc.retry_after)
+            return refused
     if user is None:
         return login_page(request, next, "Wrong user name or password.", username, status=401)
-    token, _csrf = auth.start_session(store, user)
+    token, _csrf = await run_in_threadpool(auth.start_session, store, user)
     response = RedirectResponse(safe_next(next), status_code=303)
     auth.set_session_cookie(response, token, request)
     response.delete_cookie(LOGIN_COOKIE, path="/login", httponly=True, samesite="strict")
     return response
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
 
 
 @router.post("/logout")

@@ -66,7 +66,9 @@ async def trigger(request: Request, name: str, session: Session) -> Response:
     params = params_from_form(schema, form)
     folder = getattr(request.app.state, "flows_dir", None)
     try:
-        run = trigger_run(store_of(request), folder, name, params, trigger="manual")
+        limit = request.app.state.settings.max_params_bytes
+        store = store_of(request)
+        run = trigger_run(store, folder, name, params, trigger="manual", max_params_bytes=limit)
     except ParameterError as exc:
         errors = {str(e.get("param")): str(e.get("error")) for e in exc.errors}
         context.update(fields=form_fields(schema, form, errors), form_error=str(exc))

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from pauta.app.logs import read_flow_log, read_logs
-from pauta.app.runs import cancel_run, queue_resume, show_run
+from pauta.app.runs import cancel_run, listed_params, queue_resume, show_run
 from pauta.app.tasks import retry_task
 from pauta.core.clock import utcnow
 from pauta.core.errors import PautaError, RunNotFoundError
@@ -70,9 +70,13 @@ def run_context(request: Request, run_id: str) -> dict[str, Any]:
     flow_log = read_flow_log(
         store, logs_dir, view["id"], tail=FLOW_LOG_TAIL_LINES, limit=FLOW_LOG_TAIL_BYTES
     )
+    # the live part is polled every second: it carries a summary of large parameters
+    params, params_cut = listed_params(view["id"], view["params"])
     return {
         "run": view,
         "flow_log": flow_log,
+        "params": params,
+        "params_cut": params_cut,
         "graph": graph_data(view["tasks"]),
         "gantt": gantt(attempts, utcnow()),
         "live": view["state"] not in FLOW_TERMINAL,
