@@ -198,8 +198,8 @@ def main() -> None:
             f"in {time.perf_counter() - began:.1f} s",
             file=sys.stderr,
         )
-        ui = importlib.util.find_spec("pauta.ui.app") is not None
-        factory = "pauta.ui.app:create_app" if ui else "pauta.api.app:create_app"
+        ui = importlib.util.find_spec("pauta.ui.site") is not None
+        factory = "pauta.ui.site:create_app" if ui else "pauta.api.server:create_app"
         port = free_port()
         env = {**os.environ, "PAUTA_HOME": str(home), "PAUTA_FLOWS": str(flows)}
         env.pop("PAUTA_DATABASE_URL", None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from api_support import PASSWORD, add_run, bearer
 from fastapi.testclient import TestClient
 
-from pauta.api import auth
+from pauta.app import users
 from pauta.core.states import FlowRunState
 from pauta.store.repository import Store
 
@@ -104,7 +104,7 @@ def test_tokens_are_listed_and_revoked(client: TestClient, tokens: dict[str, str
 def test_passwords_are_changed_and_sessions_end(
     client: TestClient, tokens: dict[str, str], store: Store
 ) -> None:
-    session, _csrf = auth.start_session(store, auth.User("viewer", "viewer"))
+    session, _csrf = users.start_session(store, users.User("viewer", "viewer"))
     as_viewer, as_operator = bearer(tokens["viewer"]), bearer(tokens["operator"])
     new = {"password": "another long one", "current_password": PASSWORD}
     # yourself, or anyone for an admin; not someone else's as an operator
@@ -115,9 +115,9 @@ def test_passwords_are_changed_and_sessions_end(
     assert weak_reply.status_code == 422
     changed = client.put("/api/v1/users/viewer/password", json=new, headers=as_viewer)
     assert changed.status_code == 204
-    assert auth.authenticate(store, "viewer", "another long one") == auth.User("viewer", "viewer")
-    assert auth.authenticate(store, "viewer", PASSWORD) is None
-    assert auth.session_user(store, session) is None  # logged out everywhere
+    assert users.authenticate(store, "viewer", "another long one") == users.User("viewer", "viewer")
+    assert users.authenticate(store, "viewer", PASSWORD) is None
+    assert users.session_user(store, session) is None  # logged out everywhere
     assert client.get("/api/v1/me", headers=as_viewer).status_code == 200  # tokens kept
     nobody = client.put("/api/v1/users/nobody/password", json=new, headers=bearer(tokens["admin"]))
     assert nobody.status_code == 404
@@ -137,32 +137,32 @@ def test_your_own_password_needs_the_current_one(
     refused = client.put(url, json=wrong, headers=as_viewer)
     assert refused.status_code == 403
     assert "current password is wrong" in refused.json()["detail"]
-    assert auth.authenticate(store, "viewer", PASSWORD) is not None  # unchanged
+    assert users.authenticate(store, "viewer", PASSWORD) is not None  # unchanged
     own_admin = client.put(
         "/api/v1/users/admin/password", json={"password": "new admin pw"}, headers=as_admin
     )
     assert own_admin.status_code == 422
     reset = client.put(url, json={"password": "reset by admin"}, headers=as_admin)
     assert reset.status_code == 204
-    assert auth.authenticate(store, "viewer", "reset by admin") is not None
+    assert users.authenticate(store, "viewer", "reset by admin") is not None
 
 
 def test_users_are_deleted_with_their_tokens_but_never_the_last_admin(
     client: TestClient, tokens: dict[str, str], store: Store
 ) -> None:
     as_admin = bearer(tokens["admin"])
-    session, _csrf = auth.start_session(store, auth.User("operator", "operator"))
+    session, _csrf = users.start_session(store, users.User("operator", "operator"))
     as_viewer = bearer(tokens["viewer"])
     assert client.delete("/api/v1/users/operator", headers=as_viewer).status_code == 403
     assert client.delete("/api/v1/users/operator", headers=as_admin).status_code == 204
     assert client.get("/api/v1/me", headers=bearer(tokens["operator"])).status_code == 401
-    assert auth.session_user(store, session) is None
-    assert "operator" not in {u["username"] for u in auth.list_users(store)}
+    assert users.session_user(store, session) is None
+    assert "operator" not in {u["username"] for u in users.list_users(store)}
     assert client.delete("/api/v1/users/operator", headers=as_admin).status_code == 404
     last = client.delete("/api/v1/users/admin", headers=as_admin)
     assert last.status_code == 409
     assert "last admin" in last.json()["detail"]
-    auth.create_user(store, "second", PASSWORD, "admin")
+    users.create_user(store, "second", PASSWORD, "admin")
     assert client.delete("/api/v1/users/admin", headers=as_admin).status_code == 204
 
 

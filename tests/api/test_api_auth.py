@@ -10,6 +10,7 @@ from api_support import PASSWORD, add_run, bearer
 from fastapi.testclient import TestClient
 
 from pauta.api import auth
+from pauta.app import users
 from pauta.core.clock import FrozenClock, set_clock
 from pauta.core.states import FlowRunState
 from pauta.store.repository import Store
@@ -57,9 +58,9 @@ def test_every_endpoint_needs_credentials_and_the_role(
     assert anonymous.headers["www-authenticate"] == "Bearer"
     wrong = client.request(method, url, json=body, headers=bearer("not-a-token"))
     assert wrong.status_code == 401
-    for who in auth.ROLES:
+    for who in users.ROLES:
         reply = client.request(method, url, json=body, headers=bearer(tokens[who]))
-        if auth.ROLES.index(who) < auth.ROLES.index(role):
+        if users.ROLES.index(who) < users.ROLES.index(role):
             assert reply.status_code == 403, (who, reply.text)
             assert role in reply.json()["detail"]
         else:
@@ -86,10 +87,10 @@ def test_a_malformed_authorization_header_is_401(client: TestClient) -> None:
 
 
 def test_authenticate_checks_name_and_password(store: Store) -> None:
-    auth.create_user(store, "ada", PASSWORD, "operator")
-    assert auth.authenticate(store, "ada", PASSWORD) == auth.User("ada", "operator")
-    assert auth.authenticate(store, "ada", "wrong password") is None
-    assert auth.authenticate(store, "bob", PASSWORD) is None
+    users.create_user(store, "ada", PASSWORD, "operator")
+    assert users.authenticate(store, "ada", PASSWORD) == users.User("ada", "operator")
+    assert users.authenticate(store, "ada", "wrong password") is None
+    assert users.authenticate(store, "bob", PASSWORD) is None
 
 
 def test_passwords_and_tokens_are_stored_hashed(store: Store) -> None:
@@ -97,8 +98,8 @@ def test_passwords_and_tokens_are_stored_hashed(store: Store) -> None:
 
     from pauta.store.tables import api_tokens, users
 
-    auth.create_user(store, "ada", PASSWORD, "viewer")
-    token = auth.create_token(store, "ada")
+    users.create_user(store, "ada", PASSWORD, "viewer")
+    token = users.create_token(store, "ada")
     with store.engine.connect() as conn:
         stored_hash = conn.execute(sa.select(users.c.password_hash)).scalar()
         token_row = conn.execute(sa.select(api_tokens.c.token_hash)).scalar()
@@ -113,21 +114,21 @@ def test_passwords_and_tokens_are_stored_hashed(store: Store) -> None:
     [("ada", "short", "viewer"), ("ada", PASSWORD, "root"), ("", PASSWORD, "viewer")],
 )
 def test_create_user_refuses_bad_input(store: Store, name: str, password: str, role: str) -> None:
-    with pytest.raises(auth.AuthError):
-        auth.create_user(store, name, password, role)
+    with pytest.raises(users.AuthError):
+        users.create_user(store, name, password, role)
 
 
 def test_ensure_admin_creates_the_first_admin_once(store: Store) -> None:
-    password = auth.ensure_admin(store)
+    password = users.ensure_admin(store)
     assert password
-    assert auth.authenticate(store, "admin", password) == auth.User("admin", "admin")
-    assert auth.ensure_admin(store) is None
+    assert users.authenticate(store, "admin", password) == users.User("admin", "admin")
+    assert users.ensure_admin(store) is None
 
 
 def test_session_cookie_and_csrf(client: TestClient, store: Store) -> None:
-    user = auth.create_user(store, "ada", PASSWORD, "operator")
-    token, csrf = auth.start_session(store, user)
-    assert auth.session_user(store, token) == (user, csrf)
+    user = users.create_user(store, "ada", PASSWORD, "operator")
+    token, csrf = users.start_session(store, user)
+    assert users.session_user(store, token) == (user, csrf)
     client.cookies.set(auth.SESSION_COOKIE, token)
     me = client.get("/api/v1/me")
     assert me.json() == {"username": "ada", "role": "operator", "auth": "session"}
@@ -144,8 +145,8 @@ def test_session_cookie_and_csrf(client: TestClient, store: Store) -> None:
     )
     assert form.status_code == 200
     assert form.json()["paused"] is False
-    auth.end_session(store, token)
-    assert auth.session_user(store, token) is None
+    users.end_session(store, token)
+    assert users.session_user(store, token) is None
     assert client.get("/api/v1/me").status_code == 401
 
 
@@ -157,10 +158,10 @@ def test_bearer_requests_need_no_csrf_token(client: TestClient, tokens: dict[str
 def test_an_expired_session_is_refused(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     from datetime import timedelta
 
-    user = auth.create_user(store, "ada", PASSWORD, "viewer")
+    user = users.create_user(store, "ada", PASSWORD, "viewer")
     monkeypatch.setattr(auth, "SESSION_TTL", timedelta(seconds=-1))
-    token, _ = auth.start_session(store, user)
-    assert auth.session_user(store, token) is None
+    token, _ = users.start_session(store, user)
+    assert users.session_user(store, token) is None
 
 
 def test_session_cookie_flags(client: TestClient) -> None:
@@ -225,10 +226,10 @@ def test_an_expired_token_is_401_saying_so(
     [("90d", timedelta(days=90)), ("12h", timedelta(hours=12)), ("30m", timedelta(minutes=30))],
 )
 def test_token_lifetimes_are_read(text: str, delta: timedelta) -> None:
-    assert auth.parse_lifetime(text) == delta
+    assert users.parse_lifetime(text) == delta
 
 
 @pytest.mark.parametrize("text", ["", "90", "d", "-1d", "0d", "1.5h", "3y", "99999999999d"])
 def test_bad_token_lifetimes_are_refused(text: str) -> None:
-    with pytest.raises(auth.AuthError, match="like 90d, 12h or 30m"):
-        auth.parse_lifetime(text)
+    with pytest.raises(users.AuthError, match="like 90d, 12h or 30m"):
+        users.parse_lifetime(text)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pauta.api import auth
+from pauta.app import users
 from pauta.cli.main import main
 from pauta.core.settings import Settings
 from pauta.store.repository import Store
@@ -49,20 +49,20 @@ def test_users_create_list_and_tokens(home: Path) -> None:
         ("cy", "admin"),
     ]
     with _store() as store:
-        assert auth.authenticate(store, "bob", "pw-bob-123") == auth.User("bob", "viewer")
-        assert auth.authenticate(store, "cy", "pw-cy-1234") == auth.User("cy", "admin")
+        assert users.authenticate(store, "bob", "pw-bob-123") == users.User("bob", "viewer")
+        assert users.authenticate(store, "cy", "pw-cy-1234") == users.User("cy", "admin")
     token = cli.invoke(main, ["tokens", "create", "ada"])
     assert token.exit_code == 0
     value = token.stdout.strip().splitlines()[-1]
     with _store() as store:
-        assert auth.user_for_token(store, value) == auth.User("ada", "operator")
+        assert users.user_for_token(store, value) == users.User("ada", "operator")
     listed = json.loads(cli.invoke(main, ["tokens", "list", "ada", "--json"]).output)
     [token_id] = [t["id"] for t in listed]
     assert token_id in token.stderr  # `tokens create` names the id to revoke it by
     revoked = cli.invoke(main, ["tokens", "revoke", token_id])
     assert revoked.exit_code == 0, revoked.output
     with _store() as store:
-        assert auth.user_for_token(store, value) is None
+        assert users.user_for_token(store, value) is None
     assert cli.invoke(main, ["tokens", "revoke", token_id]).exit_code == 2
     assert "no API tokens" in cli.invoke(main, ["tokens", "list"]).output
 
@@ -83,7 +83,7 @@ def test_tokens_may_expire(home: Path) -> None:
     assert any(f"expires {expiring['expires_at']}" in line for line in table)
     assert any("never expires" in line for line in table)
     with _store() as store:
-        auth.issue_token(store, "ada", timedelta(minutes=-1))  # as if created long ago
+        users.issue_token(store, "ada", timedelta(minutes=-1))  # as if created long ago
     table = cli.invoke(main, ["tokens", "list"]).output
     assert "\texpired " in table
     bad = cli.invoke(main, ["tokens", "create", "ada", "--expires", "3 months"])
@@ -97,14 +97,14 @@ def test_users_password_and_delete(home: Path) -> None:
         args = ["users", "create", name, "--role", role, "--password", "x" * 9]
         assert cli.invoke(main, args).exit_code == 0
     with _store() as store:
-        session, _csrf = auth.start_session(store, auth.User("bob", "viewer"))
+        session, _csrf = users.start_session(store, users.User("bob", "viewer"))
     args = ["users", "password", "bob", "--password-stdin"]
     changed = cli.invoke(main, args, input="new-pw-123\n")
     assert changed.exit_code == 0, changed.output
     assert "1 session(s) ended" in changed.output
     with _store() as store:
-        assert auth.authenticate(store, "bob", "new-pw-123") == auth.User("bob", "viewer")
-        assert auth.session_user(store, session) is None
+        assert users.authenticate(store, "bob", "new-pw-123") == users.User("bob", "viewer")
+        assert users.session_user(store, session) is None
     short = cli.invoke(main, ["users", "password", "bob", "--password", "short"])
     assert short.exit_code == 2
     assert "at least 8" in short.output
@@ -203,8 +203,8 @@ def test_server_creates_an_admin_and_serves_the_api(tmp_path: Path) -> None:
     password = re.search(r"user 'admin' \(admin\) with password (\S+)", stderr)
     assert password, stderr
     with Store.from_settings(Settings.from_env(tmp_path / "home")) as store:
-        assert auth.authenticate(store, "admin", password.group(1)) == auth.User("admin", "admin")
-        token = auth.create_token(store, "admin")
+        assert users.authenticate(store, "admin", password.group(1)) == users.User("admin", "admin")
+        token = users.create_token(store, "admin")
     # a second start creates no second admin, and the token works
     server = subprocess.Popen(
         [sys.executable, "-m", "pauta", "server", "--flows", str(flows), "--port", str(port)],

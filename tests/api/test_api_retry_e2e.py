@@ -13,7 +13,7 @@ from pauta.api import create_app
 from pauta.core.resources import Resources
 from pauta.core.settings import Settings
 from pauta.engine.runner import Runner
-from pauta.scheduling.worker import Worker
+from pauta.scheduling.claims import Worker
 
 pytestmark = pytest.mark.slow
 

@@ -18,7 +18,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from pauta.api import auth, create_app
+from pauta.app import create_app, users
 from pauta.core.settings import Settings
 from pauta.core.states import FlowRunState, State
 from pauta.store.repository import Store
@@ -40,8 +40,8 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
 
 @pytest.fixture
 def admin_headers(sqlite_store: Store) -> dict[str, str]:
-    auth.create_user(sqlite_store, "root", "a long password", "admin")
-    return bearer(auth.create_token(sqlite_store, "root"))
+    users.create_user(sqlite_store, "root", "a long password", "admin")
+    return bearer(users.create_token(sqlite_store, "root"))
 
 
 # Made at collection (schemathesis makes one test per operation from its description), on a

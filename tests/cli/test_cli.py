@@ -660,3 +660,20 @@ def test_a_run_with_its_summary_loads_only_the_display_package(tmp_path: Path) -
     assert result.returncode == 0, result.stderr
     assert "greet SUCCEEDED in" in result.stderr
     assert loaded == {"rich"}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("users", "create", "ada", "--role", "viewer", "--password", "correct horse battery"),
+        ("users", "list"),
+        ("tokens", "list"),
+    ],
+)
+def test_managing_users_from_the_cli_loads_no_web_framework(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    home = tmp_path / "home"
+    result, loaded = _modules_loaded_by(home, *args)
+    assert result.returncode == 0, result.stderr
+    assert loaded.isdisjoint({"fastapi", "starlette", "uvicorn", "jinja2"}), loaded

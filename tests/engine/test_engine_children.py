@@ -12,10 +12,11 @@ import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
-from pauta.api import auth, security
+from pauta.app import credentials as security
+from pauta.app import users
 from pauta.core.secrets import clear_registry
 from pauta.engine.runner import Runner
-from pauta.ui.app import create_app
+from pauta.ui.site import create_app
 
 pytestmark = pytest.mark.slow
 
@@ -47,8 +48,8 @@ def test_a_secret_given_to_a_child_flow_is_masked_where_it_is_stored_and_shown(
             assert token.encode() not in path.read_bytes(), path
 
     monkeypatch.setattr(security, "_hasher", PasswordHasher(time_cost=1, memory_cost=64))
-    auth.create_user(store, "ada", PASSWORD, "admin")
-    api_token = auth.create_token(store, "ada")
+    users.create_user(store, "ada", PASSWORD, "admin")
+    api_token = users.create_token(store, "ada")
     flows = tmp_path / "flows"
     flows.mkdir()
     app = create_app(runner.settings, store=store, flows_dir=flows)

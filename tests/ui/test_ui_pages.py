@@ -16,16 +16,16 @@ from fastapi.testclient import TestClient
 from httpx2 import Response
 from ui_seed import TASKS, seed_runs
 
-from pauta.api.auth import create_user
 from pauta.api.headers import SECURITY_HEADERS
 from pauta.api.logins import LoginGuard
+from pauta.app.users import create_user
 from pauta.core.clock import FrozenClock
 from pauta.core.settings import Settings
 from pauta.store.repository import Store
 from pauta.store.tables import flow_runs, task_attempts
 from pauta.ui import queries
-from pauta.ui.app import create_app
 from pauta.ui.session import safe_next
+from pauta.ui.site import create_app
 
 PASSWORD = "a-long-password"
 FLOWS = '''

@@ -9,14 +9,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pauta.api.app import create_app
+    from pauta.api.server import create_app
 
 __all__ = ["create_app"]
 
 
 def __getattr__(name: str) -> Any:
     if name == "create_app":
-        from pauta.api.app import create_app
+        from pauta.api.server import create_app
 
         return create_app
     raise AttributeError(f"module 'pauta.api' has no attribute {name!r}")

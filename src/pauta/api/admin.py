@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from pauta.api import auth, logins
 from pauta.api.deps import Admin, StoreDep, Viewer
 from pauta.api.schemas import (
     Error,
@@ -22,6 +21,7 @@ from pauta.api.schemas import (
     TokenOut,
     UserOut,
 )
+from pauta.app import logins, users
 from pauta.store.auth import UnknownTokenError
 
 router = APIRouter()
@@ -52,27 +52,27 @@ def me(user: Viewer, request: Request) -> dict[str, Any]:
 @router.get("/users", response_model=list[UserOut], tags=["users"])
 def list_users(user: Admin, store: StoreDep) -> list[dict[str, Any]]:
     """Every user and role (admin only)."""
-    return auth.list_users(store)
+    return users.list_users(store)
 
 
 @router.post("/users", response_model=UserOut, status_code=201, tags=["users"])
 def create_user(new: NewUser, user: Admin, store: StoreDep) -> dict[str, Any]:
     """Add a user (admin only). 409 when the name is taken."""
-    created = auth.create_user(store, new.username, new.password, new.role)
+    created = users.create_user(store, new.username, new.password, new.role)
     return {"username": created.username, "role": created.role}
 
 
 @router.delete("/users/{username}", status_code=204, tags=["users"])
 def delete_user(username: Username, user: Admin, store: StoreDep) -> Response:
     """Remove a user with its API tokens and sessions (admin only); 409 for the last admin."""
-    auth.delete_user(store, username)
+    users.delete_user(store, username)
     return Response(status_code=204)
 
 
 @router.put("/users/{username}/role", response_model=UserOut, tags=["users"])
 def set_role(username: Username, new: NewRole, user: Admin, store: StoreDep) -> dict[str, Any]:
     """Give a user another role (admin only); 409 when it would leave no admin."""
-    changed = auth.set_role(store, username, new.role)
+    changed = users.set_role(store, username, new.role)
     return {"username": changed.username, "role": changed.role}
 
 
@@ -98,7 +98,7 @@ async def set_password(
         await guard.confirm(store, username, new.current_password, address)
     elif not user.may("admin"):
         raise HTTPException(403, "only an admin may set another user's password")
-    await run_in_threadpool(auth.change_password, store, username, new.password)
+    await run_in_threadpool(users.change_password, store, username, new.password)
     return Response(status_code=204)
 
 
@@ -111,8 +111,8 @@ def create_token(
     if username != user.username and not user.may("admin"):
         raise HTTPException(403, "only an admin may create tokens for another user")
     expires = options.expires if options is not None else None
-    lifetime = auth.parse_lifetime(expires) if expires is not None else None
-    issued = auth.issue_token(store, username, lifetime)
+    lifetime = users.parse_lifetime(expires) if expires is not None else None
+    issued = users.issue_token(store, username, lifetime)
     expires_at = issued.expires_at.isoformat() if issued.expires_at else None
     return {"username": username, "id": issued.id, "token": issued.token, "expires_at": expires_at}
 
@@ -125,15 +125,15 @@ def list_tokens(username: Username, user: Viewer, store: StoreDep) -> list[dict[
     """The API tokens of `username` (yours, or anyone's for an admin): ids and dates only."""
     if username != user.username and not user.may("admin"):
         raise HTTPException(403, "only an admin may list another user's tokens")
-    return auth.list_tokens(store, username)
+    return users.list_tokens(store, username)
 
 
 @router.delete("/tokens/{token_id}", status_code=204, tags=["users"])
 def revoke_token(token_id: TokenId, user: Viewer, store: StoreDep) -> Response:
     """Revoke an API token (one of yours, or anyone's for an admin); 404 for an unknown id."""
-    mine = {t["id"] for t in auth.list_tokens(store, user.username)}
+    mine = {t["id"] for t in users.list_tokens(store, user.username)}
     if token_id not in mine and not user.may("admin"):
         # another user's token is answered like an unknown one: ids are not disclosed
         raise UnknownTokenError(f"no API token of yours has the id {token_id!r}")
-    auth.revoke_token(store, token_id)
+    users.revoke_token(store, token_id)
     return Response(status_code=204)

@@ -8,8 +8,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Request
 from fastapi.responses import Response
 
-from pauta.api.auth import User, require_role
+from pauta.api.auth import require_role
 from pauta.app.catalog import FlowCatalog, catalog
+from pauta.app.users import User
 from pauta.core.settings import Settings
 from pauta.store.repository import Store
 

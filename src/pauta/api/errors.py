@@ -16,10 +16,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from pauta.api.auth import AuthError, WrongPasswordError
 from pauta.api.logins import LoginBusyError, LoginThrottledError
 from pauta.app.catalog import UnknownFlowError
 from pauta.app.runs import BadCursorError, RunStateError, UnknownTaskError
+from pauta.app.users import AuthError, WrongPasswordError
 from pauta.core.errors import ParameterError, PautaError, RunNotFoundError
 from pauta.store.auth import UnknownTokenError, UnknownUserError, UserExistsError
 

@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pauta.api import auth
+from pauta.app import users
 from pauta.core.settings import DEFAULT_MAX_PARAMS_BYTES, describe_size
 
 ANONYMOUS_BODY_BYTES = 64 * 1024
@@ -37,7 +38,7 @@ async def has_valid_credentials(scope: Scope) -> bool:
     store = connection.app.state.store
     authorization = connection.headers.get("authorization", "")
     cookie = connection.cookies.get(auth.SESSION_COOKIE, "")
-    return await anyio.to_thread.run_sync(auth.has_credentials, store, authorization, cookie)
+    return await anyio.to_thread.run_sync(users.has_credentials, store, authorization, cookie)
 
 
 class BodyLimit:

@@ -21,8 +21,9 @@ from concurrent.futures import ThreadPoolExecutor
 import anyio.to_thread
 from fastapi import Request
 
-from pauta.api import auth, security
 from pauta.api.throttle import LoginThrottle
+from pauta.app import credentials as security
+from pauta.app import users
 from pauta.core.clock import Clock, get_clock
 from pauta.core.errors import PautaError
 from pauta.store.repository import Store
@@ -112,14 +113,14 @@ class LoginGuard:
 
     async def authenticate(
         self, store: Store, username: str, password: str, address: str
-    ) -> auth.User | None:
+    ) -> users.User | None:
         """The user with this name and password, or None. LoginThrottledError while the
         user or the address is locked out, LoginBusyError when the pool is full."""
         keys = (f"user:{username}", f"address:{address}")
         wait = self.throttle.retry_after(keys, self.clock.monotonic())
         if wait > 0:
             raise LoginThrottledError(wait)
-        found = await anyio.to_thread.run_sync(auth.login_record, store, username)
+        found = await anyio.to_thread.run_sync(users.login_record, store, username)
         user, password_hash = found if found is not None else (None, None)
         if await self.pool.check(password_hash, password) and user is not None:
             self.throttle.succeeded(keys)
@@ -133,9 +134,9 @@ class LoginGuard:
         """Check a user's own password before a change it confirms: AuthError without one,
         WrongPasswordError when it does not match (and the errors of ``authenticate``)."""
         if not password:
-            raise auth.AuthError("changing your own password needs your current password")
+            raise users.AuthError("changing your own password needs your current password")
         if await self.authenticate(store, username, password, address) is None:
-            raise auth.WrongPasswordError("the current password is wrong")
+            raise users.WrongPasswordError("the current password is wrong")
 
     def close(self) -> None:
         if self._pool is not None:

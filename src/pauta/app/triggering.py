@@ -17,7 +17,7 @@ from pauta.core.clock import get_clock
 from pauta.core.errors import ParameterError
 from pauta.core.settings import DEFAULT_MAX_PARAMS_BYTES, describe_size
 from pauta.definitions.flow import Flow
-from pauta.engine.lifecycle import new_run_record
+from pauta.engine.runs import new_run_record
 from pauta.store.records import FlowRunRecord
 from pauta.store.repository import Store
 from pauta.store.types import json_dumps

@@ -15,7 +15,7 @@ import click
 COMMANDS = {
     "run": "run",
     "server": "scheduler",
-    "trigger": "worker",
+    "trigger": "trigger",
     "backfill": "scheduler",
     "scheduler": "scheduler",
     "worker": "worker",

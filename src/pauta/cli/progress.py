@@ -17,8 +17,8 @@ from pauta.core.states import State
 
 if TYPE_CHECKING:
     from pauta.engine.calls import TaskCall
-    from pauta.engine.driver import RunDriver
-    from pauta.engine.lifecycle import FlowRun
+    from pauta.engine.replay import RunDriver
+    from pauta.engine.runs import FlowRun
 
 STYLES = {
     "PENDING": "dim",

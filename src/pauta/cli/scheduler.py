@@ -117,8 +117,8 @@ def server(
     """
     from pauta.cli.database_watch import DatabaseWatch
     from pauta.engine.runner import Runner
+    from pauta.scheduling.claims import Worker
     from pauta.scheduling.service import SchedulerService
-    from pauta.scheduling.worker import Worker
 
     if max_runs < 1:
         fail("--max-runs must be at least 1")
@@ -158,7 +158,7 @@ def server(
 
 def _first_admin(store: Any) -> None:
     """On the first start, an admin user with a generated password, printed this once."""
-    from pauta.api.auth import ADMIN_USERNAME, ensure_admin
+    from pauta.app.users import ADMIN_USERNAME, ensure_admin
 
     password = ensure_admin(store)
     if password is not None:
@@ -187,7 +187,7 @@ def _listen(host: str, port: int) -> socket.socket:
 def _web_app(runner: Any, service: Any) -> Any:
     """The web UI with the REST API (``pauta.ui`` builds on ``pauta.api.create_app``)."""
     from pauta.app.catalog import catalog
-    from pauta.ui.app import create_app  # the API alone: from pauta.api.app import create_app
+    from pauta.ui.site import create_app  # the API alone: from pauta.api.server import create_app
 
     store = runner.engine().store
     # the API and the UI read what the scheduler's background scan found

@@ -38,7 +38,7 @@ def users_create(username: str, role: str, password: str | None, from_stdin: boo
     admin may do everything (users, pools); operator may also trigger, retry, cancel, resume
     and pause; viewer may read.
     """
-    from pauta.api.auth import create_user
+    from pauta.app.users import create_user
 
     secret = _read_password(password, from_stdin)
     with user_errors():
@@ -58,7 +58,7 @@ def users_password(username: str, password: str | None, from_stdin: bool) -> Non
     their current password. The user's API tokens keep working: `pauta tokens list USERNAME`
     and `pauta tokens revoke`.
     """
-    from pauta.api.auth import change_password
+    from pauta.app.users import change_password
 
     secret = _read_password(password, from_stdin)
     with user_errors():
@@ -72,7 +72,7 @@ def users_password(username: str, password: str | None, from_stdin: bool) -> Non
 def users_role(username: str, role: str) -> None:
     """Give a user another role; its sessions and tokens have it at once (never demotes the
     last admin)."""
-    from pauta.api.auth import set_role
+    from pauta.app.users import set_role
 
     with user_errors():
         set_role(open_store(), username, role)
@@ -84,7 +84,7 @@ def users_role(username: str, role: str) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def users_delete(username: str, yes: bool) -> None:
     """Remove a user with its API tokens and sessions (never the last admin)."""
-    from pauta.api.auth import delete_user
+    from pauta.app.users import delete_user
 
     if not yes:
         click.confirm(f"delete user {username} and its API tokens?", abort=True)
@@ -97,7 +97,7 @@ def users_delete(username: str, yes: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 def users_list(as_json: bool) -> None:
     """Users and their roles."""
-    from pauta.api.auth import list_users
+    from pauta.app.users import list_users
 
     with user_errors():
         found = list_users(open_store())
@@ -124,7 +124,7 @@ def tokens() -> None:
 )
 def tokens_create(username: str, expires: str | None) -> None:
     """Create an API token for USERNAME and print it (last line); it is shown only once."""
-    from pauta.api.auth import issue_token, parse_lifetime
+    from pauta.app.users import issue_token, parse_lifetime
 
     with user_errors():
         lifetime = parse_lifetime(expires) if expires is not None else None
@@ -144,7 +144,7 @@ def tokens_create(username: str, expires: str | None) -> None:
 def tokens_list(username: str | None, as_json: bool) -> None:
     """API tokens (of USERNAME, or of everyone): id, user, created, last used, expiry. The
     tokens themselves are not stored, only their hashes."""
-    from pauta.api.auth import list_tokens
+    from pauta.app.users import list_tokens
     from pauta.core.clock import utcnow
 
     with user_errors():
@@ -171,7 +171,7 @@ def _expiry(expires_at: str | None, now: datetime) -> str:
 @click.argument("token_id")
 def tokens_revoke(token_id: str) -> None:
     """Revoke the API token TOKEN_ID (see `pauta tokens list`): it stops working at once."""
-    from pauta.api.auth import revoke_token
+    from pauta.app.users import revoke_token
 
     with user_errors():
         revoke_token(open_store(), token_id)

@@ -22,11 +22,11 @@ from pauta.core.states import FlowRunState, State
 from pauta.engine.calls import TaskCall
 from pauta.engine.commands import ExternalProgress
 from pauta.engine.fingerprint import fingerprint
-from pauta.engine.lifecycle import drive, new_run_record, take_over
+from pauta.engine.runs import drive, new_run_record, take_over
 
 if TYPE_CHECKING:
     from pauta.definitions.flow import Flow
-    from pauta.engine.driver import RunDriver
+    from pauta.engine.replay import RunDriver
     from pauta.store.records import FlowRunRecord
 
 # The names of the flows whose bodies are running in this thread, outermost first, while a

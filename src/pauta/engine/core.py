@@ -333,7 +333,7 @@ class ExecutionCore:
                 return
         if call.state in (State.RUNNING, State.WAITING):
             # restored from a run whose driver died: that attempt stays in the history as
-            # interrupted (see lifecycle.close_interrupted_attempts) and a new one runs; only
+            # interrupted (see runs.close_interrupted_attempts) and a new one runs; only
             # failed attempts count against retries
             self._move(call, State.QUEUED)
             self._queue(call, now, new_attempt=True)

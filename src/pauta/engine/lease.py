@@ -17,7 +17,7 @@ from pauta.core.errors import LeaseLostError
 from pauta.engine.commands import SetPools
 
 if TYPE_CHECKING:
-    from pauta.engine.engine import Engine
+    from pauta.engine.loop import Engine
 
 log = logging.getLogger("pauta.engine")
 

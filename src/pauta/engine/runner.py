@@ -19,10 +19,10 @@ from pauta.core.states import FlowRunState
 from pauta.definitions.flow import Flow
 from pauta.dispatch.capacity import detect_capacity
 from pauta.engine.children import run_child_flow
-from pauta.engine.driver import RunDriver
-from pauta.engine.engine import Engine
 from pauta.engine.lease import LeaseKeeper
-from pauta.engine.lifecycle import FlowRun, drive, new_run_record, take_over
+from pauta.engine.loop import Engine
+from pauta.engine.replay import RunDriver
+from pauta.engine.runs import FlowRun, drive, new_run_record, take_over
 from pauta.executors.base import Executor, LateWakeup
 from pauta.notify import Notifier
 from pauta.store.records import FlowRow

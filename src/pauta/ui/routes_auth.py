@@ -14,8 +14,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from pauta.api import auth, logins
-from pauta.api.security import new_token, same
+from pauta.api import auth
+from pauta.app import logins, users
+from pauta.app.credentials import new_token, same
 from pauta.ui.render import page
 from pauta.ui.session import safe_next, store_of
 
@@ -48,7 +49,7 @@ def login_page(
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: str = "/") -> Response:
     token = request.cookies.get(auth.SESSION_COOKIE)
-    if token and auth.session_user(store_of(request), token):
+    if token and users.session_user(store_of(request), token):
         return RedirectResponse(safe_next(next), status_code=303)
     return login_page(request, next, None)
 
@@ -81,7 +82,7 @@ async def login(
             return refused
     if user is None:
         return login_page(request, next, "Wrong user name or password.", username, status=401)
-    token, _csrf = await run_in_threadpool(auth.start_session, store, user)
+    token, _csrf = await run_in_threadpool(users.start_session, store, user)
     response = RedirectResponse(safe_next(next), status_code=303)
     auth.set_session_cookie(response, token, request)
     response.delete_cookie(LOGIN_COOKIE, path="/login", httponly=True, samesite="strict")
@@ -97,7 +98,7 @@ def logout(request: Request) -> Response:
     # No CSRF check: ending a session is harmless, and a stale page must still log out.
     token = request.cookies.get(auth.SESSION_COOKIE)
     if token:
-        auth.end_session(store_of(request), token)
+        users.end_session(store_of(request), token)
     response = RedirectResponse("/login", status_code=303)
     auth.clear_session_cookie(response)
     return response

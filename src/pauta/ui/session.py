@@ -14,7 +14,8 @@ from urllib.parse import quote, unquote, urlsplit
 from fastapi import Depends, Request, Response
 
 from pauta.api import auth
-from pauta.api.security import same
+from pauta.app import users
+from pauta.app.credentials import same
 from pauta.store.repository import Store
 
 FLASH_COOKIE = "pauta_flash"
@@ -34,7 +35,7 @@ class Forbidden(Exception):
 
 @dataclass(frozen=True, slots=True)
 class PageSession:
-    user: auth.User
+    user: users.User
     csrf: str
 
     def may(self, role: str) -> bool:
@@ -72,7 +73,7 @@ def login_url(request: Request) -> str:
 def page_session(request: Request) -> PageSession:
     """The session of a page request; LoginRequired when there is none (or it expired)."""
     token = request.cookies.get(auth.SESSION_COOKIE)
-    found = auth.session_user(store_of(request), token) if token else None
+    found = users.session_user(store_of(request), token) if token else None
     if found is None:
         raise LoginRequired(login_url(request))
     user, csrf = found

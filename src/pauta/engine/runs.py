@@ -28,8 +28,8 @@ _CUT_OFF = (State.RUNNING, State.WAITING)
 
 if TYPE_CHECKING:
     from pauta.definitions.flow import Flow
-    from pauta.engine.driver import RunDriver
-    from pauta.engine.engine import Engine
+    from pauta.engine.loop import Engine
+    from pauta.engine.replay import RunDriver
 
 
 @dataclass(slots=True)

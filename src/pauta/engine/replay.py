@@ -34,7 +34,7 @@ from pauta.store.results import StoredResult
 if TYPE_CHECKING:
     from pauta.definitions.flow import Flow
     from pauta.definitions.task import Task
-    from pauta.engine.engine import Engine
+    from pauta.engine.loop import Engine
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-\[\]]")
 _SAFE = re.compile(r"[A-Za-z0-9_\-\[\]][A-Za-z0-9_.\-\[\]]*")
