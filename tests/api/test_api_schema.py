@@ -18,7 +18,8 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from pauta.app import create_app, users
+from pauta.api import create_app
+from pauta.app import users
 from pauta.core.settings import Settings
 from pauta.core.states import FlowRunState, State
 from pauta.store.repository import Store

@@ -100,6 +100,10 @@ def replace_with_another_database(home: Path) -> None:
     with closing(sqlite3.connect(other)) as conn:
         conn.execute("CREATE TABLE t (x)")
     os.replace(other, home / "pauta.db")
+    # A SQLite database in WAL mode is its file and the -wal beside it: a -wal left from the
+    # old file would be read as part of the new one by anyone who opens it (this test too).
+    for leftover in ("pauta.db-wal", "pauta.db-shm"):
+        (home / leftover).unlink(missing_ok=True)
 
 
 def ends_with_database_lost(process: subprocess.Popen[str], said: str) -> str:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from pauta.api import logins
 from pauta.api.deps import Admin, StoreDep, Viewer
 from pauta.api.schemas import (
     Error,
@@ -21,7 +22,7 @@ from pauta.api.schemas import (
     TokenOut,
     UserOut,
 )
-from pauta.app import logins, users
+from pauta.app import users
 from pauta.store.auth import UnknownTokenError
 
 router = APIRouter()

@@ -14,8 +14,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from pauta.api import auth
-from pauta.app import logins, users
+from pauta.api import auth, logins
+from pauta.app import users
 from pauta.app.credentials import new_token, same
 from pauta.ui.render import page
 from pauta.ui.session import safe_next, store_of
