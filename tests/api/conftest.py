@@ -11,7 +11,9 @@ from api_support import BROKEN, GREET, PASSWORD, bearer
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
-from pauta.api import auth, create_app, security
+from pauta.api import create_app
+from pauta.app import credentials as security
+from pauta.app import users
 from pauta.core.settings import Settings
 from pauta.store.repository import Store
 
@@ -49,9 +51,9 @@ def client(store: Store, settings: Settings, flows_dir: Path) -> Iterator[TestCl
 def tokens(store: Store) -> dict[str, str]:
     """An API token for a user of each role, by role."""
     found = {}
-    for role in auth.ROLES:
-        auth.create_user(store, role, PASSWORD, role)
-        found[role] = auth.create_token(store, role)
+    for role in users.ROLES:
+        users.create_user(store, role, PASSWORD, role)
+        found[role] = users.create_token(store, role)
     return found
 
 

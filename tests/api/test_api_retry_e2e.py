@@ -10,6 +10,7 @@ from api_support import FLAKY, bearer
 from fastapi.testclient import TestClient
 
 from pauta.api import create_app
+from pauta.app import users
 from pauta.core.resources import Resources
 from pauta.core.settings import Settings
 from pauta.engine.runner import Runner
@@ -38,10 +39,9 @@ def test_retry_replays_the_run_reusing_what_succeeded(
     monkeypatch.setenv("FLAKY_DIR", str(marks))
     runner = Runner(settings, capacity=Resources(cpus=1), default_executor="inline")
     store = runner.engine().store
-    from pauta.api import auth
 
-    auth.create_user(store, "op", "a long password", "operator")
-    headers = bearer(auth.create_token(store, "op"))
+    users.create_user(store, "op", "a long password", "operator")
+    headers = bearer(users.create_token(store, "op"))
     worker = Worker(runner, max_runs=1, poll_interval=0.05)
     try:
         with TestClient(create_app(settings, store=store, flows_dir=flows)) as client:
