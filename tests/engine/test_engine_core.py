@@ -405,3 +405,15 @@ def test_a_late_report_of_an_abandoned_attempt_changes_nothing() -> None:
     world.core.outcome(stale, at(11), started_at=None, ended_at=None)
     assert call.state == State.RUNNING
     assert not world.core.take()
+
+
+def test_forgetting_an_old_state_of_a_run_keeps_the_new_one() -> None:
+    # A flow retry attaches a new state of the same run before the old one is forgotten.
+    world = World()
+    old = world.run
+    new = RunState("r1", flow_name="f", logical_date=T0, epoch=1)
+    world.core.attach(new)
+    world.core.detach(old)
+    assert world.core.runs == {"r1": new}
+    world.core.detach(new)
+    assert world.core.runs == {}

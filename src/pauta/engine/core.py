@@ -121,7 +121,11 @@ class ExecutionCore:
         self.runs[run.run_id] = run
 
     def detach(self, run: RunState) -> None:
-        self.runs.pop(run.run_id, None)
+        # A flow retry drives the same run id again with a new RunState, attached at once by
+        # its thread while this ForgetRun for the old one may still wait in the inbox: only the
+        # state it names is dropped.
+        if self.runs.get(run.run_id) is run:
+            del self.runs[run.run_id]
 
     def call_for(self, ready: ReadyTask) -> TaskCall | None:
         run_id, key = ready.id  # type: ignore[misc]
