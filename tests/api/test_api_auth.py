@@ -96,12 +96,13 @@ def test_authenticate_checks_name_and_password(store: Store) -> None:
 def test_passwords_and_tokens_are_stored_hashed(store: Store) -> None:
     import sqlalchemy as sa
 
-    from pauta.store.tables import api_tokens, users
+    from pauta.store.tables import api_tokens
+    from pauta.store.tables import users as users_table
 
     users.create_user(store, "ada", PASSWORD, "viewer")
     token = users.create_token(store, "ada")
     with store.engine.connect() as conn:
-        stored_hash = conn.execute(sa.select(users.c.password_hash)).scalar()
+        stored_hash = conn.execute(sa.select(users_table.c.password_hash)).scalar()
         token_row = conn.execute(sa.select(api_tokens.c.token_hash)).scalar()
     assert stored_hash.startswith("$argon2id$")
     assert PASSWORD not in stored_hash
@@ -159,7 +160,7 @@ def test_an_expired_session_is_refused(store: Store, monkeypatch: pytest.MonkeyP
     from datetime import timedelta
 
     user = users.create_user(store, "ada", PASSWORD, "viewer")
-    monkeypatch.setattr(auth, "SESSION_TTL", timedelta(seconds=-1))
+    monkeypatch.setattr(users, "SESSION_TTL", timedelta(seconds=-1))
     token, _ = users.start_session(store, user)
     assert users.session_user(store, token) is None
 
