@@ -13,7 +13,6 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from pauta.core.clock import utcnow
 from pauta.store import stats
 from pauta.store.repository import Store
 
@@ -26,7 +25,7 @@ class StoreCollector(Collector):
         self.store = store
 
     def collect(self) -> Iterator[Metric]:
-        found = stats.collect(self.store, utcnow())
+        found = stats.collect(self.store, self.store.clock.now())
         runs = GaugeMetricFamily(
             "pauta_flow_runs", "Flow runs in the store, by state.", labels=["state"]
         )

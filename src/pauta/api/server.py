@@ -23,7 +23,6 @@ from pauta.api.limits import BodyLimit
 from pauta.api.logins import LoginGuard
 from pauta.api.schemas import Error, Health
 from pauta.app.catalog import catalog
-from pauta.core.clock import get_clock
 from pauta.core.settings import Settings
 from pauta.scheduling.discovery import flows_folder
 from pauta.store.repository import Store
@@ -86,7 +85,7 @@ def create_app(
     app.state.flows_dir = (flows_dir or flows_folder()).expanduser().absolute()
     app.state.ready = threading.Event()
     app.state.ready.set()
-    app.state.logins = LoginGuard(get_clock())
+    app.state.logins = LoginGuard(store.clock)
     app.add_middleware(
         BodyLimit,
         authenticated_bytes=settings.max_request_bytes,

@@ -17,7 +17,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pauta.core.clock import get_clock, utcnow
 from pauta.core.errors import FlowLoadError, PautaError
 from pauta.definitions.schedules import from_spec
 from pauta.scheduling.discovery import (
@@ -38,7 +37,7 @@ class UnknownFlowError(PautaError):
     """No flow of this name was found in the flows folder."""
 
 
-def next_run(info: FlowInfo, now: datetime | None = None) -> str | None:
+def next_run(info: FlowInfo, now: datetime) -> str | None:
     """When the flow's schedule next ticks (ISO 8601, UTC), or None without a time schedule."""
     if not info.schedule_spec:
         return None
@@ -46,15 +45,15 @@ def next_run(info: FlowInfo, now: datetime | None = None) -> str | None:
         schedule = from_spec(info.schedule_spec)
         start = datetime.fromisoformat(info.start) if info.start else None
         end = datetime.fromisoformat(info.end) if info.end else None
-        tick = next_tick(schedule, info.timezone, now or utcnow(), start=start, end=end)
+        tick = next_tick(schedule, info.timezone, now, start=start, end=end)
     except (ValueError, TypeError, KeyError):
         return None  # an event trigger, or a spec this version cannot evaluate
     return tick.isoformat() if tick else None
 
 
-def flow_view(info: FlowInfo, paused: bool) -> dict[str, Any]:
-    """A flow as `pauta flows show --json` prints it."""
-    return {**info.to_dict(), "next_run": next_run(info), "paused": paused, "error": None}
+def flow_view(info: FlowInfo, paused: bool, now: datetime) -> dict[str, Any]:
+    """A flow as `pauta flows show --json` prints it (its next run after ``now``)."""
+    return {**info.to_dict(), "next_run": next_run(info, now), "paused": paused, "error": None}
 
 
 def load_error_view(error: LoadError) -> dict[str, Any]:
@@ -90,7 +89,7 @@ class FlowCatalog:
             found = self.source()
             if found is not None:
                 return found
-        clock = get_clock()
+        clock = self.store.clock
         with self._lock:
             if self._found is None or clock.monotonic() - self._scanned > self.max_age:
                 self._found = self._scan(self._found)
@@ -102,7 +101,7 @@ class FlowCatalog:
             found = discover(self.folder, previous=previous)
         except FlowLoadError as exc:
             error = LoadError(self.folder, None, str(exc), "FlowsFolderMissing")
-            return Discovery(self.folder, {}, [error], utcnow())
+            return Discovery(self.folder, {}, [error], self.store.clock.now())
         sync_to_store(found, self.store)
         return found
 
@@ -124,13 +123,16 @@ class FlowCatalog:
         """Every flow (by name), then every file that failed to load."""
         found = self.discovery()
         paused = self.paused()
-        views = [flow_view(info, paused.get(name, False)) for name, info in found.flows.items()]
+        now = self.store.clock.now()
+        views = [
+            flow_view(info, paused.get(name, False), now) for name, info in found.flows.items()
+        ]
         return views + [load_error_view(error) for error in found.errors]
 
     def view(self, name: str) -> dict[str, Any]:
         info = self.info(name)
         row = self.store.get_flow(name)
-        return flow_view(info, bool(row and row["paused"]))
+        return flow_view(info, bool(row and row["paused"]), self.store.clock.now())
 
     def set_paused(self, name: str, paused: bool) -> dict[str, Any]:
         """Pause or unpause a flow's schedule; returns its view."""

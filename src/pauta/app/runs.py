@@ -9,7 +9,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pauta.core.clock import get_clock
 from pauta.core.errors import PautaError, StoreError
 from pauta.core.states import FlowRunState
 from pauta.store.records import (
@@ -326,7 +325,7 @@ def queue_resume(store: Store, run_id: str) -> FlowRunRecord:
             f"run {run.id} is {run.state}: only a FAILED or CANCELLED run can be resumed"
         )
     if not store.transition_flow_run(
-        run.id, FlowRunState.QUEUED, expected=reopenable, now=get_clock().now()
+        run.id, FlowRunState.QUEUED, expected=reopenable, now=store.clock.now()
     ):
         raise RunStateError(f"run {run.id} changed while it was being queued; try again")
     return store.get_flow_run(run.id)
@@ -340,4 +339,4 @@ def cancel_run(store: Store, run_id: str) -> FlowRunRecord:
     run = store.get_flow_run(run_id)
     if run.state not in (FlowRunState.SCHEDULED, FlowRunState.QUEUED, FlowRunState.RUNNING):
         raise RunStateError(f"run {run.id} already ended {run.state}: nothing to cancel")
-    return store.request_cancel(run.id, get_clock().now())
+    return store.request_cancel(run.id, store.clock.now())

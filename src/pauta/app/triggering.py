@@ -13,7 +13,6 @@ from typing import Any
 
 from pauta.app.catalog import catalog
 from pauta.app.flows import resolve_flow
-from pauta.core.clock import get_clock
 from pauta.core.errors import ParameterError
 from pauta.core.settings import DEFAULT_MAX_PARAMS_BYTES, describe_size
 from pauta.definitions.flow import Flow
@@ -59,7 +58,7 @@ def queue_run(
     ParameterError when they are over ``max_params_bytes`` of JSON."""
     params_json = flow.parameters.to_json(values)
     check_params_size(flow.name, params_json, max_params_bytes)
-    record = new_run_record(flow, params_json, now=get_clock().now(), trigger=trigger, queued=True)
+    record = new_run_record(flow, params_json, now=store.clock.now(), trigger=trigger, queued=True)
     return store.create_flow_run(record)
 
 

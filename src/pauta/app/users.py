@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pauta.app import credentials as security
-from pauta.core.clock import utcnow
 from pauta.core.errors import PautaError
 from pauta.store.auth import AuthStore, UnknownTokenError
 from pauta.store.repository import Store
@@ -65,7 +64,7 @@ def create_user(store: Store, username: str, password: str, role: str) -> User:
     if not username or len(username) > 255 or username != username.strip():
         raise AuthError("a user name must be 1 to 255 characters, without surrounding spaces")
     _check_password(password)
-    _auth(store).create_user(username, security.hash_password(password), role, utcnow())
+    _auth(store).create_user(username, security.hash_password(password), role, store.clock.now())
     return User(username, role)
 
 
@@ -136,7 +135,7 @@ def issue_token(store: Store, username: str, lifetime: timedelta | None = None) 
     Only the token's hash is kept, so it is shown once."""
     token = security.new_token()
     token_id = security.new_token()[:16]
-    now = utcnow()
+    now = store.clock.now()
     expires_at = now + lifetime if lifetime is not None else None
     _auth(store).add_token(token_id, username, security.token_hash(token), now, expires_at)
     return IssuedToken(token_id, token, expires_at)
@@ -212,7 +211,7 @@ class ExpiredTokenError(AuthError):
 def user_for_token(store: Store, token: str) -> User | None:
     """The user of an API token, or None for an unknown one; ExpiredTokenError when it
     expired."""
-    now = utcnow()
+    now = store.clock.now()
     found = _auth(store).token_owner(security.token_hash(token), now)
     if found is None:
         return None
@@ -241,7 +240,7 @@ def has_credentials(store: Store, authorization: str, session_cookie: str) -> bo
 def start_session(store: Store, user: User) -> tuple[str, str]:
     """A new session for ``user``: (token for the cookie, CSRF token)."""
     token, csrf = security.new_token(), security.new_token()
-    now = utcnow()
+    now = store.clock.now()
     _auth(store).add_session(
         security.token_hash(token), user.username, csrf, now, now + SESSION_TTL
     )
@@ -254,7 +253,7 @@ def end_session(store: Store, session_token: str) -> None:
 
 def session_user(store: Store, session_token: str) -> tuple[User, str] | None:
     """The user and CSRF token of a live session, or None."""
-    found = _auth(store).session(security.token_hash(session_token), utcnow())
+    found = _auth(store).session(security.token_hash(session_token), store.clock.now())
     if found is None:
         return None
     record, csrf = found

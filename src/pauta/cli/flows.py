@@ -48,16 +48,16 @@ def _discover_flows(flows_dir: str | None) -> tuple[Any, Any, dict[str, bool]]:
     return found, store, paused
 
 
-def _next_run(info: Any) -> str | None:
+def _next_run(info: Any, now: Any) -> str | None:
     from pauta.app.catalog import next_run
 
-    return next_run(info)
+    return next_run(info, now)
 
 
-def _flow_view(info: Any, paused: bool) -> dict[str, Any]:
+def _flow_view(info: Any, paused: bool, now: Any) -> dict[str, Any]:
     from pauta.app.catalog import flow_view
 
-    return flow_view(info, paused)
+    return flow_view(info, paused, now)
 
 
 def _load_error_view(error: Any) -> dict[str, Any]:
@@ -106,9 +106,12 @@ def flows_list(flows_dir: str | None, as_json: bool, strict: bool) -> None:
     max_active_runs, next_run, paused and error (null); a file that failed is an object with the
     same keys, all null except file, line and error ({"type", "message", "line"}).
     """
-    found, _, paused = _discover_flows(flows_dir)
+    found, store, paused = _discover_flows(flows_dir)
+    now = store.clock.now()
     if as_json:
-        views = [_flow_view(info, paused.get(name, False)) for name, info in found.flows.items()]
+        views = [
+            _flow_view(info, paused.get(name, False), now) for name, info in found.flows.items()
+        ]
         print_json(views + [_load_error_view(error) for error in found.errors])
     else:
         from rich.console import Console
@@ -123,7 +126,7 @@ def flows_list(flows_dir: str | None, as_json: bool, strict: bool) -> None:
                 (
                     Text(name),
                     Text(info.schedule or "-"),
-                    (_next_run(info) or "-")[:19].replace("T", " "),
+                    (_next_run(info, now) or "-")[:19].replace("T", " "),
                     "yes" if paused.get(name) else "no",
                     Text(_shown_path(info.file, info.line)),
                 )
@@ -155,12 +158,12 @@ def flows_list(flows_dir: str | None, as_json: bool, strict: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def flows_show(name: str, flows_dir: str | None, as_json: bool) -> None:
     """A flow's description, schedule, paused state and parameters (name, type, default)."""
-    found, _, paused = _discover_flows(flows_dir)
+    found, store, paused = _discover_flows(flows_dir)
     info = found.flows.get(name)
     if info is None:
         _unknown_flow(name, found)
         return
-    view = _flow_view(info, paused.get(name, False))
+    view = _flow_view(info, paused.get(name, False), store.clock.now())
     if as_json:
         print_json(view)
         return

@@ -222,7 +222,6 @@ def backfill(
     from datetime import date, datetime
 
     from pauta.app.runs import run_view
-    from pauta.core.clock import get_clock
     from pauta.scheduling.discovery import discover
     from pauta.scheduling.scheduler import backfill as create_backfill
     from pauta.scheduling.ticks import to_utc
@@ -245,7 +244,7 @@ def backfill(
             fail("--end must be after --start")
         store = open_store()
         try:
-            created, existing = create_backfill(store, info, start, end, get_clock().now())
+            created, existing = create_backfill(store, info, start, end, store.clock.now())
         except ValueError as exc:
             fail(str(exc))
     if as_json:

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pauta.core.clock import Clock, get_clock
+from pauta.core.clock import Clock
 from pauta.core.errors import FlowLoadError, PautaError
 from pauta.core.loading import load_file
 from pauta.core.resources import Resources
@@ -79,13 +79,13 @@ class Runner:
                 self._notifiers = _notifiers_from_settings()
                 settings.ensure_home()
                 settings.export_home()
-                store = Store.from_settings(settings)
+                store = Store.from_settings(settings, clock=self._clock)
                 self._engine = Engine(
                     store,
                     settings,
                     capacity=self._capacity or detect_capacity(),
                     workers=self._workers,
-                    clock=self._clock or get_clock(),
+                    clock=store.clock,
                     default_executor=self._default_executor,
                     started=self._started,
                     policy=self._policy,

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Self
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from pauta.core.clock import Clock, get_clock
 from pauta.store import db
 from pauta.store.identity import DatabaseFile
 
@@ -24,8 +25,16 @@ class StoreBase:
     """
 
     def __init__(
-        self, url: str, *, sqlite_synchronous: str = "NORMAL", migrate: bool = True
+        self,
+        url: str,
+        *,
+        sqlite_synchronous: str = "NORMAL",
+        migrate: bool = True,
+        clock: Clock | None = None,
     ) -> None:
+        # the time every record this store stamps, and everything above it that holds the
+        # store, reads (tests hand in a FrozenClock)
+        self.clock: Clock = clock or get_clock()
         self.engine: Engine = db.create_engine(url, sqlite_synchronous=sqlite_synchronous)
         self.url: str = self.engine.url.render_as_string(hide_password=False)
         self.dialect: str = self.engine.dialect.name
@@ -46,11 +55,13 @@ class StoreBase:
         self._file = DatabaseFile(path) if path is not None else None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Self:
+    def from_settings(cls, settings: Settings, *, clock: Clock | None = None) -> Self:
         """The store the settings name; for SQLite, the pauta home is created first."""
         if settings.database_url.startswith("sqlite"):
             settings.ensure_home()
-        return cls(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+        return cls(
+            settings.database_url, sqlite_synchronous=settings.sqlite_synchronous, clock=clock
+        )
 
     def close(self) -> None:
         """Close every pooled connection."""

@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from pauta.core.clock import utcnow
 from pauta.core.errors import StoreError
 from pauta.store.base import StoreBase
 from pauta.store.records import (
@@ -28,7 +27,7 @@ class FlowsStore(StoreBase):
     def upsert_flow(self, row: FlowRow) -> None:
         """Record a flow's definition, every column of it (the one writer of a flow's row);
         a flow already known keeps its ``paused`` flag."""
-        values = {**row.columns(), "updated_at": utcnow()}
+        values = {**row.columns(), "updated_at": self.clock.now()}
         del values["name"]
         stmt = self._insert()(flows).values(name=row.name, paused=False, **values)
         stmt = stmt.on_conflict_do_update(index_elements=[flows.c.name], set_=values)

@@ -10,7 +10,6 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from pauta.app.logs import read_flow_log, read_logs
 from pauta.app.runs import cancel_run, listed_params, queue_resume, show_run
 from pauta.app.tasks import retry_task
-from pauta.core.clock import utcnow
 from pauta.core.errors import PautaError, RunNotFoundError
 from pauta.core.states import FLOW_TERMINAL, TASK_ACTIVE, FlowRunState
 from pauta.ui import queries
@@ -78,7 +77,7 @@ def run_context(request: Request, run_id: str) -> dict[str, Any]:
         "params": params,
         "params_cut": params_cut,
         "graph": graph_data(view["tasks"]),
-        "gantt": gantt(attempts, utcnow()),
+        "gantt": gantt(attempts, store.clock.now()),
         "live": view["state"] not in FLOW_TERMINAL,
         "metrics": [(t["key"], m) for t in view["tasks"] for m in t["metrics"]],
         "artifacts": [(t["key"], a) for t in view["tasks"] for a in t["artifacts"]],
