@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from pauta.api import auth
 from pauta.app import users
-from pauta.core.clock import FrozenClock, set_clock
+from pauta.core.clock import FrozenClock
 from pauta.core.states import FlowRunState
 from pauta.store.repository import Store
 
@@ -190,11 +190,12 @@ def test_tokens_for_yourself_or_as_admin(client: TestClient, tokens: dict[str, s
 
 
 @pytest.fixture
-def frozen() -> Iterator[FrozenClock]:
+def frozen(store: Store) -> Iterator[FrozenClock]:
+    """The store's clock, frozen: everything that reads the time through the store sees it."""
     clock = FrozenClock(datetime(2026, 3, 1, tzinfo=UTC))
-    previous = set_clock(clock)
+    previous, store.clock = store.clock, clock
     yield clock
-    set_clock(previous)
+    store.clock = previous
 
 
 def test_an_expired_token_is_401_saying_so(
