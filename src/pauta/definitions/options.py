@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 
 from pauta.core.errors import DefinitionError
 from pauta.core.resources import Resources
+from pauta.definitions.environments import venv_options
 from pauta.definitions.triggers import Asset, split_schedule
 
-ISOLATIONS = ("process", "inline")
+ISOLATIONS = ("process", "inline", "venv")
 
 
 def seconds(value: float | timedelta | None, option: str) -> float | None:
@@ -55,6 +56,8 @@ class TaskOptions:
     outputs: tuple[Any, ...] = ()
     executor: str | None = None
     isolation: str = "process"
+    requirements: tuple[str, ...] = ()
+    python: str | None = None
     on_success: tuple[Callable[..., Any], ...] = ()
     on_failure: tuple[Callable[..., Any], ...] = ()
     on_retry: tuple[Callable[..., Any], ...] = ()
@@ -73,6 +76,9 @@ class TaskOptions:
                 f"{where}: isolation={isolation!r} is not available; use one of "
                 + ", ".join(repr(i) for i in ISOLATIONS)
             )
+        requirements, python = venv_options(
+            raw.pop("requirements", None), raw.pop("python", None), isolation, where
+        )
         retry_on = raw.pop("retry_on", ())
         if isinstance(retry_on, type):
             retry_on = (retry_on,)
@@ -113,6 +119,8 @@ class TaskOptions:
             outputs=_outputs(raw.pop("outputs", ()), where),
             executor=raw.pop("executor", None),
             isolation=isolation,
+            requirements=requirements,
+            python=python,
             on_success=_callbacks(raw.pop("on_success", None), where, "on_success"),
             on_failure=_callbacks(raw.pop("on_failure", None), where, "on_failure"),
             on_retry=_callbacks(raw.pop("on_retry", None), where, "on_retry"),

@@ -103,6 +103,8 @@ def task(
     outputs: Sequence[Any] = (),
     executor: str | None = None,
     isolation: str = "process",
+    requirements: Sequence[str] = (),
+    python: str | None = None,
     on_success: Any = None,
     on_failure: Any = None,
     on_retry: Any = None,
