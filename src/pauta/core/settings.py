@@ -1,8 +1,9 @@
 """Where pauta keeps its state, read from the environment.
 
-The pauta home holds the SQLite database, results and logs. It is ``PAUTA_HOME`` when set,
-else the first ``.pauta`` folder found in the current folder or its parents (like git),
-else ``./.pauta``, created on first use.
+The pauta home holds the SQLite database, results, logs and the virtualenvs of venv tasks
+(``envs/``, or ``PAUTA_ENVS_DIR``). It is ``PAUTA_HOME`` when set, else the first ``.pauta``
+folder found in the current folder or its parents (like git), else ``./.pauta``, created on
+first use.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Settings:
     logs_dir: Path
     inline_result_max: int
     sqlite_synchronous: str
+    envs_dir: Path
 
     @classmethod
     def from_env(cls, home: Path | None = None) -> Settings:
@@ -57,6 +59,8 @@ class Settings:
             logs_dir=home / "logs",
             inline_result_max=inline_max,
             sqlite_synchronous=synchronous,
+            # virtualenvs of venv tasks; shared by several homes when PAUTA_ENVS_DIR says so
+            envs_dir=Path(os.environ.get("PAUTA_ENVS_DIR") or home / "envs").expanduser(),
         )
 
     def export_home(self) -> None:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from pauta.core.errors import DefinitionError
 from pauta.core.resources import Resources
-from pauta.definitions.environments import venv_options
+from pauta.definitions.environments import VenvSpec, venv_options
 from pauta.definitions.triggers import Asset, split_schedule
 
 ISOLATIONS = ("process", "inline", "venv")
@@ -62,6 +62,11 @@ class TaskOptions:
     on_failure: tuple[Callable[..., Any], ...] = ()
     on_retry: tuple[Callable[..., Any], ...] = ()
     tags: tuple[str, ...] = ()
+
+    @property
+    def venv(self) -> VenvSpec | None:
+        """The virtualenv an ``isolation="venv"`` task runs in."""
+        return VenvSpec(self.requirements, self.python) if self.isolation == "venv" else None
 
     @classmethod
     def build(cls, name: str, **raw: Any) -> TaskOptions:

@@ -300,6 +300,7 @@ class RunDriver:
             log_path=call.log_path,
             timeout=task.options.timeout,
             is_async=task.is_async,
+            venv=task.options.venv,
         )
 
     def cancel(self) -> None:
