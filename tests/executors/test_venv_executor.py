@@ -153,6 +153,28 @@ def test_context_logging_metrics_and_secrets_work_inside_the_venv(
     ]
 
 
+@pytest.mark.parametrize(
+    ("flow", "made", "loads", "missing"),
+    [
+        ("value_the_host_cannot_load", "six_object-0", "type_name-0", "six"),
+        ("value_the_environment_cannot_load", "host_only_value-0", "type_name_in_venv-0", "rich"),
+    ],
+    ids=["venv-to-host", "host-to-venv"],
+)
+def test_a_value_of_a_class_one_side_lacks_fails_the_task_that_loads_it(
+    runner: Runner, flow: str, made: str, loads: str, missing: str
+) -> None:
+    run = runner.run(getattr(vf, flow), {})
+    assert run.state == "FAILED"
+    by_key = {t.key: t for t in run.tasks}
+    assert by_key[made].state == State.SUCCEEDED
+    failed = by_key[loads]
+    assert failed.state == State.FAILED
+    assert failed.error is not None
+    assert failed.error["type"] == "ModuleNotFoundError"
+    assert failed.error["message"] == f"No module named '{missing}'"
+
+
 def test_a_venv_task_that_runs_too_long_is_killed(runner: Runner) -> None:
     run = runner.run(vf.venv_timeout, {})
     assert run.state == "FAILED"

@@ -92,3 +92,37 @@ def sleeps_in_a_venv() -> None:
 @flow
 def venv_timeout() -> None:
     sleeps_in_a_venv().result()
+
+
+@task(isolation="venv", requirements=[SIX])
+def six_object() -> object:
+    import six
+
+    return six.MovedModule("path", "os.path")  # an instance of a class only the env has
+
+
+@task
+def type_name(value: object) -> str:
+    return type(value).__name__
+
+
+@flow
+def value_the_host_cannot_load() -> str:
+    return type_name(six_object()).result()
+
+
+@task
+def host_only_value() -> object:
+    from rich.text import Text  # rich comes with pauta: the host has it, an environment not
+
+    return Text("made on the host")
+
+
+@task(isolation="venv", requirements=[SIX])
+def type_name_in_venv(value: object) -> str:
+    return type(value).__name__
+
+
+@flow
+def value_the_environment_cannot_load() -> str:
+    return type_name_in_venv(host_only_value()).result()
