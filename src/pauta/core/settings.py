@@ -48,6 +48,8 @@ class Settings:
         results_url = os.environ.get("PAUTA_RESULTS_URL") or str(home / "results")
         inline_max = int(os.environ.get("PAUTA_INLINE_RESULT_MAX", DEFAULT_INLINE_RESULT_MAX))
         synchronous = os.environ.get("PAUTA_SQLITE_SYNCHRONOUS", "NORMAL").upper()
+        # virtualenvs of venv tasks; shared by several homes when PAUTA_ENVS_DIR says so
+        envs_dir = Path(os.environ.get("PAUTA_ENVS_DIR") or home / "envs").expanduser().absolute()
         if synchronous not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise ValueError(
                 f"PAUTA_SQLITE_SYNCHRONOUS={synchronous!r} is not one of OFF, NORMAL, FULL, EXTRA"
@@ -59,8 +61,7 @@ class Settings:
             logs_dir=home / "logs",
             inline_result_max=inline_max,
             sqlite_synchronous=synchronous,
-            # virtualenvs of venv tasks; shared by several homes when PAUTA_ENVS_DIR says so
-            envs_dir=Path(os.environ.get("PAUTA_ENVS_DIR") or home / "envs").expanduser(),
+            envs_dir=envs_dir,
         )
 
     def export_home(self) -> None:

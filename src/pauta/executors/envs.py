@@ -262,7 +262,7 @@ class Environments:
                     if installer == "uv":
                         command = [tool, "pip", "install", "--python", python]
                     else:
-                        command = [python, "-m", "pip", "install", "--disable-pip-version-check"]
+                        command = [python, "-m", "pip", "install", "--no-input", "--quiet"]
                     steps.run("installing the requirements", [*command, "-r", requirements])
                 _link_runtime(path, Path(probe["purelib"]))
                 steps.run("importing pauta's runtime in it", [python, "-c", _CHECK])
