@@ -206,6 +206,8 @@ def test_prune_keeps_environments_in_use_and_removes_unused_and_incomplete(
     idle.release()
     broken = tmp_path / "envs" / ("0" * 16)  # a build that died: no marker
     broken.mkdir()
+    for suffix in (".log", ".lock"):  # what a failed build leaves: its log, its lock
+        (tmp_path / "envs" / f"{'1' * 16}{suffix}").write_text("")
     listed = {info.key: info for info in envs.list()}
     assert listed[held.key].in_use
     assert listed[held.key].complete
@@ -216,6 +218,7 @@ def test_prune_keeps_environments_in_use_and_removes_unused_and_incomplete(
     # used within the last day: only the incomplete one goes
     removed = envs.prune(unused_for=86400, now=now)
     assert [info.key for info in removed] == ["0" * 16]
+    assert not list((tmp_path / "envs").glob("1111*"))
     # a week later the idle one goes; the one in use stays whatever its age
     removed = envs.prune(unused_for=86400, now=now + 7 * 86400)
     assert [info.key for info in removed] == [idle.key]

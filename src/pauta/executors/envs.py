@@ -203,7 +203,28 @@ class Environments:
                     os.close(use_fd)
             finally:
                 os.close(build_fd)
+        self._remove_orphans()
         return removed
+
+    def _remove_orphans(self) -> None:
+        """The lock and log files of failed builds, whose environment folder was removed."""
+        if not self.root.is_dir():
+            return
+        sidecars = (".log", ".lock", ".use")
+        keys = {p.stem for p in self.root.iterdir() if p.suffix in sidecars}
+        keys = {key for key in keys if _KEY.fullmatch(key)}
+        for key in sorted(keys):
+            if (self.root / key).exists():
+                continue
+            build_fd = _lock(self.root / f"{key}.lock", fcntl.LOCK_EX, wait=False)
+            if build_fd is None:
+                continue  # being built right now
+            try:
+                for suffix in sidecars:
+                    with suppress(FileNotFoundError):
+                        os.unlink(self.root / f"{key}{suffix}")
+            finally:
+                os.close(build_fd)
 
     def _info(self, path: Path) -> EnvInfo:
         key = path.name
