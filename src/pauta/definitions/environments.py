@@ -1,7 +1,9 @@
-"""What a task asks of its virtualenv: ``@task(isolation="venv", requirements=[...], python=...)``.
+"""What a task asks of its virtualenv (``@task(isolation="venv", requirements=[...])``) or its
+container (``@task(isolation="container", image="localhost/train:3")``).
 
 Pure data, checked when the decorator runs; the environment itself is built by the ``venv``
-executor (``pauta.executors.envs``) the first time an attempt needs it.
+executor (``pauta.executors.envs``) the first time an attempt needs it, and the container is
+started by the ``container`` executor (``pauta.executors.container``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,35 @@ class VenvSpec:
 
     requirements: tuple[str, ...] = ()
     python: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerSpec:
+    """The image of a task's container and the limits its resources become.
+
+    ``cpus`` and ``memory`` (bytes; 0 means no limit) come from the task's ``Resources``.
+    """
+
+    image: str
+    cpus: float = 1.0
+    memory: int = 0
+
+
+def container_image(image: Any, isolation: str, where: str) -> str | None:
+    """``image`` checked: required by ``isolation="container"``, refused by the others."""
+    if isolation != "container":
+        if image is not None:
+            raise DefinitionError(
+                f"{where}: image= applies only to isolation='container' "
+                f"(this task has isolation={isolation!r})"
+            )
+        return None
+    if not isinstance(image, str) or not image.strip() or any(c.isspace() for c in image.strip()):
+        raise DefinitionError(
+            f"{where}: isolation='container' needs image=, the name of an image the container "
+            f"CLI knows, such as 'localhost/train:3' (not {image!r})"
+        )
+    return image.strip()
 
 
 def venv_options(

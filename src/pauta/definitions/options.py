@@ -10,10 +10,15 @@ from zoneinfo import ZoneInfo
 
 from pauta.core.errors import DefinitionError
 from pauta.core.resources import Resources
-from pauta.definitions.environments import VenvSpec, venv_options
+from pauta.definitions.environments import (
+    ContainerSpec,
+    VenvSpec,
+    container_image,
+    venv_options,
+)
 from pauta.definitions.triggers import Asset, split_schedule
 
-ISOLATIONS = ("process", "inline", "venv")
+ISOLATIONS = ("process", "inline", "venv", "container")
 
 
 def seconds(value: float | timedelta | None, option: str) -> float | None:
@@ -58,6 +63,7 @@ class TaskOptions:
     isolation: str = "process"
     requirements: tuple[str, ...] = ()
     python: str | None = None
+    image: str | None = None
     on_success: tuple[Callable[..., Any], ...] = ()
     on_failure: tuple[Callable[..., Any], ...] = ()
     on_retry: tuple[Callable[..., Any], ...] = ()
@@ -67,6 +73,13 @@ class TaskOptions:
     def venv(self) -> VenvSpec | None:
         """The virtualenv an ``isolation="venv"`` task runs in."""
         return VenvSpec(self.requirements, self.python) if self.isolation == "venv" else None
+
+    @property
+    def container(self) -> ContainerSpec | None:
+        """The container an ``isolation="container"`` task runs in, limited by its resources."""
+        if self.image is None:
+            return None
+        return ContainerSpec(self.image, self.resources.cpus, self.resources.memory)
 
     @classmethod
     def build(cls, name: str, **raw: Any) -> TaskOptions:
@@ -84,6 +97,7 @@ class TaskOptions:
         requirements, python = venv_options(
             raw.pop("requirements", None), raw.pop("python", None), isolation, where
         )
+        image = container_image(raw.pop("image", None), isolation, where)
         retry_on = raw.pop("retry_on", ())
         if isinstance(retry_on, type):
             retry_on = (retry_on,)
@@ -126,6 +140,7 @@ class TaskOptions:
             isolation=isolation,
             requirements=requirements,
             python=python,
+            image=image,
             on_success=_callbacks(raw.pop("on_success", None), where, "on_success"),
             on_failure=_callbacks(raw.pop("on_failure", None), where, "on_failure"),
             on_retry=_callbacks(raw.pop("on_retry", None), where, "on_retry"),

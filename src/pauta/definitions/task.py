@@ -105,6 +105,7 @@ def task(
     isolation: str = "process",
     requirements: Sequence[str] = (),
     python: str | None = None,
+    image: str | None = None,
     on_success: Any = None,
     on_failure: Any = None,
     on_retry: Any = None,

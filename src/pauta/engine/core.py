@@ -44,7 +44,7 @@ from pauta.executors.base import WorkOutcome
 
 # The executor a task's isolation asks for, unless the task names one; "process" tasks run on
 # the engine's default executor.
-_EXECUTOR_OF_ISOLATION = {"inline": "inline", "venv": "venv"}
+_EXECUTOR_OF_ISOLATION = {"inline": "inline", "venv": "venv", "container": "container"}
 
 
 @dataclass(slots=True)

@@ -301,6 +301,7 @@ class RunDriver:
             timeout=task.options.timeout,
             is_async=task.is_async,
             venv=task.options.venv,
+            container=task.options.container,
         )
 
     def cancel(self) -> None:

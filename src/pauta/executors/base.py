@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from pauta.core.states import State
-from pauta.definitions.environments import VenvSpec
+from pauta.definitions.environments import ContainerSpec, VenvSpec
 from pauta.store.results import StoredResult
 
 
@@ -54,7 +54,8 @@ class WorkItem:
 
     ``args_blob`` is ``cloudpickle.dumps((args, kwargs))`` where each upstream value appears as a
     ``ResultPlaceholder``: the worker swaps them for the loaded values before calling. ``venv``
-    is the virtualenv a ``venv`` task runs in (other executors ignore it).
+    is the virtualenv a ``venv`` task runs in, ``container`` the image and limits of a
+    ``container`` task (other executors ignore them).
     """
 
     run: RunInfo
@@ -68,6 +69,7 @@ class WorkItem:
     gpu_ids: tuple[int, ...] = ()
     is_async: bool = False
     venv: VenvSpec | None = None
+    container: ContainerSpec | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +84,9 @@ class ResultPlaceholder:
 
 @dataclass(frozen=True, slots=True)
 class ErrorInfo:
-    """Why an attempt failed. ``kind`` is exception, crash, timeout, cancelled, interrupted or
-    environment (a task's virtualenv could not be built).
+    """Why an attempt failed. ``kind`` is exception, crash, timeout, cancelled, interrupted,
+    environment (a task's virtualenv could not be built, its container could not start) or oom
+    (its container ran out of its memory limit).
 
     ``mro`` holds the qualified names of the exception's class and its bases (for
     ``retry_on``), e.g. ``("builtins.ConnectionResetError", "builtins.ConnectionError", ...)``.

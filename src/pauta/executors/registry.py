@@ -1,7 +1,7 @@
 """Executors by name: the one place the engine asks for an executor.
 
-Built-in executors (``local``, ``venv``, ``inline``, ``sensor``) are registered here; packages
-add their own through the ``pauta.executors`` entry point group, whose objects are
+Built-in executors (``local``, ``venv``, ``container``, ``inline``, ``sensor``) are registered
+here; packages add their own through the ``pauta.executors`` entry point group, whose objects are
 ``ExecutorSpec`` values (or factories taking an ``ExecutorConfig``). Entry points are read
 only when a name is not built in or when the registry is listed, so ``pauta run`` with the
 built-ins pays nothing for plugins. A plugin that fails to load is kept with its error: it
@@ -113,9 +113,18 @@ def _venv(config: ExecutorConfig) -> Executor:
     )
 
 
+def _container(config: ExecutorConfig) -> Executor:
+    from pauta.executors.container import ContainerExecutor
+
+    return ContainerExecutor(
+        workers=config.workers, results_url=config.results_url, inline_max=config.inline_max
+    )
+
+
 BUILT_IN: tuple[ExecutorSpec, ...] = (
     ExecutorSpec("local", _local, "slots", "a pool of warm worker processes on this machine"),
     ExecutorSpec("venv", _venv, "slots", "warm worker processes in each task's own virtualenv"),
+    ExecutorSpec("container", _container, "slots", "each attempt in its own container (podman)"),
     ExecutorSpec("inline", _inline, "slots", "threads of this process (debugging, notebooks)"),
     ExecutorSpec("sensor", _sensor, "unbounded", "sensors waiting as coroutines of one thread"),
 )
