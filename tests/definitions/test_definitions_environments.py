@@ -1,5 +1,5 @@
-"""``@task(isolation="venv", requirements=[...], python=...)``: what is accepted and what is
-refused, with a message that says how to fix it."""
+"""``@task(isolation="venv", requirements=[...], python=...)`` and ``@task(isolation="container",
+image=...)``: what is accepted and what is refused, with a message that says how to fix it."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 
 import pauta
 from pauta.core.errors import DefinitionError
+from pauta.definitions.environments import ContainerSpec
 
 
 def train(x: int) -> int:
@@ -36,6 +37,18 @@ def test_other_tasks_have_no_environment() -> None:
     defined = pauta.task(train)
     assert defined.options.requirements == ()
     assert defined.options.python is None
+
+
+def test_a_container_task_keeps_its_image_and_its_resources_become_limits() -> None:
+    defined = pauta.task(
+        isolation="container",
+        image=" localhost/train:3 ",
+        resources=pauta.Resources(cpus=2, memory="1GiB"),
+    )(train)
+    assert defined.options.isolation == "container"
+    assert defined.options.container == ContainerSpec("localhost/train:3", 2.0, 1024**3)
+    assert defined.options.venv is None
+    assert pauta.task(train).options.container is None
 
 
 @pytest.mark.parametrize(
@@ -67,8 +80,25 @@ def test_other_tasks_have_no_environment() -> None:
             "is an installer option; requirements are package specifiers",
         ),
         ({"isolation": "venv", "python": 3.11}, "python must be an interpreter's path or"),
+        (
+            {"image": "localhost/train:3"},
+            r"image= applies only to isolation='container' \(this task has isolation='process'\)",
+        ),
+        (
+            {"isolation": "container"},
+            "isolation='container' needs image=, the name of an image the container CLI knows",
+        ),
+        ({"isolation": "container", "image": "a b"}, "needs image="),
+        (
+            {"isolation": "container", "image": "x:1", "requirements": ["six"]},
+            "requirements= apply only to isolation='venv'",
+        ),
     ],
-    ids=lambda v: "-".join(sorted(v)) if isinstance(v, dict) else None,
+    ids=lambda v: (
+        "-".join(f"{k}={v[k]}" if k == "isolation" else k for k in sorted(v))
+        if isinstance(v, dict)
+        else None
+    ),
 )
 def test_bad_environment_options_are_named(options: dict[str, Any], message: str) -> None:
     with pytest.raises(DefinitionError, match=message) as caught:

@@ -396,7 +396,7 @@ class ContainerExecutor:
             proc.kill()
 
     def _remove(self, name: str) -> None:
-        _quiet([*self._cli, "rm", "--force", name])
+        _quiet([*_rm(self._cli), name])
 
     def _out_of_memory(self, item: WorkItem) -> bool:
         """Whether the container was killed for memory: exit 137 (SIGKILL) that pauta did not
@@ -492,8 +492,16 @@ def remove_orphans(cli: Sequence[str]) -> list[str]:
         if owner == host and pid.isdigit() and not _alive(int(pid)):
             dead.append(name.lstrip("/"))
     if dead:
-        _quiet([*cli, "rm", "--force", *dead])
+        _quiet([*_rm(cli), *dead])
     return dead
+
+
+def _rm(cli: Sequence[str]) -> list[str]:
+    """Remove containers, killing running ones at once: podman would first wait 10 s for a
+    SIGTERM that a task's Python (pid 1 in its container) ignores; docker kills straight away."""
+    if os.path.basename(cli[0]) == "podman":
+        return [*cli, "rm", "--force", "--time", "0"]
+    return [*cli, "rm", "--force"]
 
 
 def _alive(pid: int) -> bool:

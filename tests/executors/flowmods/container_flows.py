@@ -1,0 +1,71 @@
+"""Flows whose tasks run in containers, for the container executor's tests (loaded by path)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+
+from pauta import Resources, context, flow, task
+
+IMAGE = "localhost/pauta-test:1"
+MISSING_IMAGE = "localhost/pauta-no-such-image:0"
+
+
+@task(isolation="container", image=IMAGE, resources=Resources(cpus=1, memory="256MiB"))
+def inside(numbers: list[int]) -> dict[str, object]:
+    ctx = context()
+    print("printed in the container")
+    ctx.log_metric("count", len(numbers))
+    return {
+        "total": sum(numbers),
+        "hostname": socket.gethostname(),
+        "in_container": os.path.exists("/run/.containerenv") or os.path.exists("/.dockerenv"),
+        "python": list(sys.version_info[:2]),
+        "key": ctx.task_key,
+    }
+
+
+@task
+def on_the_host(found: dict[str, object]) -> str:
+    """A process task fed by a container task's result."""
+    return f"{found['total']} from {found['key']}"
+
+
+@flow
+def container_then_process(numbers: list[int]) -> dict[str, object]:
+    found = inside(numbers)
+    return {"found": found.result(), "described": on_the_host(found).result()}
+
+
+@task(isolation="container", image=IMAGE, resources=Resources(memory="64MiB"))
+def greedy() -> int:
+    block = bytearray(200 * 1024 * 1024)
+    block[::4096] = b"x" * len(block[::4096])  # touch every page: resident, not just reserved
+    return len(block)
+
+
+@flow
+def too_greedy() -> None:
+    greedy().result()
+
+
+@task(isolation="container", image=IMAGE, timeout=1)
+def sleeps(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+@flow
+def container_timeout() -> None:
+    sleeps(60).result()
+
+
+@task(isolation="container", image=MISSING_IMAGE)
+def nowhere() -> None:
+    raise AssertionError("there is no image to run this in")
+
+
+@flow
+def missing_image() -> None:
+    nowhere().result()
