@@ -27,6 +27,7 @@ from pauta.core.states import State
 from pauta.definitions.environments import ContainerSpec
 from pauta.engine.runner import Runner
 from pauta.executors.container import ContainerExecutor, container_name, human_memory
+from pauta.executors.container_entry import BOOT, PROBLEM_FILE, WRONG_PYTHON
 
 kit = load_file(Path(__file__).parent / "flowmods" / "kit.py")
 cf = load_file(Path(__file__).parent / "flowmods" / "container_flows.py")
@@ -53,8 +54,12 @@ def image() -> str:
 
 
 @pytest.fixture(scope="module")
-def runner(tmp_path_factory: pytest.TempPathFactory, image: str) -> Iterator[Runner]:
-    home = tmp_path_factory.mktemp("home")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("home")
+
+
+@pytest.fixture(scope="module")
+def runner(home: Path, image: str) -> Iterator[Runner]:
     capacity = Resources(cpus=2, memory="4GiB")
     runner = Runner(Settings.from_env(home), capacity=capacity, workers=2)
     yield runner
@@ -83,6 +88,24 @@ def test_a_container_task_feeds_a_process_task_and_leaves_no_container(runner: R
     metrics = runner.engine().store.list_metrics(run.id)
     assert [(m.key, m.name, m.value) for m in metrics] == [("inside-0", "count", 3.0)]
     assert _containers(f"pauta.run={run.id}") == []
+
+
+@needs_podman
+@pytest.mark.slow
+def test_context_logging_metrics_and_secrets_work_inside_the_container(
+    runner: Runner, home: Path
+) -> None:
+    secrets = home / "secrets.env"
+    secrets.write_text("CONTAINER_TEST_TOKEN=s3cret-from-the-file\n")
+    secrets.chmod(0o600)
+    run = runner.run(cf.runtime_inside, {})
+    assert run.result() == {"run_id": run.id, "attempt": 1, "token_length": 20}
+    log = _log(runner, run.id, "uses_the_runtime-0")
+    assert "from a user logger in the container" in log
+    assert "the token is ***" in log
+    assert "s3cret-from-the-file" not in log
+    metrics = runner.engine().store.list_metrics(run.id)
+    assert [(m.name, m.value, m.step) for m in metrics] == [("loss", 0.25, 3)]
 
 
 @needs_podman
@@ -250,6 +273,23 @@ def test_a_missing_cli_says_what_to_install(tmp_path: Path) -> None:
         outcome.error.message
     )
     assert "PAUTA_CONTAINER_CLI=docker" in outcome.error.message
+
+
+def test_an_image_with_another_python_minor_version_is_refused_in_plain_words(
+    tmp_path: Path,
+) -> None:
+    # BOOT is what the container runs first; here the host's Python plays an image's
+    done = subprocess.run(
+        [sys.executable, "-c", BOOT, str(tmp_path), "3.99"], capture_output=True, text=True
+    )
+    assert done.returncode == WRONG_PYTHON
+    found = "{}.{}".format(*sys.version_info[:2])
+    text = (
+        f"the image's python3 is Python {found}, but pauta runs Python 3.99: values cross "
+        "pickled, so use an image with Python 3.99"
+    )
+    assert (tmp_path / PROBLEM_FILE).read_text() == text
+    assert done.stderr == f"pauta: {text}\n"
 
 
 def test_names_and_sizes_read_as_people_write_them() -> None:

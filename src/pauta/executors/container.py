@@ -6,7 +6,8 @@ and labelled ``pauta.run``, ``pauta.key``, ``pauta.attempt`` and ``pauta.worker`
 process, ``host:pid``). The task's resources become limits: ``--cpus``, ``--memory`` (swap
 included, so the limit bites) and its assigned GPUs as devices. Mounted: an exchange folder
 holding the item and, afterwards, the outcome; the attempt's log folder and a local result
-store at their own paths, so arguments and results travel as for any task; pauta's runtime
+store at their own paths, so arguments and results travel as for any task; the pauta home
+read-only (``PAUTA_HOME``), so ``secret()`` reads its secrets file; pauta's runtime
 (pauta, cloudpickle, cronsim) read-only, so an image needs only a Python of pauta's minor
 version; the user's project folders read-only at their own paths, so flow modules import.
 
@@ -113,7 +114,9 @@ class ContainerExecutor:
         results_url: str,
         inline_max: int = 64 * 1024,
         cli: Sequence[str] | None = None,
+        home: str | os.PathLike[str] | None = None,
     ) -> None:
+        self._home = None if home is None else os.path.abspath(home)
         self._size = max(1, workers or os.cpu_count() or 1)
         self._results_url = results_url
         self._inline_max = inline_max
@@ -331,6 +334,11 @@ class ContainerExecutor:
             command += ["--memory", f"{spec.memory}b", "--memory-swap", f"{spec.memory}b"]
         command += gpu_options(self._cli[0], item.gpu_ids)
         mounts = [f"{folder}:{EXCHANGE}", f"{log_dir}:{log_dir}"]
+        environ = ["PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1"]
+        if self._home is not None and os.path.isdir(self._home):
+            # read-only, for its secrets file; the log folder and results inside stay writable
+            mounts.append(f"{self._home}:{self._home}:ro")
+            environ.append(f"PAUTA_HOME={self._home}")
         results = self._results_folder()
         if results is not None:
             mounts.append(f"{results}:{results}")
@@ -341,11 +349,8 @@ class ContainerExecutor:
             paths.append(path)
         for mount in mounts:
             command += ["--volume", mount]
-        command += [
-            "--env", f"PYTHONPATH={os.pathsep.join(paths)}",
-            "--env", "PYTHONUNBUFFERED=1",
-            "--env", "PYTHONDONTWRITEBYTECODE=1",
-        ]  # fmt: skip
+        for variable in [f"PYTHONPATH={os.pathsep.join(paths)}", *environ]:
+            command += ["--env", variable]
         wanted = "{}.{}".format(*sys.version_info[:2])
         return [*command, spec.image, "python3", "-c", BOOT, EXCHANGE, wanted]
 

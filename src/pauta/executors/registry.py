@@ -117,7 +117,10 @@ def _container(config: ExecutorConfig) -> Executor:
     from pauta.executors.container import ContainerExecutor
 
     return ContainerExecutor(
-        workers=config.workers, results_url=config.results_url, inline_max=config.inline_max
+        workers=config.workers,
+        results_url=config.results_url,
+        inline_max=config.inline_max,
+        home=config.settings.home,
     )
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import sys
 import time
 
-from pauta import Resources, context, flow, task
+from pauta import Resources, context, flow, secret, task
 
 IMAGE = "localhost/pauta-test:1"
 MISSING_IMAGE = "localhost/pauta-no-such-image:0"
@@ -69,3 +70,18 @@ def nowhere() -> None:
 @flow
 def missing_image() -> None:
     nowhere().result()
+
+
+@task(isolation="container", image=IMAGE)
+def uses_the_runtime() -> dict[str, object]:
+    ctx = context()
+    token = secret("CONTAINER_TEST_TOKEN")
+    print(f"the token is {token}")
+    logging.getLogger("user.code").warning("from a user logger in the container")
+    ctx.log_metric("loss", 0.25, step=3)
+    return {"run_id": ctx.run_id, "attempt": ctx.attempt, "token_length": len(token)}
+
+
+@flow
+def runtime_inside() -> dict[str, object]:
+    return uses_the_runtime().result()
