@@ -22,6 +22,7 @@ import json
 import os
 import pickle
 import resource
+import select
 import shlex
 import shutil
 import socket
@@ -65,7 +66,7 @@ RUNTIME = "/pauta/runtime"
 # hosts far below the host's own hard limit); this many processes is plenty for one task.
 _NPROC_MAX = 32768
 _STOP_WAIT = 10.0  # seconds a killed container's CLI process gets to exit
-_POLL = 0.05  # how often an attempt's thread looks for a cancel, a timeout or a shutdown
+_POLL = 0.05  # how often an attempt's thread looks for its end where pidfds are missing
 
 
 def container_cli() -> list[str]:
@@ -98,8 +99,18 @@ def human_memory(n_bytes: int) -> str:
 class _Attempt:
     item: WorkItem
     name: str
-    stop: threading.Event = field(default_factory=threading.Event)
-    why: str = ""  # cancelled, interrupted (set before ``stop``)
+    why: str = ""  # cancelled or interrupted, once asked to stop
+    pipe: tuple[int, int] = field(default_factory=wake_pipe)  # a byte on it: stop
+
+    def stop(self, why: str) -> None:
+        self.why = why
+        with suppress(OSError):
+            os.write(self.pipe[1], b"x")
+
+    def close(self) -> None:
+        for fd in self.pipe:
+            with suppress(OSError):
+                os.close(fd)
 
 
 class ContainerExecutor:
@@ -186,8 +197,7 @@ class ContainerExecutor:
             attempt = self._running.get((run_id, key))
         if attempt is None:
             return False
-        attempt.why = "cancelled"
-        attempt.stop.set()
+        attempt.stop("cancelled")
         return True
 
     def shutdown(self, *, kill: bool = False) -> None:
@@ -198,8 +208,7 @@ class ContainerExecutor:
             with self._lock:
                 attempts = list(self._running.values())
             for attempt in attempts:
-                attempt.why = "interrupted"
-                attempt.stop.set()
+                attempt.stop("interrupted")
         for thread in self._threads:
             thread.join()
         self._threads.clear()
@@ -224,6 +233,7 @@ class ContainerExecutor:
             shutil.rmtree(folder, ignore_errors=True)
             with self._lock:
                 self._running.pop((item.run.run_id, item.key), None)
+            attempt.close()
         self._finish(outcome)
 
     def _attempt(self, attempt: _Attempt, folder: str, started: float) -> WorkOutcome:
@@ -247,15 +257,8 @@ class ContainerExecutor:
             proc = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
             )
-        why = ""
         try:
-            while proc.poll() is None:
-                if attempt.stop.wait(_POLL):
-                    why = attempt.why or "cancelled"
-                    break
-                if deadline is not None and get_clock().timestamp() >= deadline:
-                    why = "timeout"
-                    break
+            why = _wait(proc, attempt, deadline)
             if why:
                 self._kill(attempt.name, proc)
             code = proc.wait()
@@ -443,6 +446,29 @@ class ContainerExecutor:
             worker=self._worker,
             interrupted=interrupted,
         )
+
+
+def _wait(proc: subprocess.Popen[bytes], attempt: _Attempt, deadline: float | None) -> str:
+    """Wait for the container's CLI process to end, for a stop or for the deadline: ``""``
+    when it ended, else why it must be stopped (timeout, cancelled, interrupted)."""
+    pidfd = -1
+    with suppress(AttributeError, OSError):  # pidfds: Linux 5.3 and later
+        pidfd = os.pidfd_open(proc.pid)
+    try:
+        while proc.poll() is None:
+            left = None if deadline is None else deadline - get_clock().timestamp()
+            if left is not None and left <= 0:
+                return "timeout"
+            if pidfd < 0:
+                left = _POLL if left is None else min(left, _POLL)
+            waited = [attempt.pipe[0]] if pidfd < 0 else [attempt.pipe[0], pidfd]
+            ready, _, _ = select.select(waited, [], [], left)
+            if attempt.pipe[0] in ready:
+                return attempt.why or "cancelled"
+        return ""
+    finally:
+        if pidfd >= 0:
+            os.close(pidfd)
 
 
 _INTERRUPTED = ErrorInfo(
