@@ -1,8 +1,13 @@
-"""The workloads of bench/isolation.py: no-op tasks in worker processes and in a virtualenv."""
+"""The workloads of bench/isolation.py: no-op tasks in worker processes, in a virtualenv and in
+containers (of ``PAUTA_BENCH_IMAGE``, by default the tests' ``localhost/pauta-test:1``)."""
 
 from __future__ import annotations
 
+import os
+
 from pauta import flow, task
+
+IMAGE = os.environ.get("PAUTA_BENCH_IMAGE") or "localhost/pauta-test:1"
 
 
 @task
@@ -15,7 +20,12 @@ def in_venv(upstream: object = None) -> None:
     return None
 
 
-TASKS = {"process": in_process, "venv": in_venv}
+@task(isolation="container", image=IMAGE)
+def in_container(upstream: object = None) -> None:
+    return None
+
+
+TASKS = {"process": in_process, "venv": in_venv, "container": in_container}
 
 
 @flow
