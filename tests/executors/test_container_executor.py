@@ -186,6 +186,26 @@ def test_a_cancelled_container_is_killed_and_removed(tmp_path: Path, image: str)
         executor.shutdown(kill=True)
 
 
+@needs_podman
+@pytest.mark.slow
+def test_a_container_cancelled_while_it_is_created_is_removed_too(
+    tmp_path: Path, image: str
+) -> None:
+    executor = ContainerExecutor(workers=1, results_url=str(tmp_path / "results"))
+    executor.start(kit.Wakeup())
+    try:
+        item = _item(tmp_path, cf.sleeps, 60, key="sleeps-0")
+        started = time.monotonic()
+        executor.submit([item])
+        assert executor.cancel(item.run.run_id, item.key) is True
+        [outcome] = kit.collect(executor, 1, timeout=30)
+        assert outcome.error.kind == "cancelled"
+        assert time.monotonic() - started < 8  # not the task's 60 s
+        assert _containers(f"pauta.run={item.run.run_id}") == []
+    finally:
+        executor.shutdown(kill=True)
+
+
 _KILLED_DRIVER = """
 import dataclasses, sys, time
 from pathlib import Path

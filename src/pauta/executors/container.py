@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import traceback
 from collections import deque
 from collections.abc import Sequence
@@ -397,11 +398,15 @@ class ContainerExecutor:
 
     # -- the CLI's other commands -------------------------------------------------------------
     def _kill(self, name: str, proc: subprocess.Popen[bytes]) -> None:
-        _quiet([*self._cli, "kill", name])
-        try:
-            proc.wait(_STOP_WAIT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        """Kill the container; again while its CLI still runs (a container being created
+        cannot be killed yet), and the CLI itself when nothing else worked."""
+        deadline = time.monotonic() + _STOP_WAIT
+        while time.monotonic() < deadline:
+            _quiet([*self._cli, "kill", name])
+            with suppress(subprocess.TimeoutExpired):
+                proc.wait(0.5)
+                return
+        proc.kill()
 
     def _remove(self, name: str) -> None:
         _quiet([*_rm(self._cli), name])
