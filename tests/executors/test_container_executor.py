@@ -26,7 +26,12 @@ from pauta.core.settings import Settings
 from pauta.core.states import State
 from pauta.definitions.environments import ContainerSpec
 from pauta.engine.runner import Runner
-from pauta.executors.container import ContainerExecutor, container_name, human_memory
+from pauta.executors.container import (
+    ContainerExecutor,
+    container_name,
+    gpu_options,
+    human_memory,
+)
 from pauta.executors.container_entry import BOOT, PROBLEM_FILE, WRONG_PYTHON
 
 kit = load_file(Path(__file__).parent / "flowmods" / "kit.py")
@@ -310,6 +315,14 @@ def test_an_image_with_another_python_minor_version_is_refused_in_plain_words(
     )
     assert (tmp_path / PROBLEM_FILE).read_text() == text
     assert done.stderr == f"pauta: {text}\n"
+
+
+def test_assigned_gpus_become_devices_of_the_container() -> None:
+    assert gpu_options("podman", ()) == []
+    assert gpu_options("/usr/bin/podman", (0, 2)) == [
+        "--device", "nvidia.com/gpu=0", "--device", "nvidia.com/gpu=2",
+    ]  # fmt: skip
+    assert gpu_options("docker", (1, 3)) == ["--gpus", '"device=1,3"']
 
 
 def test_names_and_sizes_read_as_people_write_them() -> None:
