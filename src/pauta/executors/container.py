@@ -30,7 +30,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 import traceback
 from collections import deque
 from collections.abc import Sequence
@@ -67,6 +66,7 @@ RUNTIME = "/pauta/runtime"
 # hosts far below the host's own hard limit); this many processes is plenty for one task.
 _NPROC_MAX = 32768
 _STOP_WAIT = 10.0  # seconds a killed container's CLI process gets to exit
+_KILL_EVERY = 0.5  # seconds between kills of a container still being created
 _POLL = 0.05  # how often an attempt's thread looks for its end where pidfds are missing
 
 
@@ -400,11 +400,10 @@ class ContainerExecutor:
     def _kill(self, name: str, proc: subprocess.Popen[bytes]) -> None:
         """Kill the container; again while its CLI still runs (a container being created
         cannot be killed yet), and the CLI itself when nothing else worked."""
-        deadline = time.monotonic() + _STOP_WAIT
-        while time.monotonic() < deadline:
+        for _ in range(int(_STOP_WAIT / _KILL_EVERY)):
             _quiet([*self._cli, "kill", name])
             with suppress(subprocess.TimeoutExpired):
-                proc.wait(0.5)
+                proc.wait(_KILL_EVERY)
                 return
         proc.kill()
 
