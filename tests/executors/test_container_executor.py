@@ -26,12 +26,8 @@ from pauta.core.settings import Settings
 from pauta.core.states import State
 from pauta.definitions.environments import ContainerSpec
 from pauta.engine.runner import Runner
-from pauta.executors.container import (
-    ContainerExecutor,
-    container_name,
-    gpu_options,
-    human_memory,
-)
+from pauta.executors.container import ContainerExecutor
+from pauta.executors.container_cli import container_name, gpu_options, human_memory
 from pauta.executors.container_entry import BOOT, PROBLEM_FILE, WRONG_PYTHON
 
 kit = load_file(Path(__file__).parent / "flowmods" / "kit.py")

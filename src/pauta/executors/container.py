@@ -21,9 +21,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import resource
 import select
-import shlex
 import shutil
 import socket
 import subprocess
@@ -48,6 +46,16 @@ from pauta.executors.base import (
     failed_outcome,
     wake_pipe,
 )
+from pauta.executors.container_cli import (
+    container_cli,
+    container_name,
+    gpu_options,
+    human_memory,
+    quietly,
+    remove_orphans,
+    rm_command,
+    ulimits,
+)
 from pauta.executors.container_entry import (
     BOOT,
     CONFIG_FILE,
@@ -62,38 +70,9 @@ from pauta.executors.worker import PROTOCOL, append_to_log, decode_outcome, log_
 
 EXCHANGE = "/pauta/exchange"
 RUNTIME = "/pauta/runtime"
-# Runtimes refuse to raise the process limit past what the kernel grants a container (on some
-# hosts far below the host's own hard limit); this many processes is plenty for one task.
-_NPROC_MAX = 32768
 _STOP_WAIT = 10.0  # seconds a killed container's CLI process gets to exit
 _KILL_EVERY = 0.5  # seconds between kills of a container still being created
 _POLL = 0.05  # how often an attempt's thread looks for its end where pidfds are missing
-
-
-def container_cli() -> list[str]:
-    """The container CLI's command line, from ``PAUTA_CONTAINER_CLI`` (``podman`` by default)."""
-    return shlex.split(os.environ.get("PAUTA_CONTAINER_CLI") or "podman") or ["podman"]
-
-
-def container_name(run_id: str, key: str, attempt: int) -> str:
-    """``pauta-<run>-<key>-<attempt>`` with what a container name may not hold replaced."""
-    raw = f"pauta-{run_id}-{key}-{attempt}"
-    name = "".join(c if c.isascii() and (c.isalnum() or c in "_.-") else "-" for c in raw)
-    if len(name) > 200:  # names are capped; the labels keep the whole key
-        import hashlib
-
-        name = f"{name[:180]}-{hashlib.sha256(raw.encode()).hexdigest()[:12]}"
-    return name
-
-
-def human_memory(n_bytes: int) -> str:
-    """``64 MiB``, ``1 GiB``, ``1.5 GiB``: a limit as a person would have written it."""
-    size, unit = float(n_bytes), "bytes"
-    for bigger in ("KiB", "MiB", "GiB", "TiB"):
-        if size < 1024:
-            break
-        size, unit = size / 1024, bigger
-    return f"{size:.1f}".removesuffix(".0") + f" {unit}"
 
 
 @dataclass(slots=True)
@@ -332,7 +311,7 @@ class ContainerExecutor:
         }
         for label, value in labels.items():
             command += ["--label", f"{label}={value}"]
-        command += _ulimits()
+        command += ulimits()
         command += ["--cpus", f"{spec.cpus:g}"]
         if spec.memory:
             command += ["--memory", f"{spec.memory}b", "--memory-swap", f"{spec.memory}b"]
@@ -401,14 +380,14 @@ class ContainerExecutor:
         """Kill the container; again while its CLI still runs (a container being created
         cannot be killed yet), and the CLI itself when nothing else worked."""
         for _ in range(int(_STOP_WAIT / _KILL_EVERY)):
-            _quiet([*self._cli, "kill", name])
+            quietly([*self._cli, "kill", name])
             with suppress(subprocess.TimeoutExpired):
                 proc.wait(_KILL_EVERY)
                 return
         proc.kill()
 
     def _remove(self, name: str) -> None:
-        _quiet([*_rm(self._cli), name])
+        quietly([*rm_command(self._cli), name])
 
     def _out_of_memory(self, item: WorkItem) -> bool:
         """Whether the container was killed for memory: exit 137 (SIGKILL) that pauta did not
@@ -417,7 +396,7 @@ class ContainerExecutor:
         return item.container is not None and item.container.memory > 0
 
     def _image_exists(self, image: str) -> bool:
-        return bool(_quiet([*self._cli, "image", "inspect", "--format", "{{.Id}}", image]).strip())
+        return bool(quietly([*self._cli, "image", "inspect", "--format", "{{.Id}}", image]).strip())
 
     # -- helpers ------------------------------------------------------------------------------
     def _finish(self, outcome: WorkOutcome) -> None:
@@ -479,85 +458,6 @@ _INTERRUPTED = ErrorInfo(
     "Interrupted", "the executor shut down before the task finished", "", "interrupted"
 )
 _CANCELLED = ErrorInfo("Cancelled", "the task was cancelled", "", "cancelled")
-
-
-def gpu_options(cli: str, gpu_ids: Sequence[int]) -> list[str]:
-    """The assigned GPUs as devices: CDI names for podman, ``--gpus`` for docker. Inside, the
-    container sees only those, numbered from 0."""
-    if not gpu_ids:
-        return []
-    if os.path.basename(cli) == "docker":
-        return ["--gpus", f'"device={",".join(str(i) for i in gpu_ids)}"']
-    return [option for i in gpu_ids for option in ("--device", f"nvidia.com/gpu={i}")]
-
-
-def _ulimits() -> list[str]:
-    """This process's own open-file and process limits: a runtime's defaults may exceed what
-    the host allows (and then no container starts)."""
-    options = []
-    for name, which, cap in (
-        ("nofile", resource.RLIMIT_NOFILE, None),
-        ("nproc", resource.RLIMIT_NPROC, _NPROC_MAX),
-    ):
-        soft, hard = resource.getrlimit(which)
-        if hard == resource.RLIM_INFINITY:
-            hard = cap or 1048576
-        if soft == resource.RLIM_INFINITY or soft > hard:
-            soft = hard
-        if cap is not None:
-            soft, hard = min(soft, cap), min(hard, cap)
-        options += ["--ulimit", f"{name}={soft}:{hard}"]
-    return options
-
-
-def remove_orphans(cli: Sequence[str]) -> list[str]:
-    """Remove the containers whose ``pauta.worker`` is a process of this host that is gone;
-    the names removed."""
-    ids = _quiet([*cli, "ps", "--all", "--quiet", "--filter", "label=pauta.worker"]).split()
-    if not ids:
-        return []
-    found = _quiet(
-        [*cli, "inspect", "--format", '{{.Name}} {{index .Config.Labels "pauta.worker"}}', *ids]
-    )
-    host = socket.gethostname()
-    dead = []
-    for line in found.splitlines():
-        name, _, worker = line.strip().rpartition(" ")
-        owner, _, pid = worker.rpartition(":")
-        if owner == host and pid.isdigit() and not _alive(int(pid)):
-            dead.append(name.lstrip("/"))
-    if dead:
-        _quiet([*_rm(cli), *dead])
-    return dead
-
-
-def _rm(cli: Sequence[str]) -> list[str]:
-    """Remove containers, killing running ones at once: podman would first wait 10 s for a
-    SIGTERM that a task's Python (pid 1 in its container) ignores; docker kills straight away."""
-    if os.path.basename(cli[0]) == "podman":
-        return [*cli, "rm", "--force", "--time", "0"]
-    return [*cli, "rm", "--force"]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _quiet(command: list[str]) -> str:
-    """Run a CLI command for its output; failures give empty output (the caller decides)."""
-    try:
-        done = subprocess.run(
-            command, stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    return done.stdout.decode("utf-8", "replace") if done.returncode == 0 else ""
 
 
 def _note(item: WorkItem, text: str) -> None:
