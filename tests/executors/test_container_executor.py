@@ -111,6 +111,20 @@ def test_context_logging_metrics_and_secrets_work_inside_the_container(
 
 @needs_podman
 @pytest.mark.slow
+def test_a_failed_attempt_is_retried_in_a_new_container(runner: Runner) -> None:
+    run = runner.run(cf.retried, {})
+    assert run.result().startswith("attempt 2 in ")
+    [call] = run.tasks
+    assert call.attempts == 2
+    [first, second] = runner.engine().store.list_attempts(run.id, "flaky-0")
+    assert first.error is not None
+    assert first.error["type"] == "ConnectionError"
+    assert first.worker != second.worker  # host:container name, one container per attempt
+    assert _containers(f"pauta.run={run.id}") == []
+
+
+@needs_podman
+@pytest.mark.slow
 def test_a_container_that_passes_its_memory_limit_fails_with_kind_oom(runner: Runner) -> None:
     run = runner.run(cf.too_greedy, {})
     assert run.state == "FAILED"

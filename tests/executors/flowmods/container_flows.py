@@ -85,3 +85,16 @@ def uses_the_runtime() -> dict[str, object]:
 @flow
 def runtime_inside() -> dict[str, object]:
     return uses_the_runtime().result()
+
+
+@task(isolation="container", image=IMAGE, retries=1, retry_delay=0)
+def flaky() -> str:
+    ctx = context()
+    if ctx.attempt == 1:
+        raise ConnectionError("the first attempt fails")
+    return f"attempt {ctx.attempt} in {socket.gethostname()}"
+
+
+@flow
+def retried() -> str:
+    return flaky().result()
