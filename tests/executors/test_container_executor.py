@@ -293,7 +293,7 @@ def test_a_starting_executor_removes_the_containers_of_a_dead_worker(
         )
         assert left.split() == [made["live"]]  # a running worker's containers are its own
     finally:
-        subprocess.run(["podman", "rm", "--force", *made.values()], capture_output=True)
+        subprocess.run(["podman", "rm", "--force", "--ignore", *made.values()], capture_output=True)
 
 
 def test_a_missing_cli_says_what_to_install(tmp_path: Path) -> None:

@@ -95,9 +95,10 @@ def remove_orphans(cli: Sequence[str]) -> list[str]:
 
 def rm_command(cli: Sequence[str]) -> list[str]:
     """Remove containers, killing running ones at once: podman would first wait 10 s for a
-    SIGTERM that a task's Python (pid 1 in its container) ignores; docker kills straight away."""
+    SIGTERM that a task's Python (pid 1 in its container) ignores; docker kills straight away.
+    With podman, a name already gone does not stop the others from being removed."""
     if os.path.basename(cli[0]) == "podman":
-        return [*cli, "rm", "--force", "--time", "0"]
+        return [*cli, "rm", "--force", "--ignore", "--time", "0"]
     return [*cli, "rm", "--force"]
 
 
