@@ -128,8 +128,8 @@ def test_submit_outside_a_flow_is_refused() -> None:
         ({"retry_delay": -1}, "retry_delay must be seconds"),
         ({"timeout": "1h"}, "timeout must be seconds"),
         (
-            {"isolation": "venv"},
-            "isolation='venv' is not available; use one of 'process', 'inline'",
+            {"isolation": "vm"},
+            "isolation='vm' is not available; use one of 'process', 'inline'",
         ),
         ({"priority": "high"}, "priority must be a whole number"),
         ({"retry_on": str}, "retry_on must be exception types"),

@@ -49,6 +49,14 @@ def cached() -> None: ...
 def inline() -> None: ...
 
 
+@task(isolation="venv", requirements=["six==1.16.0"])
+def in_venv() -> None: ...
+
+
+@task(isolation="venv", executor="elsewhere")
+def venv_elsewhere() -> None: ...
+
+
 @task(resources=Resources(cpus=1, gpus=1))
 def on_gpu() -> None: ...
 
@@ -298,6 +306,8 @@ def test_cancel_kills_running_attempts_and_ends_the_rest() -> None:
 PLACEMENT = [
     pytest.param(plain, "local", (), id="default-executor"),
     pytest.param(inline, "inline", (), id="inline-isolation"),
+    pytest.param(in_venv, "venv", (), id="venv-isolation"),
+    pytest.param(venv_elsewhere, "elsewhere", (), id="executor-wins-over-isolation"),
     pytest.param(on_gpu, "local", (0,), id="gpu-device-given"),
 ]
 

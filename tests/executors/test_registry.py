@@ -14,6 +14,7 @@ import pytest
 from pauta.core.errors import PautaError
 from pauta.core.resources import Resources
 from pauta.core.settings import Settings
+from pauta.executors.container import ContainerExecutor
 from pauta.executors.inline import InlineExecutor
 from pauta.executors.local import LocalExecutor
 from pauta.executors.registry import (
@@ -21,6 +22,7 @@ from pauta.executors.registry import (
     ExecutorRegistry,
     ExecutorSpec,
 )
+from pauta.executors.venv import VenvExecutor
 
 
 def _config(tmp_path: Path) -> ExecutorConfig:
@@ -30,7 +32,7 @@ def _config(tmp_path: Path) -> ExecutorConfig:
 
 def test_built_ins_are_found_by_name_with_their_capacity_model(tmp_path: Path) -> None:
     registry = ExecutorRegistry(entry_points=list)
-    assert registry.names() == ["inline", "local", "sensor"]
+    assert registry.names() == ["container", "inline", "local", "sensor", "venv"]
     local = registry.create("local", _config(tmp_path))
     assert isinstance(local, LocalExecutor)
     assert local.slots() == 2
@@ -38,6 +40,12 @@ def test_built_ins_are_found_by_name_with_their_capacity_model(tmp_path: Path) -
     assert isinstance(inline, InlineExecutor)
     assert inline.slots() == 3
     assert registry.spec("sensor").capacity == "unbounded"
+    venv = registry.create("venv", _config(tmp_path))
+    assert isinstance(venv, VenvExecutor)
+    assert venv.slots() == 2
+    container = registry.create("container", _config(tmp_path))
+    assert isinstance(container, ContainerExecutor)
+    assert container.slots() == 2
 
 
 def test_an_unknown_name_suggests_the_closest_and_lists_all() -> None:
@@ -46,7 +54,7 @@ def test_an_unknown_name_suggests_the_closest_and_lists_all() -> None:
         registry.spec("locl")
     message = str(error.value)
     assert "did you mean 'local'?" in message
-    assert "'inline', 'local', 'sensor'" in message
+    assert "'container', 'inline', 'local', 'sensor', 'venv'" in message
 
 
 def test_plugins_are_not_read_until_a_name_is_not_built_in() -> None:
@@ -131,7 +139,7 @@ except PautaError as exc:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
     )
     lines = done.stdout.splitlines()
-    assert lines[0] == "['inline', 'local', 'sensor', 'threads1', 'threads2']"
+    assert lines[0] == "['container', 'inline', 'local', 'sensor', 'threads1', 'threads2', 'venv']"
     assert lines[1] == "1 2"
     assert lines[2] == "Two threads of this process. | package demo-exec-plugin 1.0"
     assert lines[3] == "['broken']"

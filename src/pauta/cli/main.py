@@ -26,6 +26,7 @@ COMMANDS = {
     "users": "users",
     "tokens": "users",
     "db": "admin",
+    "envs": "envs",
 }
 
 

@@ -63,6 +63,7 @@ def worker(
     with user_errors():
         store = runner.engine().store
     watch = DatabaseWatch(store, "pauta worker", stop.set).start()
+    _remove_dead_workers_containers()
     click.echo(f"pauta worker: waiting for runs ({runner.settings.database_url})", err=True)
     try:
         Worker(runner, max_runs=max_runs, poll_interval=poll).run_until(stop)
@@ -70,3 +71,22 @@ def worker(
     finally:
         watch.stop()
         runner.close()
+
+
+def _remove_dead_workers_containers() -> None:
+    """Remove the containers of container tasks whose pauta process on this host died (a
+    worker killed mid-task), before this worker takes runs; nothing where there is no CLI."""
+    import shutil
+
+    from pauta.executors.container_cli import container_cli, remove_orphans
+
+    cli = container_cli()
+    if shutil.which(cli[0]) is None:
+        return
+    removed = remove_orphans(cli)
+    if removed:
+        click.echo(
+            f"pauta worker: removed {len(removed)} container(s) of dead workers: "
+            + ", ".join(removed),
+            err=True,
+        )

@@ -1,8 +1,9 @@
 """Where pauta keeps its state, read from the environment.
 
-The pauta home holds the SQLite database, results and logs. It is ``PAUTA_HOME`` when set,
-else the first ``.pauta`` folder found in the current folder or its parents (like git),
-else ``./.pauta``, created on first use.
+The pauta home holds the SQLite database, results, logs and the virtualenvs of venv tasks
+(``envs/``, or ``PAUTA_ENVS_DIR``). It is ``PAUTA_HOME`` when set, else the first ``.pauta``
+folder found in the current folder or its parents (like git), else ``./.pauta``, created on
+first use.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class Settings:
     logs_dir: Path
     inline_result_max: int
     sqlite_synchronous: str
+    envs_dir: Path
     # how deep child flows may nest: a flow that calls itself with no end fails at this depth
     max_child_flow_depth: int = DEFAULT_MAX_CHILD_FLOW_DEPTH
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
@@ -78,6 +80,8 @@ class Settings:
         results_url = os.environ.get("PAUTA_RESULTS_URL") or str(home / "results")
         inline_max = int(os.environ.get("PAUTA_INLINE_RESULT_MAX", DEFAULT_INLINE_RESULT_MAX))
         synchronous = os.environ.get("PAUTA_SQLITE_SYNCHRONOUS", "NORMAL").upper()
+        # virtualenvs of venv tasks; shared by several homes when PAUTA_ENVS_DIR says so
+        envs_dir = Path(os.environ.get("PAUTA_ENVS_DIR") or home / "envs").expanduser().absolute()
         if synchronous not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise ValueError(
                 f"PAUTA_SQLITE_SYNCHRONOUS={synchronous!r} is not one of OFF, NORMAL, FULL, EXTRA"
@@ -92,6 +96,7 @@ class Settings:
             logs_dir=home / "logs",
             inline_result_max=inline_max,
             sqlite_synchronous=synchronous,
+            envs_dir=envs_dir,
             max_child_flow_depth=int(depth),
             max_request_bytes=_size("PAUTA_MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES),
             max_params_bytes=_size("PAUTA_MAX_PARAMS_BYTES", DEFAULT_MAX_PARAMS_BYTES),

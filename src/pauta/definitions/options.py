@@ -11,9 +11,15 @@ from zoneinfo import ZoneInfo
 
 from pauta.core.errors import DefinitionError
 from pauta.core.resources import Resources
+from pauta.definitions.environments import (
+    ContainerSpec,
+    VenvSpec,
+    container_image,
+    venv_options,
+)
 from pauta.definitions.triggers import Asset, split_schedule
 
-ISOLATIONS = ("process", "inline")
+ISOLATIONS = ("process", "inline", "venv", "container")
 
 
 def seconds(value: float | timedelta | None, option: str) -> float | None:
@@ -56,10 +62,25 @@ class TaskOptions:
     outputs: tuple[Any, ...] = ()
     executor: str | None = None
     isolation: str = "process"
+    requirements: tuple[str, ...] = ()
+    python: str | None = None
+    image: str | None = None
     on_success: tuple[Callable[..., Any], ...] = ()
     on_failure: tuple[Callable[..., Any], ...] = ()
     on_retry: tuple[Callable[..., Any], ...] = ()
     tags: tuple[str, ...] = ()
+
+    @property
+    def venv(self) -> VenvSpec | None:
+        """The virtualenv an ``isolation="venv"`` task runs in."""
+        return VenvSpec(self.requirements, self.python) if self.isolation == "venv" else None
+
+    @property
+    def container(self) -> ContainerSpec | None:
+        """The container an ``isolation="container"`` task runs in, limited by its resources."""
+        if self.image is None:
+            return None
+        return ContainerSpec(self.image, self.resources.cpus, self.resources.memory)
 
     @classmethod
     def build(cls, name: str, **raw: Any) -> TaskOptions:
@@ -74,6 +95,10 @@ class TaskOptions:
                 f"{where}: isolation={isolation!r} is not available; use one of "
                 + ", ".join(repr(i) for i in ISOLATIONS)
             )
+        requirements, python = venv_options(
+            raw.pop("requirements", None), raw.pop("python", None), isolation, where
+        )
+        image = container_image(raw.pop("image", None), isolation, where)
         retry_on = raw.pop("retry_on", ())
         if isinstance(retry_on, type):
             retry_on = (retry_on,)
@@ -114,6 +139,9 @@ class TaskOptions:
             outputs=_outputs(raw.pop("outputs", ()), where),
             executor=raw.pop("executor", None),
             isolation=isolation,
+            requirements=requirements,
+            python=python,
+            image=image,
             on_success=_callbacks(raw.pop("on_success", None), where, "on_success"),
             on_failure=_callbacks(raw.pop("on_failure", None), where, "on_failure"),
             on_retry=_callbacks(raw.pop("on_retry", None), where, "on_retry"),

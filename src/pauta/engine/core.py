@@ -42,6 +42,10 @@ from pauta.engine.retries import retry_delay, should_retry
 from pauta.engine.runstate import RunState
 from pauta.executors.base import WorkOutcome
 
+# The executor a task's isolation asks for, unless the task names one; "process" tasks run on
+# the engine's default executor.
+_EXECUTOR_OF_ISOLATION = {"inline": "inline", "venv": "venv", "container": "container"}
+
 
 @dataclass(slots=True)
 class Running:
@@ -210,8 +214,8 @@ class ExecutionCore:
                 continue
             call.after_undurable = False
             options = call.task.options  # type: ignore[union-attr]
-            executor = options.executor or (
-                "inline" if options.isolation == "inline" else self.default_executor
+            executor = options.executor or _EXECUTOR_OF_ISOLATION.get(
+                options.isolation, self.default_executor
             )
             gpus: tuple[int, ...] = ()
             wanted = ready.resources.gpus

@@ -315,6 +315,8 @@ class RunDriver:
             log_path=call.log_path,
             timeout=task.options.timeout,
             is_async=task.is_async,
+            venv=task.options.venv,
+            container=task.options.container,
         )
 
     def cancel(self) -> None:

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from pauta.core.states import State
+from pauta.definitions.environments import ContainerSpec, VenvSpec
 from pauta.store.results import StoredResult
 
 
@@ -52,7 +53,9 @@ class WorkItem:
     """One attempt of one task call, ready to run.
 
     ``args_blob`` is ``cloudpickle.dumps((args, kwargs))`` where each upstream value appears as a
-    ``ResultPlaceholder``: the worker swaps them for the loaded values before calling.
+    ``ResultPlaceholder``: the worker swaps them for the loaded values before calling. ``venv``
+    is the virtualenv a ``venv`` task runs in, ``container`` the image and limits of a
+    ``container`` task (other executors ignore them).
     """
 
     run: RunInfo
@@ -65,6 +68,8 @@ class WorkItem:
     timeout: float | None = None
     gpu_ids: tuple[int, ...] = ()
     is_async: bool = False
+    venv: VenvSpec | None = None
+    container: ContainerSpec | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +84,9 @@ class ResultPlaceholder:
 
 @dataclass(frozen=True, slots=True)
 class ErrorInfo:
-    """Why an attempt failed. ``kind`` is exception, crash, timeout, cancelled or interrupted.
+    """Why an attempt failed. ``kind`` is exception, crash, timeout, cancelled, interrupted,
+    environment (a task's virtualenv could not be built, its container could not start) or oom
+    (its container ran out of its memory limit).
 
     ``mro`` holds the qualified names of the exception's class and its bases (for
     ``retry_on``), e.g. ``("builtins.ConnectionResetError", "builtins.ConnectionError", ...)``.

@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pickle import loads
 from typing import Any
 
@@ -81,9 +81,20 @@ class LocalExecutor:
     name = "local"
 
     def __init__(
-        self, *, workers: int | None = None, results_url: str, inline_max: int = 64 * 1024
+        self,
+        *,
+        workers: int | None = None,
+        results_url: str,
+        inline_max: int = 64 * 1024,
+        python: str | None = None,
+        sys_path: list[str] | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self._size = max(1, workers or os.cpu_count() or 1)
+        # another interpreter and environment for the workers (see WorkerProcess)
+        self._python = python
+        self._sys_path = sys_path
+        self._environ = environ
         self._results_url = results_url
         self._inline_max = inline_max
         # Workers hold the read end; it reads EOF when this process dies (see _watch_parent).
@@ -221,7 +232,15 @@ class LocalExecutor:
 
     def _spawn(self, gpu: tuple[int, ...]) -> WorkerProcess:
         assert self._lifeline is not None
-        worker = WorkerProcess(gpu, self._results_url, self._inline_max, self._lifeline[0])
+        worker = WorkerProcess(
+            gpu,
+            self._results_url,
+            self._inline_max,
+            self._lifeline[0],
+            python=self._python,
+            sys_path=self._sys_path,
+            environ=self._environ,
+        )
         self._workers.append(worker)
         self._waitables = None
         for fd in (worker.fd, worker.sentinel):
@@ -410,7 +429,8 @@ class LocalExecutor:
         self._broken = ErrorInfo(
             "WorkerStartFailed",
             f"worker processes die while starting ({how}); check that "
-            f"`{sys.executable} -c 'import pauta.executors.worker'` works in this environment",
+            f"`{self._python or sys.executable} -c 'import pauta.executors.worker'` works "
+            "in this environment",
             "",
             "crash",
         )

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, suppress
 from multiprocessing.connection import Connection
 from typing import Any, TextIO
@@ -279,13 +279,28 @@ class WorkerProcess:
     )  # fmt: skip
 
     def __init__(
-        self, gpu: tuple[int, ...], results_url: str, inline_max: int, lifeline: int
+        self,
+        gpu: tuple[int, ...],
+        results_url: str,
+        inline_max: int,
+        lifeline: int,
+        *,
+        python: str | None = None,
+        sys_path: list[str] | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
+        """``python``, ``sys_path`` and ``environ`` start it in another environment (a task's
+        virtualenv): that interpreter, keeping its own path with ``sys_path`` after it, with
+        these variables added; by default it runs this interpreter with this path."""
         parent, child = socket.socketpair()
         cuda = ",".join(str(g) for g in gpu) if gpu else None
-        env = None if cuda is None else {**os.environ, "CUDA_VISIBLE_DEVICES": cuda}
+        env = None
+        if cuda is not None or environ:
+            env = {**os.environ, **(environ or {})}
+            if cuda is not None:
+                env["CUDA_VISIBLE_DEVICES"] = cuda
         argv = [
-            sys.executable,
+            python or sys.executable,
             *subprocess._args_from_interpreter_flags(),  # -O, -X ... as this process runs
             "-c",
             "from pauta.executors.worker import boot; boot()",
@@ -318,7 +333,12 @@ class WorkerProcess:
         self.last_log = ""
         self.runs: set[str] = set()
         self.refs: set[str] = set()
-        config = {"sys_path": sys.path, "results_url": results_url, "inline_max": inline_max}
+        config = {
+            "sys_path": sys.path if sys_path is None else sys_path,
+            "own_path": sys_path is not None,
+            "results_url": results_url,
+            "inline_max": inline_max,
+        }
         with suppress(OSError):  # a worker that died at once is noticed by its EOF
             self._write(pickle.dumps(config, PROTOCOL))
 
@@ -496,8 +516,9 @@ def boot() -> None:
     """A worker process's entry point: ``python -c "...; boot()" SOCKET_FD LIFELINE_FD``.
 
     The first message on the socket is the executor's configuration: its ``sys.path`` (so a
-    worker imports what its executor can), where results go and how large an inline result
-    may be.
+    worker imports what its executor can; a virtualenv's worker keeps its own path first and
+    adds the executor's project folders after it), where results go and how large an inline
+    result may be.
     """
     fd, lifeline = int(sys.argv[1]), int(sys.argv[2])
     # Tasks that start programs must not hand them these descriptors.
@@ -508,7 +529,10 @@ def boot() -> None:
         config = pickle.loads(conn.recv_bytes())
     except (EOFError, OSError):
         return  # the executor is gone already (it was interrupted while this worker started)
-    sys.path[:] = config["sys_path"]
+    paths = config["sys_path"]
+    if config.get("own_path"):
+        paths = [*sys.path, *(p for p in paths if p not in sys.path)]
+    sys.path[:] = paths
     sys.argv[:] = [sys.argv[0]]
     worker_main(conn, config["results_url"], config["inline_max"], lifeline)
 
