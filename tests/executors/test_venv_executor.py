@@ -90,7 +90,11 @@ def test_one_environment_serves_later_tasks_and_runs_without_a_rebuild(
     first = run.result()["infos"][0]
     again = runner.run(vf.six_then_process, {"labels": ["y"]}).result()["infos"][0]
     assert again["pid"] == first["pid"]
-    assert "built the virtualenv" not in _log(runner, run.id, "six_info-0")
+    [attempt] = runner.engine().store.list_attempts(run.id, "six_info-0")
+    # no build note: the attempt printed nothing at all, or nothing about a build
+    assert (
+        attempt.log_path is None or "built the virtualenv" not in Path(attempt.log_path).read_text()
+    )
     # another engine with its own executor (as another process would) finds it built
     other = Runner(Settings.from_env(home), capacity=Resources(cpus=2), workers=1)
     try:

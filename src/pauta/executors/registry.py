@@ -110,6 +110,7 @@ def _venv(config: ExecutorConfig) -> Executor:
         workers=config.workers,
         results_url=config.results_url,
         inline_max=config.inline_max,
+        home=str(config.settings.home),
     )
 
 

@@ -68,7 +68,11 @@ class VenvExecutor:
         workers: int | None = None,
         results_url: str,
         inline_max: int = 64 * 1024,
+        home: str | None = None,
     ) -> None:
+        # the engine's own home: its workers read secrets and write files under it, whatever
+        # PAUTA_HOME another engine of this process exported first
+        self._home = home
         self._envs = envs
         self._size = max(1, workers or os.cpu_count() or 1)
         self._results_url = results_url
@@ -224,6 +228,7 @@ class VenvExecutor:
             environ={
                 "VIRTUAL_ENV": str(env.path),
                 "PATH": f"{env.path / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+                **({"PAUTA_HOME": self._home} if self._home else {}),
             },
         )
         assert self._wakeup is not None
