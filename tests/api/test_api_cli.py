@@ -231,3 +231,11 @@ def test_server_creates_an_admin_and_serves_the_api(tmp_path: Path) -> None:
     assert server.returncode == 0, stderr
     assert "password" not in stderr
     assert "Traceback" not in stderr
+
+
+def test_token_ids_can_always_be_given_to_tokens_revoke(tmp_path: Path) -> None:
+    # an id beginning with "-" would be read as an option of `pauta tokens revoke`
+    with Store(f"sqlite:///{tmp_path / 'ids.db'}") as store:
+        users.create_user(store, "ada", "pw-ada-1234", "viewer")
+        ids = [users.issue_token(store, "ada").id for _ in range(200)]
+    assert all(token_id[0].isalnum() for token_id in ids), ids

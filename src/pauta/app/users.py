@@ -8,6 +8,7 @@ as sha256 hashes (``pauta.app.credentials``).
 from __future__ import annotations
 
 import re
+import secrets
 import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -134,7 +135,8 @@ def issue_token(store: Store, username: str, lifetime: timedelta | None = None) 
     """A new API token for ``username``, valid for ``lifetime`` (default: until revoked).
     Only the token's hash is kept, so it is shown once."""
     token = security.new_token()
-    token_id = security.new_token()[:16]
+    # hex, so an id never starts with '-' and reads as an option to `pauta tokens revoke`
+    token_id = secrets.token_hex(8)
     now = store.clock.now()
     expires_at = now + lifetime if lifetime is not None else None
     _auth(store).add_token(token_id, username, security.token_hash(token), now, expires_at)
