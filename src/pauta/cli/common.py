@@ -69,6 +69,22 @@ def parse_params(
     return from_file, strings
 
 
+def params_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--param/-p NAME=VALUE (repeatable) and --params-file: a flow's parameters, as
+    ``parse_params`` reads them (`pauta run`, `pauta trigger`)."""
+    fn = click.option(
+        "--params-file", type=click.Path(dir_okay=False), help="A JSON object of parameters."
+    )(fn)
+    return click.option(
+        "--param",
+        "-p",
+        "params",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="A flow parameter (repeatable).",
+    )(fn)
+
+
 def capacity_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """--cpus/--memory/--gpus/--resource: declare what this process may use."""
     for option in reversed(

@@ -7,6 +7,7 @@ import click
 from pauta.cli.common import (
     build_capacity,
     capacity_options,
+    params_options,
     parse_params,
     user_errors,
 )
@@ -15,15 +16,7 @@ from pauta.cli.driving import drive_with_progress, start_local_pool
 
 @click.command()
 @click.argument("target", metavar="FILE[:FLOW]")
-@click.option(
-    "--param",
-    "-p",
-    "params",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="A flow parameter (repeatable).",
-)
-@click.option("--params-file", type=click.Path(dir_okay=False), help="A JSON object of parameters.")
+@params_options
 @click.option(
     "--executor",
     metavar="NAME",

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from pauta.cli.common import fail, open_store, parse_params, print_json, user_errors
+from pauta.cli.common import fail, open_store, params_options, parse_params, print_json, user_errors
 
 
 def _flow_for(target: str, flows_dir: str | None) -> Any:
@@ -32,15 +32,7 @@ def _flow_for(target: str, flows_dir: str | None) -> Any:
 
 @click.command()
 @click.argument("target", metavar="FLOW | FILE[:FLOW]")
-@click.option(
-    "--param",
-    "-p",
-    "params",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="A flow parameter (repeatable).",
-)
-@click.option("--params-file", type=click.Path(dir_okay=False), help="A JSON object of parameters.")
+@params_options
 @click.option(
     "--flows", "flows_dir", type=click.Path(file_okay=False), help="Where to find FLOW by name."
 )
