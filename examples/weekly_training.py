@@ -11,6 +11,13 @@ activity (nothing is downloaded). Run it with::
 
     pauta run examples/weekly_training.py
     pauta run examples/weekly_training.py --param end=2026-11-23 --param min_accuracy=0.9
+    pauta run examples/weekly_training.py --param forest_in=venv
+
+With ``forest_in=venv`` the random forest trains in a virtualenv of its own whose scikit-learn is
+pinned to the version this environment scores with (built once under the pauta home by uv, or
+pip, on the first run; later runs reuse it), while the logistic regression trains in an ordinary
+worker process: the pinned version keeps the trained pickle loadable wherever the model is
+scored, whatever else changes in the server's environment.
 """
 
 from __future__ import annotations
@@ -18,9 +25,11 @@ from __future__ import annotations
 import json
 import pickle
 import sqlite3
+import sys
 from datetime import date, datetime, timedelta
+from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from churn_features import FEATURES, feature_matrix, pauta_home
 
@@ -117,8 +126,7 @@ def build_features(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@task(resources=Resources(cpus=1, memory="256MiB"), priority=10)
-def train(features: dict[str, Any], kind: str) -> Any:
+def fit_model(features: dict[str, Any], kind: str) -> Any:
     """Fit model A (logistic regression) or B (random forest)."""
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
@@ -134,8 +142,23 @@ def train(features: dict[str, Any], kind: str) -> Any:
     model.fit(features["X_train"], features["y_train"])
     train_accuracy = float(model.score(features["X_train"], features["y_train"]))
     context().log_metric("train_accuracy", train_accuracy)
-    context().logger.info("trained %s: train accuracy %.3f", kind, train_accuracy)
+    context().logger.info(
+        "trained %s: train accuracy %.3f (scikit-learn %s, environment %s)",
+        kind,
+        train_accuracy,
+        version("scikit-learn"),
+        sys.prefix,
+    )
     return model
+
+
+TRAINING = {"resources": Resources(cpus=1, memory="256MiB"), "priority": 10}
+train = task(name="train", **TRAINING)(fit_model)
+# The same training in its own virtualenv, pinned to the scikit-learn that scores the model.
+PINNED_REQUIREMENTS = [f"scikit-learn=={version('scikit-learn')}", f"numpy=={version('numpy')}"]
+train_pinned = task(
+    name="train_pinned", isolation="venv", requirements=PINNED_REQUIREMENTS, **TRAINING
+)(fit_model)
 
 
 @task
@@ -164,11 +187,16 @@ def deploy(model: Any, accuracy: float, kind: str) -> str:
 
 
 @flow(schedule="0 3 * * MON", timezone="America/Argentina/Buenos_Aires")
-def weekly_training(end: date | None = None, min_accuracy: float = 0.7) -> dict[str, Any]:
+def weekly_training(
+    end: date | None = None,
+    min_accuracy: float = 0.7,
+    forest_in: Literal["process", "venv"] = "process",
+) -> dict[str, Any]:
     """Retrain the churn model on last week's data and deploy the better of two models."""
     end = end or context().interval.end.date()
     feats = build_features(load_week(end))
-    a, b = train(feats, "logreg"), train(feats, "forest")
+    train_forest = train_pinned if forest_in == "venv" else train
+    a, b = train(feats, "logreg"), train_forest(feats, "forest")
     score_a, score_b = evaluate(a, feats), evaluate(b, feats)
     kind, best, best_score = (
         ("logreg", a, score_a.result())

@@ -96,3 +96,38 @@ def test_the_model_report_lists_each_deployment(trained: tuple[Path, dict[str, A
     assert run["state"] == "SUCCEEDED"
     report = (home / "models" / "report.md").read_text()
     assert training["id"] in report
+
+
+def pauta(home: Path, *args: str) -> str:
+    env = {**os.environ, "PAUTA_HOME": str(home)}
+    env.pop("PAUTA_DATABASE_URL", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "pauta", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_the_forest_can_train_in_its_own_pinned_virtualenv(tmp_path: Path) -> None:
+    home = tmp_path / ".pauta"
+    runs = [
+        run_example(home, "weekly_training.py", "end=2026-11-23", "forest_in=venv")
+        for _ in range(2)
+    ]
+    for run in runs:
+        assert run["state"] == "SUCCEEDED"
+        assert {t["key"] for t in run["tasks"]} >= {"train-0", "train_pinned-0", "deploy-0"}
+
+    (env,) = json.loads(pauta(home, "envs", "list", "--json"))  # one env, built once
+    assert env["complete"]
+    assert any(r.startswith("scikit-learn==") for r in env["requirements"])
+    venv_log = pauta(home, "logs", runs[1]["id"], "train_pinned-0")
+    process_log = pauta(home, "logs", runs[1]["id"], "train-0")
+    assert "trained forest" in venv_log
+    assert f"environment {env['path']}" in venv_log
+    assert "trained logreg" in process_log
+    assert env["path"] not in process_log
