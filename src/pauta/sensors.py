@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from pauta.core.clock import utcnow
+from pauta.core.clock import Clock, get_clock, utcnow
 from pauta.core.errors import DefinitionError, SensorTimeout
 from pauta.core.resources import Resources
 from pauta.core.states import FlowRunState
@@ -50,10 +50,14 @@ DEFAULT_TIMEOUT = 24 * 3600.0
 
 
 class PokeContext(Protocol):
-    """What a poke may use: the run it belongs to and the metadata store."""
+    """What a poke may use: the run it belongs to, the metadata store and the clock that
+    tells the time (the executor's: a poke never reads the time any other way)."""
 
     @property
     def logical_date(self) -> datetime: ...
+
+    @property
+    def clock(self) -> Clock: ...
 
     @property
     def interval_end(self) -> datetime: ...
@@ -184,7 +188,7 @@ class TimeSensor(Sensor):
 
     def poke(self, ctx: PokeContext) -> datetime | None:
         moment = self.moment(ctx)
-        return moment if utcnow() >= moment else None
+        return moment if ctx.clock.now() >= moment else None
 
     async def apoke(self, ctx: PokeContext) -> Any:
         return self.poke(ctx)  # no I/O: no thread needed
@@ -200,6 +204,7 @@ class _Standalone:
 
     logical_date: datetime = field(default_factory=utcnow)
     _store: list[Any] = field(default_factory=list)
+    clock: Clock = field(default_factory=get_clock)
 
     @property
     def interval_end(self) -> datetime:

@@ -160,6 +160,18 @@ def test_time_sensor_waits_until_the_moment(runner: Runner) -> None:
     assert utcnow() >= until
 
 
+def test_the_time_sensor_reads_the_time_from_the_poke_context() -> None:
+    from pauta.core.clock import FrozenClock
+    from pauta.executors.sensor import PokeContext
+
+    clock = FrozenClock(datetime(2031, 5, 1, 12, 0, tzinfo=UTC))
+    ctx = PokeContext(clock.now(), clock.now(), None, clock)
+    sensor = sensors.TimeSensor(1.0, 60.0, until=clock.now() + timedelta(hours=1))
+    assert sensor.poke(ctx) is None
+    clock.advance(hours=1)
+    assert sensor.poke(ctx) == clock.now()
+
+
 def test_outside_a_flow_a_sensor_blocks_until_its_condition_holds(tmp_path: Path) -> None:
     (tmp_path / "x.csv").write_text("1")
     assert sensors.file(str(tmp_path / "*.csv"), poke_interval=0.05, timeout=5) == [

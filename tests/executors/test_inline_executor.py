@@ -153,3 +153,29 @@ def test_shutdown(paths, wakeup):
     assert outcome.interrupted
     assert outcome.error.kind == "interrupted"
     assert ex.waitables() == []
+
+
+@pytest.mark.parametrize("through_registry", [False, True])
+def test_attempts_are_timed_on_the_clock_it_was_given(paths, wakeup, tmp_path, through_registry):
+    from datetime import UTC, datetime
+
+    from pauta.core.clock import FrozenClock
+    from pauta.core.resources import Resources
+    from pauta.core.settings import Settings
+    from pauta.executors.registry import ExecutorConfig, default_registry
+
+    clock = FrozenClock(datetime(2031, 5, 1, 12, 0, tzinfo=UTC))
+    if through_registry:  # as the engine builds it, with the engine's clock
+        settings = Settings.from_env(tmp_path / "home")
+        config = ExecutorConfig(settings, Resources(cpus=1), 1, None, clock)
+        ex = default_registry().create("inline", config)
+    else:
+        ex = InlineExecutor(threads=1, results_url=str(paths["results"]), clock=clock)
+    ex.start(wakeup)
+    try:
+        outcome = kit.run_one(ex, make(tasks.slow_value, "late", 3.0, paths=paths, timeout=0.3))
+        assert outcome.error.kind == "timeout"
+        # started and ended on the executor's clock, not the process's
+        assert outcome.started_at == outcome.ended_at == clock.timestamp()
+    finally:
+        ex.shutdown(kill=True)

@@ -98,7 +98,7 @@ class FlowCatalog:
 
     def _scan(self, previous: Discovery | None) -> Discovery:
         try:
-            found = discover(self.folder, previous=previous)
+            found = discover(self.folder, previous=previous, clock=self.store.clock)
         except FlowLoadError as exc:
             error = LoadError(self.folder, None, str(exc), "FlowsFolderMissing")
             return Discovery(self.folder, {}, [error], self.store.clock.now())

@@ -184,7 +184,8 @@ class Engine:
             self._executors[name] = executor
         if executor is None:
             executor = self.registry.create(
-                name, ExecutorConfig(self.settings, self.capacity, self.workers, self.store)
+                name,
+                ExecutorConfig(self.settings, self.capacity, self.workers, self.store, self.clock),
             )
             executor.start(self)
             self._executors[name] = executor

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from importlib.util import find_spec
 from typing import Any
 
-from pauta.core.clock import get_clock
+from pauta.core.clock import Clock, get_clock
 from pauta.core.errors import PautaError
 from pauta.executors.base import (
     ErrorInfo,
@@ -104,9 +104,11 @@ class ContainerExecutor:
         workers: int | None = None,
         results_url: str,
         inline_max: int = 64 * 1024,
+        clock: Clock | None = None,
         cli: Sequence[str] | None = None,
         home: str | os.PathLike[str] | None = None,
     ) -> None:
+        self._clock = clock or get_clock()
         self._home = None if home is None else os.path.abspath(home)
         self._size = max(1, workers or os.cpu_count() or 1)
         self._results_url = results_url
@@ -196,7 +198,7 @@ class ContainerExecutor:
     # -- one attempt, on its own thread ---------------------------------------------------------
     def _run(self, attempt: _Attempt) -> None:
         item = attempt.item
-        clock = get_clock()
+        clock = self._clock
         started = clock.timestamp()
         folder = tempfile.mkdtemp(prefix="pauta-container-")
         try:
@@ -238,7 +240,7 @@ class ContainerExecutor:
                 command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
             )
         try:
-            why = _wait(proc, attempt, deadline)
+            why = _wait(proc, attempt, deadline, self._clock)
             if why:
                 self._kill(attempt.name, proc)
             code = proc.wait()
@@ -424,14 +426,16 @@ class ContainerExecutor:
         return failed_outcome(
             item,
             error,
-            now=get_clock().timestamp(),
+            now=self._clock.timestamp(),
             started=started,
             worker=self._worker,
             interrupted=interrupted,
         )
 
 
-def _wait(proc: subprocess.Popen[bytes], attempt: _Attempt, deadline: float | None) -> str:
+def _wait(
+    proc: subprocess.Popen[bytes], attempt: _Attempt, deadline: float | None, clock: Clock
+) -> str:
     """Wait for the container's CLI process to end, for a stop or for the deadline: ``""``
     when it ended, else why it must be stopped (timeout, cancelled, interrupted)."""
     pidfd = -1
@@ -439,7 +443,7 @@ def _wait(proc: subprocess.Popen[bytes], attempt: _Attempt, deadline: float | No
         pidfd = os.pidfd_open(proc.pid)
     try:
         while proc.poll() is None:
-            left = None if deadline is None else deadline - get_clock().timestamp()
+            left = None if deadline is None else deadline - clock.timestamp()
             if left is not None and left <= 0:
                 return "timeout"
             if pidfd < 0:

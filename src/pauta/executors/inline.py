@@ -18,7 +18,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from pauta.core.clock import get_clock
+from pauta.core.clock import Clock, get_clock
 from pauta.executors.base import ErrorInfo, Wakeup, WorkItem, WorkOutcome, failed_outcome, wake_pipe
 from pauta.executors.capture import thread_capture
 from pauta.executors.worker import run_item
@@ -30,7 +30,15 @@ class InlineExecutor:
 
     name = "inline"
 
-    def __init__(self, *, threads: int = 1, results_url: str, inline_max: int = 64 * 1024) -> None:
+    def __init__(
+        self,
+        *,
+        threads: int = 1,
+        results_url: str,
+        inline_max: int = 64 * 1024,
+        clock: Clock | None = None,
+    ) -> None:
+        self._clock = clock or get_clock()
         self._threads = max(1, threads)
         self._store = ResultStore(results_url, inline_max)
         self._worker = f"{socket.gethostname()}:{os.getpid()}"
@@ -140,7 +148,7 @@ class InlineExecutor:
                     timer = threading.Timer(item.timeout, self._expire, (rk, me))
                     timer.daemon = True
                     timer.start()
-                self._running[rk] = (item, get_clock().timestamp(), timer)
+                self._running[rk] = (item, self._clock.timestamp(), timer)
             outcome = run_item(item, self._store, thread_capture, self._worker)
             with self._lock:
                 if me in self._abandoned:
@@ -187,7 +195,7 @@ class InlineExecutor:
         return failed_outcome(
             item,
             error,
-            now=get_clock().timestamp(),
+            now=self._clock.timestamp(),
             started=started,
             worker=self._worker,
             interrupted=interrupted,

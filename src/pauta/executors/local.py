@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from pickle import loads
 from typing import Any
 
-from pauta.core.clock import get_clock
+from pauta.core.clock import Clock, get_clock
 from pauta.executors.base import ErrorInfo, Wakeup, WorkItem, WorkOutcome, failed_outcome
 from pauta.executors.loading import refuse_while_importing_main
 from pauta.executors.worker import (
@@ -86,10 +86,12 @@ class LocalExecutor:
         workers: int | None = None,
         results_url: str,
         inline_max: int = 64 * 1024,
+        clock: Clock | None = None,
         python: str | None = None,
         sys_path: list[str] | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
+        self._clock = clock or get_clock()
         self._size = max(1, workers or os.cpu_count() or 1)
         # another interpreter and environment for the workers (see WorkerProcess)
         self._python = python
@@ -312,7 +314,7 @@ class LocalExecutor:
             else:
                 break
             queue.popleft()
-            inflight = _Inflight(item, worker, get_clock().timestamp())
+            inflight = _Inflight(item, worker, self._clock.timestamp())
             worker.busy = inflight
             self._running[(item.run.run_id, item.key)] = inflight
             if not worker.send_item(item):
@@ -448,7 +450,7 @@ class LocalExecutor:
         return failed_outcome(
             item,
             error,
-            now=get_clock().timestamp(),
+            now=self._clock.timestamp(),
             started=started,
             interrupted=interrupted,
         )

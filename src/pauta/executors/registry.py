@@ -20,6 +20,7 @@ from pauta.core.errors import PautaError
 from pauta.core.resources import Resources
 
 if TYPE_CHECKING:
+    from pauta.core.clock import Clock
     from pauta.core.settings import Settings
     from pauta.executors.base import Executor
 
@@ -38,13 +39,16 @@ class ExecutorConfig:
     """What an executor is built from: the settings and capacity of the process running it.
 
     ``workers`` is the size the engine chose for a pool on this machine; ``store`` is the
-    metadata store, for the few executors that read it (sensors watching other runs).
+    metadata store, for the few executors that read it (sensors watching other runs);
+    ``clock`` is the engine's (an executor times attempts and deadlines on it).
     """
 
     settings: Settings
     capacity: Resources
     workers: int
     store: Any = None
+    # the engine's clock, so that attempts are timed on the time the engine reads
+    clock: Clock | None = None
 
     @property
     def results_url(self) -> str:
@@ -79,7 +83,10 @@ def _local(config: ExecutorConfig) -> Executor:
     from pauta.executors.local import LocalExecutor
 
     return LocalExecutor(
-        workers=config.workers, results_url=config.results_url, inline_max=config.inline_max
+        workers=config.workers,
+        results_url=config.results_url,
+        inline_max=config.inline_max,
+        clock=config.clock,
     )
 
 
@@ -90,6 +97,7 @@ def _inline(config: ExecutorConfig) -> Executor:
         threads=max(1, int(config.capacity.cpus)),
         results_url=config.results_url,
         inline_max=config.inline_max,
+        clock=config.clock,
     )
 
 
@@ -97,7 +105,10 @@ def _sensor(config: ExecutorConfig) -> Executor:
     from pauta.executors.sensor import SensorExecutor
 
     return SensorExecutor(
-        store=config.store, results_url=config.results_url, inline_max=config.inline_max
+        store=config.store,
+        results_url=config.results_url,
+        inline_max=config.inline_max,
+        clock=config.clock,
     )
 
 
@@ -111,6 +122,7 @@ def _venv(config: ExecutorConfig) -> Executor:
         results_url=config.results_url,
         inline_max=config.inline_max,
         home=str(config.settings.home),
+        clock=config.clock,
     )
 
 
@@ -122,6 +134,7 @@ def _container(config: ExecutorConfig) -> Executor:
         results_url=config.results_url,
         inline_max=config.inline_max,
         home=config.settings.home,
+        clock=config.clock,
     )
 
 

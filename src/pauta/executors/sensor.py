@@ -17,11 +17,11 @@ import pickle
 import socket
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pauta.core.clock import get_clock
+from pauta.core.clock import Clock, get_clock
 from pauta.core.errors import SensorTimeout
 from pauta.core.files import make_private_dirs, private_opener
 from pauta.core.states import State
@@ -37,11 +37,12 @@ _INTERRUPTED = ErrorInfo(
 
 @dataclass(frozen=True, slots=True)
 class PokeContext:
-    """What a poke may read: the run's dates and the metadata store."""
+    """What a poke may read: the run's dates, the metadata store and the executor's clock."""
 
     logical_date: datetime
     interval_end: datetime
     store: Any
+    clock: Clock = field(default_factory=get_clock)
 
 
 class SensorExecutor:
@@ -49,7 +50,15 @@ class SensorExecutor:
 
     name = "sensor"
 
-    def __init__(self, *, store: Any, results_url: str, inline_max: int = 64 * 1024) -> None:
+    def __init__(
+        self,
+        *,
+        store: Any,
+        results_url: str,
+        inline_max: int = 64 * 1024,
+        clock: Clock | None = None,
+    ) -> None:
+        self._clock = clock or get_clock()
         self._store = store
         self._results = ResultStore(results_url, inline_max)
         self._worker = f"{socket.gethostname()}:{os.getpid()}:sensors"
@@ -136,12 +145,14 @@ class SensorExecutor:
                 await task
 
     async def _watch(self, item: WorkItem) -> None:
-        clock = get_clock()
+        clock = self._clock
         started = clock.timestamp()
-        log = _AttemptLog(item.log_path)
+        log = _AttemptLog(item.log_path, self._clock)
         try:
             sensor = _sensor_of(item)
-            ctx = PokeContext(item.run.logical_date, item.run.interval_end, self._store)
+            ctx = PokeContext(
+                item.run.logical_date, item.run.interval_end, self._store, self._clock
+            )
             outcome = await self._poke_until(item, sensor, ctx, started, log)
         except asyncio.CancelledError:
             error = _INTERRUPTED if self._closing() else _CANCELLED
@@ -168,7 +179,7 @@ class SensorExecutor:
     async def _poke_until(
         self, item: WorkItem, sensor: Any, ctx: PokeContext, started: float, log: _AttemptLog
     ) -> WorkOutcome:
-        clock = get_clock()
+        clock = self._clock
         deadline = started + sensor.timeout
         pokes = 0
         while True:
@@ -239,8 +250,9 @@ def _sensor_of(item: WorkItem) -> Any:
 class _AttemptLog:
     """The attempt's log file, opened on first write."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, clock: Clock) -> None:
         self._path = path
+        self._clock = clock
         self._file: Any = None
 
     def write(self, line: str) -> None:
@@ -249,7 +261,7 @@ class _AttemptLog:
         if self._file is None:
             make_private_dirs(os.path.dirname(self._path) or ".")
             self._file = open(self._path, "a", encoding="utf-8", opener=private_opener)  # noqa: SIM115
-        stamp = get_clock().now().strftime("%Y-%m-%d %H:%M:%S")
+        stamp = self._clock.now().strftime("%Y-%m-%d %H:%M:%S")
         self._file.write(f"{stamp} {line}\n")
         self._file.flush()
 

@@ -25,7 +25,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
-from pauta.core.clock import get_clock
+from pauta.core.clock import Clock, get_clock
 from pauta.definitions.environments import VenvSpec
 from pauta.executors.base import (
     ErrorInfo,
@@ -68,8 +68,10 @@ class VenvExecutor:
         workers: int | None = None,
         results_url: str,
         inline_max: int = 64 * 1024,
+        clock: Clock | None = None,
         home: str | None = None,
     ) -> None:
+        self._clock = clock or get_clock()
         # the engine's own home: its workers read secrets and write files under it, whatever
         # PAUTA_HOME another engine of this process exported first
         self._home = home
@@ -245,7 +247,7 @@ class VenvExecutor:
     def _failed(
         self, item: WorkItem, error: ErrorInfo, *, interrupted: bool = False
     ) -> WorkOutcome:
-        return failed_outcome(item, error, now=get_clock().timestamp(), interrupted=interrupted)
+        return failed_outcome(item, error, now=self._clock.timestamp(), interrupted=interrupted)
 
     def _wake(self) -> None:
         if self._wakeup is not None:

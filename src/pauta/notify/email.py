@@ -152,7 +152,8 @@ class Email:
         message["Subject"] = " ".join(subject.split())
         message["From"] = self.sender
         message["To"] = ", ".join(self.to)
-        message["Date"] = format_datetime(utcnow())
+        # the moment the event happened, so a message previewed later says the same
+        message["Date"] = format_datetime(event.ended_at or event.started_at or utcnow())
         message["Message-ID"] = make_msgid(domain=parseaddr(self.sender)[1].rpartition("@")[2])
         message["X-Pauta-Run"] = event.run_id
         message.set_content(body(event))

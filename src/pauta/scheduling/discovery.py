@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pauta.core.clock import utcnow
+from pauta.core.clock import Clock, get_clock
 from pauta.core.errors import FlowLoadError, PautaError
 from pauta.core.loading import load_file
 from pauta.definitions.flow import Flow
@@ -196,6 +196,7 @@ def discover(
     timeout: float = DEFAULT_TIMEOUT,
     previous: Discovery | None = None,
     parallel: int = PARALLEL,
+    clock: Clock | None = None,
 ) -> Discovery:
     """Import every flow file of ``folder`` in its own process (``parallel`` at a time, each
     stopped after ``timeout`` seconds) and collect the flows they define.
@@ -231,7 +232,7 @@ def discover(
         folder=root,
         flows=flows,
         errors=errors,
-        scanned_at=utcnow(),
+        scanned_at=(clock or get_clock()).now(),
         files=dict(sorted(scans.items())),
         imported=tuple(path for path, _ in todo),
     )

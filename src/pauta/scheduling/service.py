@@ -41,7 +41,7 @@ class SchedulerService:
 
     def scan(self) -> Discovery:
         """Discover the flows (re-importing only changed files) and record them."""
-        found = discover(self.folder, previous=self.found)
+        found = discover(self.folder, previous=self.found, clock=self.clock)
         sync_to_store(found, self.store)
         for error in found.errors:
             log.warning("%s", error)
