@@ -11,7 +11,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from pauta.core.errors import LeaseLostError, RunNotFoundError, StaleWriteError, StoreError
+from pauta.core.errors import (
+    FlowNotFoundError,
+    LeaseLostError,
+    RunNotFoundError,
+    StaleWriteError,
+    StoreError,
+)
 from pauta.core.settings import Settings
 from pauta.core.states import FlowRunState, State
 from pauta.store.records import (
@@ -151,9 +157,9 @@ def test_get_flow_run_by_unique_prefix(store: Store) -> None:
     assert store.get_flow_run("abcd1").id == "abcd111100000000"
     with pytest.raises(RunNotFoundError, match=r"abcd111100000000.*abcd222200000000"):
         store.get_flow_run("abcd")
-    with pytest.raises(RunNotFoundError, match="pauta runs list"):
+    with pytest.raises(RunNotFoundError, match="no run with id"):
         store.get_flow_run("zzzz")
-    with pytest.raises(RunNotFoundError, match="pauta runs list"):
+    with pytest.raises(RunNotFoundError, match="no run with id"):
         store.get_flow_run("abc")  # too short to be a prefix
     with pytest.raises(RunNotFoundError):
         store.get_flow_run("abc%")  # LIKE wildcards are not wildcards here
@@ -471,7 +477,7 @@ def test_flows_upsert_keeps_paused(store: Store) -> None:
     store.set_paused("etl", False)
     assert store.get_flow("etl")["paused"] is False  # type: ignore[index]
     assert store.get_flow("nope") is None
-    with pytest.raises(StoreError, match="pauta flows list"):
+    with pytest.raises(FlowNotFoundError, match="no flow named"):
         store.set_paused("nope", True)
 
 

@@ -20,8 +20,8 @@ from pauta.api.logins import LoginBusyError, LoginThrottledError
 from pauta.app.catalog import UnknownFlowError
 from pauta.app.runs import BadCursorError, RunStateError, UnknownTaskError
 from pauta.app.users import AuthError, WrongPasswordError
-from pauta.core.errors import ParameterError, PautaError, RunNotFoundError
-from pauta.store.auth import UnknownTokenError, UnknownUserError, UserExistsError
+from pauta.core.errors import ParameterError, PautaError, RunNotFoundError, UnknownUserError
+from pauta.store.auth import UnknownTokenError, UserExistsError
 
 NOT_FOUND = (
     RunNotFoundError,

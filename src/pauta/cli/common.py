@@ -26,11 +26,34 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn pauta's errors into a one-line message and exit code 2 (bad usage or input)."""
+    """Turn pauta's errors into a one-line message and exit code 2 (bad usage or input),
+    with the command that helps next where there is one."""
     try:
         yield
     except PautaError as exc:
-        fail(str(exc))
+        fail(with_hint(exc))
+
+
+def with_hint(exc: PautaError) -> str:
+    """The error's message, followed by the command that helps next (the layers below the CLI
+    say what is wrong; only the CLI knows its own commands)."""
+    from pauta.core.errors import (
+        AmbiguousRunIdError,
+        FlowNotFoundError,
+        RunNotFoundError,
+        UnknownUserError,
+    )
+
+    hints: list[tuple[type[PautaError], str | None]] = [
+        (AmbiguousRunIdError, None),
+        (RunNotFoundError, "list runs with `pauta runs list`"),
+        (UnknownUserError, "create it first with `pauta users create`"),
+        (FlowNotFoundError, "check the name with `pauta flows list`"),
+    ]
+    for kind, hint in hints:
+        if isinstance(exc, kind):
+            return f"{exc}; {hint}" if hint else str(exc)
+    return str(exc)
 
 
 def open_store() -> Any:

@@ -49,6 +49,18 @@ class RunNotFoundError(StoreError):
     """No run has the given id."""
 
 
+class AmbiguousRunIdError(RunNotFoundError):
+    """An id prefix matches several runs."""
+
+
+class UnknownUserError(StoreError):
+    """No user has this name."""
+
+
+class FlowNotFoundError(StoreError):
+    """The store has no flow of this name (flows are recorded when they are discovered)."""
+
+
 class FlowChangedError(PautaError):
     """A replay found a task call that differs from the one the run recorded."""
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from pauta.core.errors import StoreError
+from pauta.core.errors import StoreError, UnknownUserError
 from pauta.store import db
 from pauta.store.repository import Store
 from pauta.store.tables import api_tokens, sessions, users
@@ -24,10 +24,6 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 class UserExistsError(StoreError):
     """A user with this name exists already."""
-
-
-class UnknownUserError(StoreError):
-    """No user has this name."""
 
 
 class UnknownTokenError(StoreError):
@@ -140,9 +136,7 @@ class AuthStore:
         """Record a token (by its hash) for an existing user; it never expires without
         ``expires_at``."""
         if self.get_user(username) is None:
-            raise UnknownUserError(
-                f"no user named {username!r}; create it first with `pauta users create`"
-            )
+            raise UnknownUserError(f"no user named {username!r}")
         stmt = sa.insert(api_tokens).values(
             id=token_id,
             username=username,

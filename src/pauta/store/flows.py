@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from pauta.core.errors import StoreError
+from pauta.core.errors import FlowNotFoundError, StoreError
 from pauta.store.base import StoreBase
 from pauta.store.records import (
     FlowRow,
@@ -53,13 +53,13 @@ class FlowsStore(StoreBase):
             return set(conn.execute(sa.select(flows.c.name).where(flows.c.paused)).scalars())
 
     def set_paused(self, name: str, paused: bool) -> None:
-        """Pause or unpause a flow's schedule. StoreError when the flow is unknown."""
+        """Pause or unpause a flow's schedule. FlowNotFoundError when the flow is unknown."""
         stmt = sa.update(flows).where(flows.c.name == name).values(paused=paused)
         with self._writer.begin() as conn:
             if conn.execute(stmt).rowcount == 0:
-                raise StoreError(
+                raise FlowNotFoundError(
                     f"no flow named {name!r} in the store; flows are recorded when they are "
-                    "discovered: check the name with `pauta flows list`"
+                    "discovered"
                 )
 
     # pools ------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from pauta.core.errors import LeaseLostError, RunNotFoundError, StoreError
+from pauta.core.errors import AmbiguousRunIdError, LeaseLostError, RunNotFoundError, StoreError
 from pauta.core.states import FLOW_ACTIVE, FLOW_TERMINAL, FlowRunState
 from pauta.store import transitions
 from pauta.store.base import StoreBase
@@ -91,9 +91,8 @@ class RunsStore(StoreBase):
             row = conn.execute(sa.select(flow_runs).where(flow_runs.c.id == run_id)).first()
             if row is not None:
                 return flow_run_from_row(row)
-            hint = "list runs with `pauta runs list`"
             if len(run_id) < 4:
-                raise RunNotFoundError(f"no run with id {run_id!r}; {hint}")
+                raise RunNotFoundError(f"no run with id {run_id!r}")
             query = (
                 sa.select(flow_runs)
                 .where(flow_runs.c.id.startswith(run_id, autoescape=True))
@@ -102,10 +101,10 @@ class RunsStore(StoreBase):
             )
             rows = conn.execute(query).all()
         if not rows:
-            raise RunNotFoundError(f"no run with id or id prefix {run_id!r}; {hint}")
+            raise RunNotFoundError(f"no run with id or id prefix {run_id!r}")
         if len(rows) > 1:
             ids = ", ".join(r.id for r in rows[:10]) + (", ..." if len(rows) > 10 else "")
-            raise RunNotFoundError(
+            raise AmbiguousRunIdError(
                 f"the id prefix {run_id!r} matches several runs ({ids}); give more characters"
             )
         return flow_run_from_row(rows[0])
@@ -351,7 +350,7 @@ class RunsStore(StoreBase):
         cols = (flow_runs.c.lease_epoch, flow_runs.c.driver_host, flow_runs.c.driver_pid)
         row = conn.execute(sa.select(*cols).where(flow_runs.c.id == run_id)).first()
         if row is None:
-            raise RunNotFoundError(f"no run with id {run_id!r}; list runs with `pauta runs list`")
+            raise RunNotFoundError(f"no run with id {run_id!r}")
         return row
 
     def take_lease(
