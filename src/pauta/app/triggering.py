@@ -13,13 +13,12 @@ from typing import Any
 
 from pauta.app.catalog import catalog
 from pauta.app.flows import resolve_flow
-from pauta.core.errors import ParameterError
-from pauta.core.settings import DEFAULT_MAX_PARAMS_BYTES, describe_size
+from pauta.app.params import check_params_size
+from pauta.core.settings import DEFAULT_MAX_PARAMS_BYTES
 from pauta.definitions.flow import Flow
 from pauta.engine.runs import new_run_record
 from pauta.store.records import FlowRunRecord
 from pauta.store.repository import Store
-from pauta.store.types import json_dumps
 
 TRIGGERS = frozenset({"manual", "api", "schedule", "backfill", "file", "asset", "flow"})
 
@@ -31,19 +30,6 @@ def validate_params(
 ) -> dict[str, Any]:
     """Python values of a flow's parameters (``ParameterSchema.validate_input``)."""
     return flow.parameters.validate_input(params, strings)
-
-
-def check_params_size(flow_name: str, params_json: Any, limit: int) -> None:
-    """ParameterError when the parameters take more than ``limit`` bytes of JSON: they are
-    stored with the run and shown by every listing and page of it, so large data must be
-    passed by reference."""
-    size = len(json_dumps(params_json).encode())
-    if size > limit:
-        raise ParameterError(
-            f"the parameters of flow {flow_name!r} are {describe_size(size)} of JSON, over the "
-            f"limit of {describe_size(limit)} (PAUTA_MAX_PARAMS_BYTES): pass large data as a "
-            "path or URI that the flow reads, not as the data itself"
-        )
 
 
 def queue_run(

@@ -62,7 +62,7 @@ def run(
     )
 
     from pauta.app.flows import resolve_flow
-    from pauta.app.triggering import check_params_size
+    from pauta.app.params import check_params_size
     from pauta.engine.runner import Runner
 
     with user_errors():
