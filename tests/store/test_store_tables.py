@@ -69,6 +69,7 @@ COLUMNS = {
         "error",
         "cache_key",
         "cached_from",
+        "label",
         *RESULT,
     },
     "task_attempts": {

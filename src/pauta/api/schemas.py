@@ -57,6 +57,10 @@ class Attempt(_Out):
 
 class Task(_Out):
     key: str
+    label: str | None = Field(
+        default=None,
+        description="What people read instead of the key (@task(label=...)); null: the key.",
+    )
     name: str
     kind: str
     state: str

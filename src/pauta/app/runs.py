@@ -117,6 +117,7 @@ def task_view(
     """One task call (its latest attempt's view)."""
     return {
         "key": task.key,
+        "label": task.label,
         "name": task.name,
         "kind": task.kind,
         "state": str(task.state),

@@ -62,7 +62,7 @@ def task_table(calls: list[TaskCall], now: datetime, title: str) -> tables.Fitte
             detail = call.stored.preview
         rows.append(
             (
-                call.key,
+                call.label or call.key,
                 Text(state, style=STYLES.get(state, "")),
                 str(call.attempt or ""),
                 _seconds(call.started_at, call.ended_at, now),
@@ -186,7 +186,10 @@ def print_summary(console: Console, run: FlowRun, driver: RunDriver | None, elap
         for call in failed[:5]:
             error = call.error or {}
             console.print(
-                Text(f"{call.key} failed: {error.get('type')}: {error.get('message')}", style="red")
+                Text(
+                    f"{call.label or call.key} failed: {error.get('type')}: {error.get('message')}",
+                    style="red",
+                )
             )
         if run.error and not failed:
             console.print(Text(f"{run.error.get('type')}: {run.error.get('message')}", style="red"))

@@ -117,7 +117,7 @@ def runs_show(run_id: str, as_json: bool) -> None:
         duration = task["duration"]
         rows.append(
             (
-                task["key"],
+                task["label"] or task["key"],
                 Text(task["state"], style=STYLES.get(task["state"], "")),
                 str(task["attempts"]),
                 f"{duration:.2f}s" if duration is not None else "",

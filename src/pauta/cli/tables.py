@@ -88,7 +88,9 @@ def build(
         )
     details = [i for i, column in enumerate(columns) if column.fit is Fit.DETAIL]
     for row in rows:
-        cells = list(row)
+        # cells are data, never rich markup: a label like "train[forest]" or a preview that
+        # holds "[red]" is shown as written
+        cells = [Text(cell) if isinstance(cell, str) else cell for cell in row]
         for index in details:
             # one line: the column can shrink (it is not no_wrap) while its cell never wraps
             cells[index] = _one_line(cells[index])

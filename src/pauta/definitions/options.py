@@ -69,6 +69,8 @@ class TaskOptions:
     on_failure: tuple[Callable[..., Any], ...] = ()
     on_retry: tuple[Callable[..., Any], ...] = ()
     tags: tuple[str, ...] = ()
+    # a format string over the call's arguments, shown instead of the key (definitions.labels)
+    label: str | None = None
 
     @property
     def venv(self) -> VenvSpec | None:
@@ -146,6 +148,7 @@ class TaskOptions:
             on_failure=_callbacks(raw.pop("on_failure", None), where, "on_failure"),
             on_retry=_callbacks(raw.pop("on_retry", None), where, "on_retry"),
             tags=tuple(raw.pop("tags", ()) or ()),
+            label=raw.pop("label", None),
         )
         _refuse_unknown(raw, where, _option_names(cls))
         return options

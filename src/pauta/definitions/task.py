@@ -15,6 +15,7 @@ from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from pauta.core.errors import DefinitionError
 from pauta.core.resources import Resources
+from pauta.definitions.labels import check_label
 from pauta.definitions.options import TaskOptions
 from pauta.definitions.runtime import active_run
 
@@ -26,6 +27,7 @@ class Task(Generic[P, R]):
     """A task definition. Call it like the function it wraps."""
 
     def __init__(self, fn: Callable[P, R], options: TaskOptions) -> None:
+        check_label(options.label, fn, f"@task {options.name!r}")
         self.fn = fn
         self.options = options
         self.name = options.name
@@ -110,6 +112,7 @@ def task(
     on_failure: Any = None,
     on_retry: Any = None,
     tags: Sequence[str] = (),
+    label: str | None = None,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 

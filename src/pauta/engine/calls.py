@@ -49,9 +49,11 @@ class TaskCall:
         map_index: int | None = None,
         kind: str = "task",
         created_at: datetime,
+        label: str | None = None,
     ) -> None:
         self.run = run
         self.key = key
+        self.label = label
         self.task = task
         self.name = name
         self.args = args
@@ -150,6 +152,7 @@ class TaskCall:
             flow_run_id=self.run.run_id,
             key=self.key,
             name=self.name,
+            label=self.label,
             state=self.state,
             attempts=self.attempt,
             map_index=self.map_index,

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pauta.core.errors import FlowChangedError, PautaError, TaskFailed
 from pauta.core.states import TASK_OK, FlowRunState, State, task_transition_allowed
 from pauta.definitions.context import Context, Interval, use_context
+from pauta.definitions.labels import render_label
 from pauta.definitions.runtime import reset_active_run, set_active_run
 from pauta.engine.calls import TaskCall
 from pauta.engine.commands import SubmitCall
@@ -223,6 +224,7 @@ class RunDriver:
             fingerprint=fingerprint(task.name, args, {**kwargs, "__wait_for__": list(wait_for)}),
             map_index=map_index,
             created_at=self.engine.clock.now(),
+            label=_label(task, args, kwargs),
         )
         seen: set[int] = set()
         for future in upstream:
@@ -469,3 +471,17 @@ def _error_record(error: BaseException, failed: list[str]) -> dict[str, Any]:
     if failed:
         record["failed_tasks"] = failed
     return record
+
+
+def _label(task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+    """The call's label (``@task(label=...)``); an upstream future shows as its own label."""
+    template = task.options.label
+    if template is None:
+        return None
+
+    def describe(value: Any) -> str | None:
+        if isinstance(value, TaskFuture):
+            return value._call.label or value.key
+        return None
+
+    return render_label(template, task.fn, args, kwargs, describe)

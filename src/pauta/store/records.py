@@ -119,6 +119,8 @@ class TaskRunRecord:
     error: dict[str, Any] | None = None
     cache_key: str | None = None
     cached_from: str | None = None
+    # what people read instead of the key (``@task(label=...)``); None shows the key
+    label: str | None = None
 
 
 @dataclass(slots=True)

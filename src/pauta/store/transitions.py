@@ -283,6 +283,7 @@ def _task_row(rec: TaskRunRecord, now: datetime) -> dict[str, Any]:
         "error": rec.error,
         "cache_key": rec.cache_key,
         "cached_from": rec.cached_from,
+        "label": rec.label,
     }
 
 

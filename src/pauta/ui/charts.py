@@ -15,7 +15,10 @@ MAX_GRAPH_NODES = 300
 
 def task_shapes(records: Iterable[TaskRunRecord]) -> list[dict[str, Any]]:
     """What the graph needs of task records."""
-    return [{"key": r.key, "state": str(r.state), "upstream": r.upstream} for r in records]
+    return [
+        {"key": r.key, "label": r.label, "state": str(r.state), "upstream": r.upstream}
+        for r in records
+    ]
 
 
 def graph_data(
@@ -23,7 +26,8 @@ def graph_data(
 ) -> dict[str, Any]:
     """Cytoscape's input: one node per task call (coloured by state), edges from ``upstream``.
 
-    ``tasks`` are task views (``key``, ``state``, ``upstream``), in creation order."""
+    ``tasks`` are task views (``key``, ``label``, ``state``, ``upstream``), in creation order;
+    a node shows its call's label, or its key."""
     nodes: list[dict[str, str]] = []
     edges: list[dict[str, str]] = []
     shown: set[str] = set()
@@ -35,7 +39,8 @@ def graph_data(
             continue
         key = task["key"]
         shown.add(key)
-        nodes.append({"id": key, "label": key, "state": str(task["state"])})
+        label = task.get("label") or key
+        nodes.append({"id": key, "label": label, "state": str(task["state"])})
         pending_edges.extend((up, key) for up in task["upstream"])
     for source, target in pending_edges:
         if source in shown:

@@ -79,8 +79,8 @@ def run_context(request: Request, run_id: str) -> dict[str, Any]:
         "graph": graph_data(view["tasks"]),
         "gantt": gantt(attempts, store.clock.now()),
         "live": view["state"] not in FLOW_TERMINAL,
-        "metrics": [(t["key"], m) for t in view["tasks"] for m in t["metrics"]],
-        "artifacts": [(t["key"], a) for t in view["tasks"] for a in t["artifacts"]],
+        "metrics": [(t["label"] or t["key"], m) for t in view["tasks"] for m in t["metrics"]],
+        "artifacts": [(t["label"] or t["key"], a) for t in view["tasks"] for a in t["artifacts"]],
     }
 
 

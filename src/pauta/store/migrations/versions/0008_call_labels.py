@@ -1,0 +1,26 @@
+"""Task calls may carry a label (``@task(label="train[{kind}]")``): ``task_runs.label``, NULL
+for a call shown by its key.
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-03
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0008"
+down_revision: str | None = "0007"
+branch_labels: str | None = None
+depends_on: str | None = None
+
+
+def upgrade() -> None:
+    op.add_column("task_runs", sa.Column("label", sa.String(512)))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("task_runs") as batch:
+        batch.drop_column("label")
