@@ -19,6 +19,7 @@ from pauta.core.secrets import secret
 from pauta.core.states import FlowRunState, State
 from pauta.definitions.context import context
 from pauta.definitions.flow import Flow, flow
+from pauta.definitions.groups import group
 from pauta.definitions.schedules import Every
 from pauta.definitions.task import Task, task
 from pauta.definitions.triggers import Asset, on_asset, on_file, on_flow
@@ -35,6 +36,7 @@ __all__ = [
     "TaskFailed",
     "context",
     "flow",
+    "group",
     "on_asset",
     "on_file",
     "on_flow",

@@ -38,3 +38,23 @@ def labelled(n: int = 3) -> list[int]:
     score(forest, rows)
     broken_label(5)  # its label cannot be rendered: the call still runs
     return [f.result() for f in square.map(load(n))]
+
+
+@task
+def fit(kind: str) -> str:
+    return kind
+
+
+@flow
+def grouped(kinds: list[str]) -> list[str]:
+    from pauta import group
+
+    fitted = [fit("outside")]
+    with group("train"):
+        for kind in kinds:
+            with group(kind):
+                fitted.append(fit(kind))
+                fitted.extend(fit.map([kind, kind]))
+        fitted.append(fit("train-level"))
+    fitted.append(fit("after"))
+    return [f.result() for f in fitted]

@@ -64,3 +64,35 @@ def test_long_labels_are_cut() -> None:
     label = render_label("{text}", fn, ("x" * 500,), {}, lambda value: None)
     assert len(label) == MAX_LABEL_LENGTH
     assert label.endswith("…")
+
+
+def test_calls_in_a_group_carry_its_path_in_their_keys(runner: Runner) -> None:
+    run = runner.run(lf.grouped, {"kinds": ["logreg", "forest"]})
+    assert run.state == "SUCCEEDED", run.error
+    assert run.result() == [
+        "outside", "logreg", "logreg", "logreg", "forest", "forest", "forest", "train-level",
+        "after",
+    ]  # fmt: skip
+    store = runner.engine().store
+    groups = {t.key: t.group for t in store.list_task_runs(run.id)}
+    assert groups == {
+        "fit-0": None,
+        "train.logreg.fit-0": "train.logreg",
+        "train.logreg.fit-1[0]": "train.logreg",
+        "train.logreg.fit-1[1]": "train.logreg",
+        "train.forest.fit-0": "train.forest",  # counters are per group
+        "train.forest.fit-1[0]": "train.forest",
+        "train.forest.fit-1[1]": "train.forest",
+        "train.fit-0": "train",
+        "fit-1": None,  # the group ended with its block
+    }
+    view = show_run(store, run.id)
+    assert {t["key"]: t["group"] for t in view["tasks"]} == groups
+
+
+def test_a_group_name_must_be_one_plain_word() -> None:
+    from pauta import group
+
+    for bad in ("", "a.b", "-x", "x y", 3):
+        with pytest.raises(DefinitionError, match="group name"), group(bad):  # type: ignore[arg-type]
+            pass

@@ -70,6 +70,7 @@ COLUMNS = {
         "cache_key",
         "cached_from",
         "label",
+        "task_group",
         *RESULT,
     },
     "task_attempts": {

@@ -61,6 +61,10 @@ class Task(_Out):
         default=None,
         description="What people read instead of the key (@task(label=...)); null: the key.",
     )
+    group: str | None = Field(
+        default=None,
+        description="The task group the call was made in (with group(...)), dotted when nested.",
+    )
     name: str
     kind: str
     state: str

@@ -118,6 +118,7 @@ def task_view(
     return {
         "key": task.key,
         "label": task.label,
+        "group": task.group,
         "name": task.name,
         "kind": task.kind,
         "state": str(task.state),

@@ -50,10 +50,12 @@ class TaskCall:
         kind: str = "task",
         created_at: datetime,
         label: str | None = None,
+        group: str | None = None,
     ) -> None:
         self.run = run
         self.key = key
         self.label = label
+        self.group = group
         self.task = task
         self.name = name
         self.args = args
@@ -153,6 +155,7 @@ class TaskCall:
             key=self.key,
             name=self.name,
             label=self.label,
+            group=self.group,
             state=self.state,
             attempts=self.attempt,
             map_index=self.map_index,

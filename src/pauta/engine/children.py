@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from pauta.core.errors import ChildFlowDepthError
 from pauta.core.secrets import mask_json
 from pauta.core.states import FlowRunState, State
+from pauta.definitions.groups import current_group
 from pauta.engine.calls import TaskCall
 from pauta.engine.commands import ExternalProgress
 from pauta.engine.fingerprint import fingerprint
@@ -65,6 +66,7 @@ def run_child_flow(parent: RunDriver, flow: Flow[Any, Any], params: dict[str, An
         fingerprint=fingerprint(flow.name, (), params_json),
         kind="flow",
         created_at=engine.clock.now(),
+        group=current_group(),
     )
     call.observed = True  # the body gets the child's outcome (or exception) directly
     parent.add_call(call)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pauta.core.errors import FlowChangedError, PautaError, TaskFailed
 from pauta.core.states import TASK_OK, FlowRunState, State, task_transition_allowed
 from pauta.definitions.context import Context, Interval, use_context
+from pauta.definitions.groups import current_group
 from pauta.definitions.labels import render_label
 from pauta.definitions.runtime import reset_active_run, set_active_run
 from pauta.engine.calls import TaskCall
@@ -110,8 +111,9 @@ class RunDriver:
         kwargs: dict[str, Any],
         wait_for: Sequence[Any],
     ) -> TaskFuture[Any]:
-        count = self._next_count(task.name)
-        return self._new_call(task, call_key(task.name, count), args, kwargs, wait_for, None)
+        scoped = grouped(task.name)
+        count = self._next_count(scoped)
+        return self._new_call(task, call_key(scoped, count), args, kwargs, wait_for, None)
 
     def map(
         self,
@@ -131,11 +133,12 @@ class RunDriver:
                 f"{task.name}.map() needs a list (or a future of a list), got "
                 f"{type(items).__name__}"
             ) from None
-        count = self._next_count(task.name)
+        scoped = grouped(task.name)
+        count = self._next_count(scoped)
         return [
             self._new_call(
                 task,
-                call_key(task.name, count, index),
+                call_key(scoped, count, index),
                 (item,),
                 dict(common),
                 wait_for,
@@ -167,8 +170,10 @@ class RunDriver:
         )
 
     def next_key(self, name: str) -> str:
-        """The key of the next call of ``name`` (a task or a child flow) in this run."""
-        return call_key(name, self._next_count(name))
+        """The key of the next call of ``name`` (a task or a child flow) in this run, inside
+        the group the body is in."""
+        scoped = grouped(name)
+        return call_key(scoped, self._next_count(scoped))
 
     def _next_count(self, name: str) -> int:
         count = self._counters.get(name, 0)
@@ -225,6 +230,7 @@ class RunDriver:
             map_index=map_index,
             created_at=self.engine.clock.now(),
             label=_label(task, args, kwargs),
+            group=current_group(),
         )
         seen: set[int] = set()
         for future in upstream:
@@ -485,3 +491,9 @@ def _label(task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) 
         return None
 
     return render_label(template, task.fn, args, kwargs, describe)
+
+
+def grouped(name: str) -> str:
+    """``name`` under the path of the group the body is in (``train.fit``), for keys."""
+    path = current_group()
+    return name if path is None else f"{path}.{name}"

@@ -121,6 +121,8 @@ class TaskRunRecord:
     cached_from: str | None = None
     # what people read instead of the key (``@task(label=...)``); None shows the key
     label: str | None = None
+    # the path of the task group it was called in (``train.forest``), or None
+    group: str | None = None
 
 
 @dataclass(slots=True)

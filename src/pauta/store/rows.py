@@ -82,7 +82,7 @@ TASK_COLUMNS = [
     for name in (
         "flow_run_id", "key", "name", "state", "attempts", "map_index", "fingerprint", "upstream",
         "priority", "resources", "kind", "child_run_id", "created_at", "started_at", "ended_at",
-        *transitions.RESULT_COLUMNS, "error", "cache_key", "cached_from", "label",
+        *transitions.RESULT_COLUMNS, "error", "cache_key", "cached_from", "label", "task_group",
     )
 ]  # fmt: skip
 
@@ -90,7 +90,7 @@ TASK_COLUMNS = [
 def task_run_record(row: Any) -> TaskRunRecord:
     (run, key, name, state, attempts, map_index, fingerprint, upstream, priority, resources, kind,
      child_run_id, created_at, started_at, ended_at, uri, inline, size, serializer, preview,
-     error, cache_key, cached_from, label) = row  # fmt: skip
+     error, cache_key, cached_from, label, group) = row  # fmt: skip
     return TaskRunRecord(
         flow_run_id=run,
         key=key,
@@ -112,6 +112,7 @@ def task_run_record(row: Any) -> TaskRunRecord:
         cache_key=cache_key,
         cached_from=cached_from,
         label=label,
+        group=group,
     )
 
 

@@ -131,6 +131,8 @@ task_runs = Table(
     Column("cache_key", String(255)),
     Column("cached_from", String(600)),
     Column("label", String(512)),
+    # "group" is an SQL keyword
+    Column("task_group", String(512)),
 )
 Index("ix_task_runs_flow_run_id_state", task_runs.c.flow_run_id, task_runs.c.state)
 # Cross-run caching looks up a task's earlier successful result by (task name, cache key).

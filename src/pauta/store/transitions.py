@@ -284,6 +284,7 @@ def _task_row(rec: TaskRunRecord, now: datetime) -> dict[str, Any]:
         "cache_key": rec.cache_key,
         "cached_from": rec.cached_from,
         "label": rec.label,
+        "task_group": rec.group,
     }
 
 

@@ -1,5 +1,6 @@
 """Task calls may carry a label (``@task(label="train[{kind}]")``): ``task_runs.label``, NULL
-for a call shown by its key.
+for a call shown by its key; and the path of the task group they were called in
+(``with group("train"):``): ``task_runs.task_group``, NULL outside any group.
 
 Revision ID: 0008
 Revises: 0007
@@ -19,8 +20,10 @@ depends_on: str | None = None
 
 def upgrade() -> None:
     op.add_column("task_runs", sa.Column("label", sa.String(512)))
+    op.add_column("task_runs", sa.Column("task_group", sa.String(512)))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("task_runs") as batch:
         batch.drop_column("label")
+        batch.drop_column("task_group")
