@@ -125,7 +125,10 @@ def test_a_failed_attempt_is_retried_in_a_new_container(runner: Runner) -> None:
 
 @needs_podman
 @pytest.mark.slow
-def test_a_container_that_passes_its_memory_limit_fails_with_kind_oom(runner: Runner) -> None:
+def test_a_container_that_passes_its_memory_limit_fails_with_kind_oom(
+    runner: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
     run = runner.run(cf.too_greedy, {})
     assert run.state == "FAILED"
     [call] = run.tasks
@@ -135,6 +138,7 @@ def test_a_container_that_passes_its_memory_limit_fails_with_kind_oom(runner: Ru
     assert call.error["message"] == "the container ran out of its 64 MiB"
     assert "pauta: the container ran out of its 64 MiB" in _log(runner, run.id, "greedy-0")
     assert _containers(f"pauta.run={run.id}") == []
+    assert list(tmp_path.iterdir()) == []  # nothing left in the caller's working directory
 
 
 @needs_podman

@@ -236,8 +236,15 @@ class ContainerExecutor:
         command = self._command(attempt, folder, log_dir)
         deadline = None if item.timeout is None else started + item.timeout
         with open(item.log_path, "ab") as log:
+            # in the attempt's folder: podman's conmon leaves an "oom" file in its working
+            # directory when the container is killed for memory
             proc = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                cwd=folder,
             )
         try:
             why = _wait(proc, attempt, deadline, self._clock)
