@@ -17,6 +17,7 @@ pytestmark = pytest.mark.slow
 
 
 VENV_FLOWS = Path(__file__).parents[1] / "executors" / "flowmods" / "venv_flows.py"
+PROBE = str(VENV_FLOWS.parent / "wheels" / "pauta_venv_probe-1.0-py3-none-any.whl")
 
 
 def pauta(home: Path, envs: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -77,10 +78,12 @@ def test_pauta_run_builds_the_environment_of_a_venv_task_and_envs_list_shows_it(
     home, root = tmp_path / "home", tmp_path / "envs"
     params = tmp_path / "params.json"
     params.write_text(json.dumps({"labels": ["from the cli"]}))
-    done = pauta(home, root, "run", f"{VENV_FLOWS}:six_then_process", "--params-file", str(params))
+    done = pauta(
+        home, root, "run", f"{VENV_FLOWS}:probe_then_process", "--params-file", str(params)
+    )
     assert done.returncode == 0, done.stderr
     assert "SUCCEEDED" in done.stderr
     [env] = json.loads(pauta(home, root, "envs", "list", "--json").stdout)
-    assert env["requirements"] == ["six==1.16.0"]
+    assert env["requirements"] == [PROBE]
     assert env["complete"] is True
     assert env["in_use"] is False  # the run's workers are gone with its process

@@ -57,40 +57,40 @@ def _log(runner: Runner, run_id: str, key: str) -> str:
     return path.read_text() if path.exists() else ""  # a silent attempt has no log
 
 
-def _six_env(envs_dir: Path) -> Path:
-    return envs_dir / env_key(VenvSpec((vf.SIX,)))
+def _probe_env(envs_dir: Path) -> Path:
+    return envs_dir / env_key(VenvSpec((vf.PROBE,)))
 
 
 def test_a_venv_task_imports_what_the_host_lacks_and_feeds_a_process_task(
     runner: Runner, envs_dir: Path
 ) -> None:
-    run = runner.run(vf.six_then_process, {"labels": ["a", "b", "c"]})
+    run = runner.run(vf.probe_then_process, {"labels": ["a", "b", "c"]})
     value = run.result()
-    env = _six_env(envs_dir)
-    assert [info["six"] for info in value["infos"]] == ["1.16.0"] * 3
+    env = _probe_env(envs_dir)
+    assert [info["probe"] for info in value["infos"]] == ["1.0"] * 3
     assert {info["prefix"] for info in value["infos"]} == {str(env)}
-    # the environment has six but none of pauta's own dependencies
+    # the environment has the probe but none of pauta's own dependencies
     assert not any(info["host_pauta_deps"] for info in value["infos"])
-    assert value["host_has_six"] is False
-    assert value["described"] == f"a: six 1.16.0 in {env}"
+    assert value["host_has_probe"] is False
+    assert value["described"] == f"a: probe 1.0 in {env}"
     # the first task's log says it waited for the build
-    assert f"pauta: built the virtualenv {env} in " in _log(runner, run.id, "six_info-0")
-    assert json.loads((env / MARKER).read_text())["requirements"] == [vf.SIX]
+    assert f"pauta: built the virtualenv {env} in " in _log(runner, run.id, "probe_info-0")
+    assert json.loads((env / MARKER).read_text())["requirements"] == [vf.PROBE]
 
 
 def test_one_environment_serves_later_tasks_and_runs_without_a_rebuild(
     runner: Runner, envs_dir: Path, home: Path
 ) -> None:
-    marker = _six_env(envs_dir) / MARKER
+    marker = _probe_env(envs_dir) / MARKER
     if not marker.exists():
-        runner.run(vf.six_then_process, {"labels": ["first"]}).result()
+        runner.run(vf.probe_then_process, {"labels": ["first"]}).result()
     built_at = marker.stat().st_mtime_ns
     # a second run of this process: the warm worker of the environment runs both tasks
-    run = runner.run(vf.six_then_process, {"labels": ["x"]})
+    run = runner.run(vf.probe_then_process, {"labels": ["x"]})
     first = run.result()["infos"][0]
-    again = runner.run(vf.six_then_process, {"labels": ["y"]}).result()["infos"][0]
+    again = runner.run(vf.probe_then_process, {"labels": ["y"]}).result()["infos"][0]
     assert again["pid"] == first["pid"]
-    [attempt] = runner.engine().store.list_attempts(run.id, "six_info-0")
+    [attempt] = runner.engine().store.list_attempts(run.id, "probe_info-0")
     # no build note: the attempt printed nothing at all, or nothing about a build
     assert (
         attempt.log_path is None or "built the virtualenv" not in Path(attempt.log_path).read_text()
@@ -98,14 +98,14 @@ def test_one_environment_serves_later_tasks_and_runs_without_a_rebuild(
     # another engine with its own executor (as another process would) finds it built
     other = Runner(Settings.from_env(home), capacity=Resources(cpus=2), workers=1)
     try:
-        later = other.run(vf.six_then_process, {"labels": ["z"]}).result()["infos"][0]
+        later = other.run(vf.probe_then_process, {"labels": ["z"]}).result()["infos"][0]
     finally:
         other.close()
     assert later["pid"] != first["pid"]
-    assert later["six"] == "1.16.0"
+    assert later["probe"] == "1.0"
     assert marker.stat().st_mtime_ns == built_at
     complete = [e for e in Environments(envs_dir).list() if e.complete]
-    assert [e.requirements for e in complete] == [[vf.SIX]]
+    assert [e.requirements for e in complete] == [[vf.PROBE]]
 
 
 def test_a_requirement_that_cannot_be_installed_fails_the_attempt_with_the_installer_tail(
@@ -160,7 +160,7 @@ def test_context_logging_metrics_and_secrets_work_inside_the_venv(
 @pytest.mark.parametrize(
     ("flow", "made", "loads", "missing"),
     [
-        ("value_the_host_cannot_load", "six_object-0", "type_name-0", "six"),
+        ("value_the_host_cannot_load", "probe_object-0", "type_name-0", "pauta_venv_probe"),
         ("value_the_environment_cannot_load", "host_only_value-0", "type_name_in_venv-0", "rich"),
     ],
     ids=["venv-to-host", "host-to-venv"],
@@ -201,9 +201,9 @@ def test_an_attempt_waiting_for_its_environment_can_be_cancelled(tmp_path: Path)
     wakeup = kit.Wakeup()
     executor.start(wakeup)
     try:
-        waiting = kit.item(vf.host_has_six, log_dir=tmp_path / "logs", key="waits")
+        waiting = kit.item(vf.host_has_probe, log_dir=tmp_path / "logs", key="waits")
         waiting.venv = spec
-        other = kit.item(vf.host_has_six, log_dir=tmp_path / "logs", key="stays")
+        other = kit.item(vf.host_has_probe, log_dir=tmp_path / "logs", key="stays")
         other.venv = spec
         executor.submit([waiting, other])
         assert executor.collect() == []

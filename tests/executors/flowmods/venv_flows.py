@@ -6,22 +6,24 @@ import importlib.util
 import logging
 import os
 import sys
+from pathlib import Path
 
 import pauta
 from pauta import context, flow, task
 
-# A tiny pure-Python package the test environment itself does not have.
-SIX = "six==1.16.0"
+# A tiny package that only these environments install (a wheel kept beside this file): the
+# host environment can never have it, whatever else it installs.
+PROBE = str(Path(__file__).resolve().parent / "wheels" / "pauta_venv_probe-1.0-py3-none-any.whl")
 MISSING = "pauta-no-such-package-7f3c==1.0"
 
 
-@task(isolation="venv", requirements=[SIX])
-def six_info(label: str) -> dict[str, object]:
-    import six
+@task(isolation="venv", requirements=[PROBE])
+def probe_info(label: str) -> dict[str, object]:
+    import pauta_venv_probe as probe
 
     return {
         "label": label,
-        "six": six.__version__,
+        "probe": probe.__version__,
         "prefix": sys.prefix,
         "pid": os.getpid(),
         "host_pauta_deps": importlib.util.find_spec("sqlalchemy") is not None,
@@ -29,23 +31,23 @@ def six_info(label: str) -> dict[str, object]:
 
 
 @task
-def host_has_six() -> bool:
-    return importlib.util.find_spec("six") is not None
+def host_has_probe() -> bool:
+    return importlib.util.find_spec("pauta_venv_probe") is not None
 
 
 @task
 def describe(info: dict[str, object]) -> str:
     """A process task fed by a venv task's result."""
-    return f"{info['label']}: six {info['six']} in {info['prefix']}"
+    return f"{info['label']}: probe {info['probe']} in {info['prefix']}"
 
 
 @flow
-def six_then_process(labels: list[str]) -> dict[str, object]:
-    infos = [six_info(label) for label in labels]
+def probe_then_process(labels: list[str]) -> dict[str, object]:
+    infos = [probe_info(label) for label in labels]
     return {
         "infos": [info.result() for info in infos],
         "described": describe(infos[0]).result(),
-        "host_has_six": host_has_six().result(),
+        "host_has_probe": host_has_probe().result(),
     }
 
 
@@ -59,7 +61,7 @@ def broken_environment() -> None:
     never_built().result()
 
 
-@task(isolation="venv", requirements=[SIX])
+@task(isolation="venv", requirements=[PROBE])
 def uses_the_runtime(n: int) -> dict[str, object]:
     ctx = context()
     ctx.log_metric("loss", 0.25, step=n)
@@ -94,11 +96,11 @@ def venv_timeout() -> None:
     sleeps_in_a_venv().result()
 
 
-@task(isolation="venv", requirements=[SIX])
-def six_object() -> object:
-    import six
+@task(isolation="venv", requirements=[PROBE])
+def probe_object() -> object:
+    import pauta_venv_probe as probe
 
-    return six.MovedModule("path", "os.path")  # an instance of a class only the env has
+    return probe.Probe()  # an instance of a class only the env has
 
 
 @task
@@ -108,7 +110,7 @@ def type_name(value: object) -> str:
 
 @flow
 def value_the_host_cannot_load() -> str:
-    return type_name(six_object()).result()
+    return type_name(probe_object()).result()
 
 
 @task
@@ -118,7 +120,7 @@ def host_only_value() -> object:
     return Text("made on the host")
 
 
-@task(isolation="venv", requirements=[SIX])
+@task(isolation="venv", requirements=[PROBE])
 def type_name_in_venv(value: object) -> str:
     return type(value).__name__
 
