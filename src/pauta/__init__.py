@@ -42,6 +42,22 @@ __all__ = [
     "on_flow",
     "secret",
     "task",
+    "trigger_flow",
 ]
+
+# Public names whose modules are heavier than `import pauta` should be: imported on first use.
+_LAZY = {"trigger_flow": "pauta.trigger"}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pauta' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __version__ = "0.1.0"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -21,7 +20,7 @@ from pauta.core.states import FlowRunState, State
 from pauta.engine.callbacks import flow_event
 from pauta.engine.lease import LEASE_TTL, driver_identity
 from pauta.executors.capture import recover_scratch
-from pauta.store.creation import Driver, FlowIdentity, Parent, new_flow_run
+from pauta.store.creation import Driver, Parent, identity, new_flow_run
 from pauta.store.records import FlowRunRecord, TaskRunRecord, TaskWrite, WriteBatch
 
 _CUT_OFF = (State.RUNNING, State.WAITING)
@@ -62,21 +61,6 @@ class FlowRun:
         return FlowFailed(
             self.id, self.flow, state=str(self.state), failed_tasks=failed, reason=reason
         )
-
-
-def flow_ref(flow: Flow[Any, Any]) -> dict[str, Any]:
-    """How to find this flow again when the run is resumed by another process."""
-    module = flow.fn.__module__
-    path = getattr(sys.modules.get(module), "__file__", None)
-    return {"module": module, "qualname": flow.fn.__qualname__, "path": path, "cwd": os.getcwd()}
-
-
-def identity(flow: Flow[Any, Any]) -> FlowIdentity:
-    """What a run records of a loaded flow."""
-    options = flow.options
-    return FlowIdentity(
-        flow.name, flow_ref(flow), options.priority, tuple(options.tags), flow.code_hash
-    )
 
 
 def new_run_record(

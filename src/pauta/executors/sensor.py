@@ -37,12 +37,17 @@ _INTERRUPTED = ErrorInfo(
 
 @dataclass(frozen=True, slots=True)
 class PokeContext:
-    """What a poke may read: the run's dates, the metadata store and the executor's clock."""
+    """What a poke may read: the run's dates, the metadata store, the executor's clock, and
+    which call it is (a sensor that creates something, such as ``trigger_flow``, keys it on
+    the run and the call so that a retry or a resume finds it again)."""
 
     logical_date: datetime
     interval_end: datetime
     store: Any
     clock: Clock = field(default_factory=get_clock)
+    run_id: str = ""
+    key: str = ""
+    interval_start: datetime | None = None
 
 
 class SensorExecutor:
@@ -151,7 +156,13 @@ class SensorExecutor:
         try:
             sensor = _sensor_of(item)
             ctx = PokeContext(
-                item.run.logical_date, item.run.interval_end, self._store, self._clock
+                item.run.logical_date,
+                item.run.interval_end,
+                self._store,
+                self._clock,
+                run_id=item.run.run_id,
+                key=item.key,
+                interval_start=item.run.interval_start,
             )
             outcome = await self._poke_until(item, sensor, ctx, started, log)
         except asyncio.CancelledError:

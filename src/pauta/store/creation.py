@@ -8,13 +8,18 @@ in their JSON form: what is stored is what every task and resume sees.
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pauta.core.ids import new_run_id
 from pauta.core.states import FlowRunState
 from pauta.store.records import FlowRunRecord
+
+if TYPE_CHECKING:
+    from pauta.definitions.flow import Flow
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,3 +101,18 @@ def new_flow_run(
         record.driver_host, record.driver_pid = driver.host, driver.pid
         record.lease_epoch = 1
     return record
+
+
+def flow_ref(flow: Flow[Any, Any]) -> dict[str, Any]:
+    """How to find this flow again when the run is resumed by another process."""
+    module = flow.fn.__module__
+    path = getattr(sys.modules.get(module), "__file__", None)
+    return {"module": module, "qualname": flow.fn.__qualname__, "path": path, "cwd": os.getcwd()}
+
+
+def identity(flow: Flow[Any, Any]) -> FlowIdentity:
+    """What a run records of a loaded flow."""
+    options = flow.options
+    return FlowIdentity(
+        flow.name, flow_ref(flow), options.priority, tuple(options.tags), flow.code_hash
+    )
