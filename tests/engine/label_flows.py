@@ -58,3 +58,56 @@ def grouped(kinds: list[str]) -> list[str]:
         fitted.append(fit("train-level"))
     fitted.append(fit("after"))
     return [f.result() for f in fitted]
+
+
+# -- teardown -----------------------------------------------------------------------------------
+@task
+def work(fail: bool) -> str:
+    if fail:
+        raise ValueError("work failed")
+    return "worked"
+
+
+@task
+def slow_work(seconds: float) -> str:
+    import time
+
+    time.sleep(seconds)
+    return "slept"
+
+
+@task
+def clean_up(tag: str) -> str:
+    print(f"cleaning up after {tag}")
+    return tag
+
+
+@task(teardown=True)
+def release(resource: object, tag: str) -> str:
+    print(f"released {resource!r} ({tag})")
+    if tag == "broken":
+        raise RuntimeError("release failed")
+    return f"released {resource!r}"
+
+
+@flow
+def with_finally(fail: bool = False) -> str:
+    try:
+        return work(fail).result()
+    finally:
+        clean_up("finally")
+
+
+@flow
+def marked_teardown(fail: bool = False, tag: str = "ok") -> str:
+    made = work(fail)
+    release(made, tag)  # runs even when work failed; given None for its failed argument
+    return "body done"
+
+
+@flow
+def cancelled_with_finally(seconds: float = 30.0) -> str:
+    try:
+        return slow_work(seconds).result()
+    finally:
+        clean_up("cancel")

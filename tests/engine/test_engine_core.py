@@ -296,10 +296,55 @@ def test_cancel_kills_running_attempts_and_ends_the_rest() -> None:
     assert running.state == State.CANCELLED
     assert queued.state == State.CANCELLED
     assert ("r1", "q-0") not in world.core.queue
-    # a call submitted once the run is cancelling never queues
+    # a call submitted once the run is cancelling comes from the body's way out (a finally:):
+    # a teardown call, which queues and runs
     late = world.call("late-0")
     world.submit(late)
-    assert late.state == State.CANCELLED
+    assert late.teardown
+    assert late.state == State.QUEUED
+
+
+# -- teardown -------------------------------------------------------------------------------------
+@task(teardown=True)
+def teardown() -> None: ...
+
+
+def test_a_teardown_call_runs_after_what_it_waits_for_failed() -> None:
+    world = World()
+    work = world.call("work-0")
+    after = world.call("after-0", plain, work)
+    cleanup = world.call("teardown-0", teardown, work)
+    for call in (work, after, cleanup):
+        world.submit(call)
+    world.start_all()
+    world.end(work, State.FAILED, **failure())
+    assert after.state == State.UPSTREAM_FAILED  # an ordinary dependent is skipped
+    assert cleanup.state == State.QUEUED  # the teardown runs
+    world.start_all()
+    world.end(cleanup, State.SUCCEEDED, result=ONE)
+    assert cleanup.state == State.SUCCEEDED
+    # submitted after its upstream already failed, it runs at once
+    late = world.call("teardown-1", teardown, work)
+    world.submit(late)
+    assert late.state == State.QUEUED
+
+
+def test_a_cancel_spares_teardown_calls_and_a_failing_one_shows_failed() -> None:
+    world = World()
+    work = world.call("work-0")
+    cleanup = world.call("teardown-0", teardown, work)
+    world.submit(work)
+    world.submit(cleanup)
+    world.start_all()
+    world.core.cancel_run(world.run, at(2))
+    assert world.core.take().cancels == [CancelAttempt("local", "r1", "work-0")]
+    assert cleanup.state == State.PENDING  # waits for the killed attempt, then runs
+    world.end(work, State.FAILED, **failure("Cancelled", "cancelled"))
+    assert work.state == State.CANCELLED
+    assert cleanup.state == State.QUEUED
+    world.start_all()
+    world.end(cleanup, State.FAILED, **failure())
+    assert cleanup.state == State.FAILED  # its own failure, not a cancel
 
 
 # -- placement: executors, devices, what cannot fit ----------------------------------------------

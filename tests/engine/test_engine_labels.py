@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import label_flows as lf
 import pytest
 
@@ -96,3 +98,67 @@ def test_a_group_name_must_be_one_plain_word() -> None:
     for bad in ("", "a.b", "-x", "x y", 3):
         with pytest.raises(DefinitionError, match="group name"), group(bad):  # type: ignore[arg-type]
             pass
+
+
+# -- teardown -----------------------------------------------------------------------------------
+def test_a_call_in_finally_runs_when_the_body_fails(runner: Runner) -> None:
+    run = runner.run(lf.with_finally, {"fail": True})
+    assert run.state == "FAILED"
+    states = {t.key: t.state for t in runner.engine().store.list_task_runs(run.id)}
+    assert states == {"work-0": "FAILED", "clean_up-0": "SUCCEEDED"}
+
+
+def test_a_teardown_task_runs_after_a_failure_and_its_own_failure_decides_nothing(
+    runner: Runner,
+) -> None:
+    store = runner.engine().store
+    failed = runner.run(lf.marked_teardown, {"fail": True})
+    assert failed.state == "FAILED"  # work failed and the body never looked at it
+    calls = {t.key: t for t in store.list_task_runs(failed.id)}
+    assert calls["release-0"].state == "SUCCEEDED"
+    assert calls["release-0"].teardown
+    assert "work-0" in failed.error["message"]
+    assert "release-0" not in failed.error["message"]
+    log = runner.engine().store.list_attempts(failed.id, "release-0")[0].log_path
+    assert "released None (ok)" in Path(log).read_text()  # None for what failed
+
+    broken = runner.run(lf.marked_teardown, {"tag": "broken"})
+    assert broken.state == "SUCCEEDED"  # the body returned: a failed teardown is only shown
+    calls = {t.key: t for t in store.list_task_runs(broken.id)}
+    assert calls["release-0"].state == "FAILED"
+    view = show_run(store, broken.id)
+    assert {t["key"]: t["teardown"] for t in view["tasks"]} == {
+        "work-0": False,
+        "release-0": True,
+    }
+
+
+def test_a_cancel_lets_the_body_s_finally_run_its_teardown(runner: Runner) -> None:
+    import threading
+
+    result: dict[str, object] = {}
+
+    def drive() -> None:
+        result["run"] = runner.run(lf.cancelled_with_finally, {"seconds": 30.0})
+
+    thread = threading.Thread(target=drive)
+    thread.start()
+    store = runner.engine().store
+    deadline = store.clock.monotonic() + 30
+    while store.clock.monotonic() < deadline:
+        runs = store.list_flow_runs(flow="cancelled_with_finally")
+        running = [r for r in runs if r.state == "RUNNING"]
+        calls = store.task_runs_by_key(running[0].id) if running else {}
+        if "slow_work-0" in calls and calls["slow_work-0"].state == "RUNNING":
+            break
+        threading.Event().wait(0.05)
+    for driven in runner.engine().runs():
+        if driven.flow.name == "cancelled_with_finally":
+            driven.cancel()
+    thread.join(timeout=60)
+    run = result["run"]
+    assert run.state == "CANCELLED"  # type: ignore[attr-defined]
+    calls = {t.key: t for t in store.list_task_runs(run.id)}  # type: ignore[attr-defined]
+    assert calls["slow_work-0"].state == "CANCELLED"
+    assert calls["clean_up-0"].state == "SUCCEEDED"
+    assert calls["clean_up-0"].teardown

@@ -71,6 +71,7 @@ COLUMNS = {
         "cached_from",
         "label",
         "task_group",
+        "teardown",
         *RESULT,
     },
     "task_attempts": {

@@ -65,6 +65,11 @@ class Task(_Out):
         default=None,
         description="The task group the call was made in (with group(...)), dotted when nested.",
     )
+    teardown: bool = Field(
+        default=False,
+        description="A teardown call: it runs whatever happened before it, and its failure "
+        "does not change the run's outcome.",
+    )
     name: str
     kind: str
     state: str

@@ -119,6 +119,7 @@ def task_view(
         "key": task.key,
         "label": task.label,
         "group": task.group,
+        "teardown": task.teardown,
         "name": task.name,
         "kind": task.kind,
         "state": str(task.state),

@@ -33,6 +33,12 @@ def seconds(value: float | timedelta | None, option: str) -> float | None:
     return float(value)
 
 
+def _flag(value: Any, option: str) -> bool:
+    if not isinstance(value, bool):
+        raise DefinitionError(f"{option} must be True or False, not {value!r}")
+    return value
+
+
 def _count(value: int, option: str, minimum: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise DefinitionError(f"{option} must be a whole number >= {minimum}, not {value!r}")
@@ -71,6 +77,9 @@ class TaskOptions:
     tags: tuple[str, ...] = ()
     # a format string over the call's arguments, shown instead of the key (definitions.labels)
     label: str | None = None
+    # runs even when what it waits for failed or the run is being cancelled; its own failure
+    # does not change the run's outcome
+    teardown: bool = False
 
     @property
     def venv(self) -> VenvSpec | None:
@@ -149,6 +158,7 @@ class TaskOptions:
             on_retry=_callbacks(raw.pop("on_retry", None), where, "on_retry"),
             tags=tuple(raw.pop("tags", ()) or ()),
             label=raw.pop("label", None),
+            teardown=_flag(raw.pop("teardown", False), f"{where}: teardown"),
         )
         _refuse_unknown(raw, where, _option_names(cls))
         return options

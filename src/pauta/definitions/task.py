@@ -113,6 +113,7 @@ def task(
     on_retry: Any = None,
     tags: Sequence[str] = (),
     label: str | None = None,
+    teardown: bool = False,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 

@@ -56,6 +56,8 @@ class TaskCall:
         self.key = key
         self.label = label
         self.group = group
+        # runs whatever happened before it (see ExecutionCore.submit); set when submitted
+        self.teardown = False
         self.task = task
         self.name = name
         self.args = args
@@ -156,6 +158,7 @@ class TaskCall:
             name=self.name,
             label=self.label,
             group=self.group,
+            teardown=self.teardown,
             state=self.state,
             attempts=self.attempt,
             map_index=self.map_index,

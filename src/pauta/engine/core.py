@@ -142,7 +142,13 @@ class ExecutionCore:
         if call.done:
             return self.fx
         call.registered_seq = next(self._seq)
+        # A teardown call runs whatever happened before it: marked so, or made while the run
+        # is being cancelled (by the body's finally: or except: on its way out).
+        task = call.task
+        call.teardown = bool(task is not None and task.options.teardown) or call.run.cancelling
         for upstream in call.upstream:
+            if upstream.done and not upstream.ok and call.teardown:
+                continue  # ended: nothing to wait for, and it does not stop a teardown
             if upstream.done and not upstream.ok:
                 for other in call.upstream:
                     if call in other.dependents:
@@ -311,10 +317,11 @@ class ExecutionCore:
         return self.fx
 
     def cancel_run(self, run: RunState, now: Now) -> Effects:
-        """Cancel every unfinished call of ``run``; running attempts are killed."""
+        """Cancel every unfinished call of ``run`` but its teardown calls, which start and
+        finish (within ``CANCEL_TEARDOWN_LIMIT``); running attempts are killed."""
         run.cancelling = True
         for call in list(run.calls.values()):
-            if call.done:
+            if call.done or call.teardown:
                 continue
             running = self.running.get((run.run_id, call.key))
             if running is not None:
@@ -352,7 +359,7 @@ class ExecutionCore:
 
     def _queue(self, call: TaskCall, now: Now, *, new_attempt: bool) -> None:
         run = call.run
-        if run.cancelling:
+        if run.cancelling and not call.teardown:
             self._finish_not_ok(call, State.CANCELLED, CANCELLED_ERROR, now)
             return
         task = call.task
@@ -390,7 +397,7 @@ class ExecutionCore:
         task = call.task
         assert task is not None
         call.error = error
-        if call.run.cancelling or error.get("kind") == "cancelled":
+        if (call.run.cancelling and not call.teardown) or error.get("kind") == "cancelled":
             self._finish_not_ok(call, State.CANCELLED, error, now)
             return
         call.failed_attempts += 1
@@ -424,6 +431,7 @@ class ExecutionCore:
         """End ``call`` without a result and skip everything downstream of it."""
         stack = [(call, state, error)]
         resolved = []
+        teardowns: list[TaskCall] = []
         fx = self.fx
         while stack:
             current, new_state, err = stack.pop()
@@ -441,12 +449,20 @@ class ExecutionCore:
             if new_state == State.FAILED and task is not None and task.options.on_failure:
                 fx.notices.append(NotifyCallbacks(current, "failure", task.options.on_failure))
             for dependent in current.dependents:
-                if not dependent.done and dependent.state == State.PENDING:
+                if not dependent.done and dependent.teardown:
+                    # what it waits for has ended, however: one fewer to wait for
+                    dependent.waiting -= 1
+                    if dependent.waiting == 0:
+                        teardowns.append(dependent)
+                elif not dependent.done and dependent.state == State.PENDING:
                     if dependent.run.cancelling:
                         stack.append((dependent, State.CANCELLED, CANCELLED_ERROR))
                     else:
                         stack.append((dependent, State.UPSTREAM_FAILED, upstream_error(current)))
         self._resolve(resolved)
+        for teardown in teardowns:
+            if not teardown.done:
+                self._make_ready(teardown, now)
 
     def _resolve(self, calls: list[TaskCall]) -> None:
         fx = self.fx

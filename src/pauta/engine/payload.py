@@ -17,10 +17,18 @@ from pauta.executors.base import ResultPlaceholder
 _EMPTY = pickle.dumps(((), {}), protocol=5)
 
 
-def _placeholder(future: TaskFuture[Any], *, key: str) -> ResultPlaceholder:
+def _none() -> None:
+    return None
+
+
+def _placeholder(
+    future: TaskFuture[Any], *, key: str, missing_as_none: bool = False
+) -> ResultPlaceholder | None:
     call = future._call
     if call.stored is not None:
         return ResultPlaceholder(call.stored)
+    if missing_as_none and call.done and not call.ok:
+        return None  # a teardown call gets None for what failed
     # Dependencies are read from the arguments when the task is called: a future that shows up
     # only now was added afterwards, or hidden where pauta does not look.
     if call.key == key:
@@ -39,17 +47,28 @@ def _placeholder(future: TaskFuture[Any], *, key: str) -> ResultPlaceholder:
 
 
 class _ArgsPickler(cloudpickle.Pickler):
-    def __init__(self, file: io.BytesIO, placeholder: Callable[[Any], ResultPlaceholder]):
+    def __init__(
+        self, file: io.BytesIO, placeholder: Callable[[Any], ResultPlaceholder | None]
+    ) -> None:
         super().__init__(file, protocol=5)
         self._placeholder = placeholder
 
     def reducer_override(self, obj: Any) -> Any:
         if isinstance(obj, TaskFuture):
-            return (ResultPlaceholder, (self._placeholder(obj).result,))
+            placeholder = self._placeholder(obj)
+            if placeholder is None:
+                return (_none, ())
+            return (ResultPlaceholder, (placeholder.result,))
         return super().reducer_override(obj)
 
 
-def dump_args(args: tuple[Any, ...], kwargs: dict[str, Any], *, key: str = "") -> bytes:
+def dump_args(
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    *,
+    key: str = "",
+    missing_as_none: bool = False,
+) -> bytes:
     """``(args, kwargs)`` of the call ``key`` pickled for a worker, each future replaced by its
     stored result.
 
@@ -58,7 +77,7 @@ def dump_args(args: tuple[Any, ...], kwargs: dict[str, Any], *, key: str = "") -
     """
     if not args and not kwargs:
         return _EMPTY
-    placeholder = functools.partial(_placeholder, key=key)
+    placeholder = functools.partial(_placeholder, key=key, missing_as_none=missing_as_none)
     try:
         return pickle.dumps(
             (map_futures(args, placeholder), map_futures(kwargs, placeholder)), protocol=5

@@ -19,7 +19,6 @@ from pauta.core.errors import FlowChangedError, PautaError, TaskFailed
 from pauta.core.states import TASK_OK, FlowRunState, State, task_transition_allowed
 from pauta.definitions.context import Context, Interval, use_context
 from pauta.definitions.groups import current_group
-from pauta.definitions.labels import render_label
 from pauta.definitions.runtime import reset_active_run, set_active_run
 from pauta.engine.calls import TaskCall
 from pauta.engine.commands import SubmitCall
@@ -27,8 +26,10 @@ from pauta.engine.failures import describe, first_root_cause
 from pauta.engine.fingerprint import call_key, fingerprint
 from pauta.engine.flowlog import capture_flow_output, flow_log_path
 from pauta.engine.futures import TaskFuture, find_futures, resolve_futures
+from pauta.engine.naming import call_label, grouped
 from pauta.engine.payload import dump_args
 from pauta.engine.runstate import RunState
+from pauta.engine.teardown import attempt_timeout
 from pauta.executors.base import RunInfo, TaskRef, WorkItem
 from pauta.store.records import FlowRunRecord, TaskRunRecord
 from pauta.store.results import StoredResult
@@ -218,7 +219,9 @@ class RunDriver:
                     f"task {key!r} was given a future of another flow run ({future.key}); pass "
                     "its .result() instead"
                 )
-            future._call.observed = True
+            if not task.options.teardown:
+                # a teardown taking a failed call's future does not handle that failure
+                future._call.observed = True
         call = TaskCall(
             self.state,
             key,
@@ -229,7 +232,7 @@ class RunDriver:
             fingerprint=fingerprint(task.name, args, {**kwargs, "__wait_for__": list(wait_for)}),
             map_index=map_index,
             created_at=self.engine.clock.now(),
-            label=_label(task, args, kwargs),
+            label=call_label(task, args, kwargs),
             group=current_group(),
         )
         seen: set[int] = set()
@@ -321,7 +324,9 @@ class RunDriver:
             task_ref=task_ref,
             args_blob=self.args_blob(call),
             log_path=call.log_path,
-            timeout=task.options.timeout,
+            timeout=attempt_timeout(
+                task.options.timeout, cancelling_teardown=call.teardown and self.cancelling
+            ),
             is_async=task.is_async,
             venv=task.options.venv,
             container=task.options.container,
@@ -355,6 +360,10 @@ class RunDriver:
         """
         if not call.args and not call.kwargs:
             return dump_args((), {})
+        if call.teardown:
+            # what it was given may have failed: those arguments are None (not cached: the
+            # same fingerprint in an ordinary call must not get the Nones)
+            return dump_args(call.args, call.kwargs, key=call.key, missing_as_none=True)
         blob = self._blobs.get(call.fingerprint)
         if blob is None:
             blob = dump_args(call.args, call.kwargs, key=call.key)
@@ -452,7 +461,10 @@ class RunDriver:
             if root is not None:
                 record["root_cause"] = root
             return FlowRunState.FAILED, None, record
-        unobserved = [c for c in self.order if c.done and not c.ok and not c.observed]
+        # a teardown's failure is shown on its call but does not decide the outcome
+        unobserved = [
+            c for c in self.order if c.done and not c.ok and not c.observed and not c.teardown
+        ]
         if unobserved:
             keys = [c.key for c in unobserved]
             message = "tasks failed and the flow body never looked at them: " + ", ".join(keys[:20])
@@ -477,23 +489,3 @@ def _error_record(error: BaseException, failed: list[str]) -> dict[str, Any]:
     if failed:
         record["failed_tasks"] = failed
     return record
-
-
-def _label(task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
-    """The call's label (``@task(label=...)``); an upstream future shows as its own label."""
-    template = task.options.label
-    if template is None:
-        return None
-
-    def describe(value: Any) -> str | None:
-        if isinstance(value, TaskFuture):
-            return value._call.label or value.key
-        return None
-
-    return render_label(template, task.fn, args, kwargs, describe)
-
-
-def grouped(name: str) -> str:
-    """``name`` under the path of the group the body is in (``train.fit``), for keys."""
-    path = current_group()
-    return name if path is None else f"{path}.{name}"

@@ -123,6 +123,9 @@ class TaskRunRecord:
     label: str | None = None
     # the path of the task group it was called in (``train.forest``), or None
     group: str | None = None
+    # a teardown call: it ran whatever happened before it, and its failure did not decide
+    # the run's outcome (``@task(teardown=True)``, or called while the run was cancelled)
+    teardown: bool = False
 
 
 @dataclass(slots=True)

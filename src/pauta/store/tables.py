@@ -133,6 +133,7 @@ task_runs = Table(
     Column("label", String(512)),
     # "group" is an SQL keyword
     Column("task_group", String(512)),
+    Column("teardown", Boolean, nullable=False, default=False, server_default=false()),
 )
 Index("ix_task_runs_flow_run_id_state", task_runs.c.flow_run_id, task_runs.c.state)
 # Cross-run caching looks up a task's earlier successful result by (task name, cache key).

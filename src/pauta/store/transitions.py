@@ -285,6 +285,7 @@ def _task_row(rec: TaskRunRecord, now: datetime) -> dict[str, Any]:
         "cached_from": rec.cached_from,
         "label": rec.label,
         "task_group": rec.group,
+        "teardown": rec.teardown,
     }
 
 

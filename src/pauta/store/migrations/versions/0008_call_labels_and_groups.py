@@ -1,6 +1,7 @@
 """Task calls may carry a label (``@task(label="train[{kind}]")``): ``task_runs.label``, NULL
 for a call shown by its key; and the path of the task group they were called in
-(``with group("train"):``): ``task_runs.task_group``, NULL outside any group.
+(``with group("train"):``): ``task_runs.task_group``, NULL outside any group; and whether a
+call is a teardown call: ``task_runs.teardown``.
 
 Revision ID: 0008
 Revises: 0007
@@ -21,9 +22,14 @@ depends_on: str | None = None
 def upgrade() -> None:
     op.add_column("task_runs", sa.Column("label", sa.String(512)))
     op.add_column("task_runs", sa.Column("task_group", sa.String(512)))
+    op.add_column(
+        "task_runs",
+        sa.Column("teardown", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("task_runs") as batch:
         batch.drop_column("label")
         batch.drop_column("task_group")
+        batch.drop_column("teardown")
