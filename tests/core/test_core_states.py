@@ -32,13 +32,20 @@ def test_task_terminal_and_active_partition_every_task_state() -> None:
 
 def test_task_ok_and_not_ok_partition_the_terminal_states() -> None:
     assert {S.SUCCEEDED, S.CACHED} == TASK_OK
-    assert {S.FAILED, S.UPSTREAM_FAILED, S.CANCELLED} == TASK_NOT_OK
+    assert {S.FAILED, S.UPSTREAM_FAILED, S.CANCELLED, S.SKIPPED} == TASK_NOT_OK
     assert TASK_OK | TASK_NOT_OK == TASK_TERMINAL
     assert not TASK_OK & TASK_NOT_OK
 
 
 def test_task_sets_hold_the_documented_states() -> None:
-    assert {S.SUCCEEDED, S.FAILED, S.UPSTREAM_FAILED, S.CANCELLED, S.CACHED} == TASK_TERMINAL
+    assert {
+        S.SUCCEEDED,
+        S.FAILED,
+        S.UPSTREAM_FAILED,
+        S.CANCELLED,
+        S.CACHED,
+        S.SKIPPED,
+    } == TASK_TERMINAL
     assert {S.PENDING, S.QUEUED, S.RUNNING, S.RETRYING, S.WAITING} == TASK_ACTIVE
 
 

@@ -111,3 +111,32 @@ def cancelled_with_finally(seconds: float = 30.0) -> str:
         return slow_work(seconds).result()
     finally:
         clean_up("cancel")
+
+
+# -- latest only --------------------------------------------------------------------------------
+@task(latest_only=True)
+def publish(report: str) -> str:
+    return f"published {report}"
+
+
+@task
+def announce(published: str) -> str:
+    return f"announced {published}"
+
+
+@task
+def archive() -> str:
+    return "archived"
+
+
+@flow
+def nightly_report() -> dict[str, object]:
+    report = work(False)
+    published = publish(report)
+    announced = announce(published)  # takes its result: skipped with it
+    archived = archive(wait_for=[published])  # only waits for it: runs
+    return {
+        "published": published.result(),
+        "announced": announced.result(),
+        "archived": archived.result(),
+    }

@@ -162,3 +162,58 @@ def test_a_cancel_lets_the_body_s_finally_run_its_teardown(runner: Runner) -> No
     assert calls["slow_work-0"].state == "CANCELLED"
     assert calls["clean_up-0"].state == "SUCCEEDED"
     assert calls["clean_up-0"].teardown
+
+
+# -- latest only --------------------------------------------------------------------------------
+def _scheduled(runner: Runner, day: int) -> str:
+    """A run of nightly_report for the tick of December ``day``, as the scheduler makes it."""
+    from datetime import UTC, datetime
+
+    from pauta.store.creation import Interval, identity, new_flow_run
+
+    store = runner.engine().store
+    tick = datetime(2026, 12, day, 3, 0, tzinfo=UTC)
+    record = new_flow_run(
+        identity(lf.nightly_report),
+        {},
+        now=store.clock.now(),
+        trigger="schedule",
+        interval=Interval(tick, tick, tick),
+        schedule_key=f"nightly_report@{tick.isoformat()}",
+    )
+    return store.create_flow_run(record).id
+
+
+def _drive(runner: Runner, run_id: str) -> dict[str, str]:
+    from pauta.engine.lease import driver_identity
+
+    store = runner.engine().store
+    host, pid = driver_identity()
+    claimed = store.claim_queued_run(host=host, pid=pid, now=store.clock.now())
+    assert claimed is not None
+    assert claimed.id == run_id
+    run = runner.run_claimed(claimed)
+    assert run.state == "SUCCEEDED", run.error  # skipped calls are not failures
+    return {t.key: str(t.state) for t in store.list_task_runs(run_id)}
+
+
+def test_latest_only_skips_outside_the_latest_tick(runner: Runner) -> None:
+    older, newer = _scheduled(runner, 1), _scheduled(runner, 2)  # catching up two ticks
+    assert _drive(runner, older) == {
+        "work-0": "SUCCEEDED",
+        "publish-0": "SKIPPED",
+        "announce-0": "SKIPPED",  # takes the skipped call's result
+        "archive-0": "SUCCEEDED",  # only waited for it
+    }
+    store = runner.engine().store
+    assert store.get_flow_run(older).result.preview == (
+        "{'announced': None, 'archived': 'archived', 'published': None}"
+    )
+    assert store.task_runs_by_key(older)["publish-0"].error["type"] == "Skipped"
+    assert set(_drive(runner, newer).values()) == {"SUCCEEDED"}  # the latest tick runs all
+
+
+def test_latest_only_runs_in_runs_started_by_hand(runner: Runner) -> None:
+    run = runner.run(lf.nightly_report, {})
+    assert run.state == "SUCCEEDED"
+    assert run.result()["published"] == "published worked"

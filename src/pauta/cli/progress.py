@@ -30,6 +30,7 @@ STYLES = {
     "CACHED": "green",
     "FAILED": "bold red",
     "UPSTREAM_FAILED": "red",
+    "SKIPPED": "dim",
     "CANCELLED": "yellow",
 }
 MAX_ROWS = 25

@@ -22,6 +22,8 @@ class State(StrEnum):
     UPSTREAM_FAILED = "UPSTREAM_FAILED"
     CANCELLED = "CANCELLED"
     CACHED = "CACHED"
+    # not run, by rule: latest_only outside the latest tick, or downstream of such a call
+    SKIPPED = "SKIPPED"
 
 
 class FlowRunState(StrEnum):
@@ -37,7 +39,14 @@ class FlowRunState(StrEnum):
 
 # Task states -------------------------------------------------------------------------------
 TASK_TERMINAL: frozenset[State] = frozenset(
-    {State.SUCCEEDED, State.FAILED, State.UPSTREAM_FAILED, State.CANCELLED, State.CACHED}
+    {
+        State.SUCCEEDED,
+        State.FAILED,
+        State.UPSTREAM_FAILED,
+        State.CANCELLED,
+        State.CACHED,
+        State.SKIPPED,
+    }
 )
 """A task call in one of these states will not change again unless the run is reopened."""
 
@@ -63,7 +72,14 @@ FLOW_ACTIVE: frozenset[FlowRunState] = frozenset(
 # Allowed transitions: the one table both the engine and the store consult ----------------------
 TASK_TRANSITIONS: dict[State, frozenset[State]] = {
     State.PENDING: frozenset(
-        {State.QUEUED, State.UPSTREAM_FAILED, State.CANCELLED, State.CACHED, State.FAILED}
+        {
+            State.QUEUED,
+            State.UPSTREAM_FAILED,
+            State.CANCELLED,
+            State.CACHED,
+            State.FAILED,
+            State.SKIPPED,
+        }
     ),
     State.QUEUED: frozenset({State.RUNNING, State.CANCELLED, State.FAILED, State.UPSTREAM_FAILED}),
     State.RUNNING: frozenset(
@@ -88,6 +104,7 @@ TASK_TRANSITIONS: dict[State, frozenset[State]] = {
     # a resume with --allow-changes re-runs calls from the first difference on
     State.SUCCEEDED: frozenset({State.PENDING}),
     State.CACHED: frozenset({State.PENDING}),
+    State.SKIPPED: frozenset({State.PENDING}),
 }
 
 FLOW_TRANSITIONS: dict[FlowRunState, frozenset[FlowRunState]] = {

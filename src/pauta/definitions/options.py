@@ -80,6 +80,8 @@ class TaskOptions:
     # runs even when what it waits for failed or the run is being cancelled; its own failure
     # does not change the run's outcome
     teardown: bool = False
+    # SKIPPED in scheduled runs that are not of the latest tick (catch-up, backfill)
+    latest_only: bool = False
 
     @property
     def venv(self) -> VenvSpec | None:
@@ -159,6 +161,7 @@ class TaskOptions:
             tags=tuple(raw.pop("tags", ()) or ()),
             label=raw.pop("label", None),
             teardown=_flag(raw.pop("teardown", False), f"{where}: teardown"),
+            latest_only=_flag(raw.pop("latest_only", False), f"{where}: latest_only"),
         )
         _refuse_unknown(raw, where, _option_names(cls))
         return options

@@ -114,6 +114,7 @@ def task(
     tags: Sequence[str] = (),
     label: str | None = None,
     teardown: bool = False,
+    latest_only: bool = False,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 

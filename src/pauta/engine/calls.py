@@ -58,6 +58,10 @@ class TaskCall:
         self.group = group
         # runs whatever happened before it (see ExecutionCore.submit); set when submitted
         self.teardown = False
+        # latest_only outside the latest tick: SKIPPED when submitted
+        self.skip = False
+        # upstream keys it only waits for (wait_for=): a skipped one does not skip it
+        self.order_only: frozenset[str] = frozenset()
         self.task = task
         self.name = name
         self.args = args
@@ -128,7 +132,10 @@ class TaskCall:
 
     # -- results ----------------------------------------------------------------------------
     def value(self) -> Any:
-        """The call's return value (loaded once), or raise ``TaskFailed``."""
+        """The call's return value (loaded once), None when it was skipped, or raise
+        ``TaskFailed``."""
+        if self.state == State.SKIPPED:
+            return None
         if not self.ok:
             error = self.error or {}
             raise TaskFailed(

@@ -37,7 +37,7 @@ from pauta.engine.effects import (
     StartAttempt,
     exception_error,
 )
-from pauta.engine.failures import upstream_error
+from pauta.engine.failures import skipped_error, upstream_error
 from pauta.engine.retries import retry_delay, should_retry
 from pauta.engine.runstate import RunState
 from pauta.executors.base import WorkOutcome
@@ -146,9 +146,16 @@ class ExecutionCore:
         # is being cancelled (by the body's finally: or except: on its way out).
         task = call.task
         call.teardown = bool(task is not None and task.options.teardown) or call.run.cancelling
+        if call.skip:
+            reason = f"latest_only: run {call.run.run_id} is not of the flow's latest tick"
+            self._finish_not_ok(call, State.SKIPPED, skipped_error(reason), now)
+            return self.fx
         for upstream in call.upstream:
-            if upstream.done and not upstream.ok and call.teardown:
-                continue  # ended: nothing to wait for, and it does not stop a teardown
+            if upstream.done and not upstream.ok and (call.teardown or _passes(upstream, call)):
+                continue  # ended: nothing to wait for, and it does not stop this call
+            if upstream.done and upstream.state == State.SKIPPED:
+                self._finish_not_ok(call, State.SKIPPED, _skipped_after(upstream), now)
+                return self.fx
             if upstream.done and not upstream.ok:
                 for other in call.upstream:
                     if call in other.dependents:
@@ -449,13 +456,15 @@ class ExecutionCore:
             if new_state == State.FAILED and task is not None and task.options.on_failure:
                 fx.notices.append(NotifyCallbacks(current, "failure", task.options.on_failure))
             for dependent in current.dependents:
-                if not dependent.done and dependent.teardown:
+                if not dependent.done and (dependent.teardown or _passes(current, dependent)):
                     # what it waits for has ended, however: one fewer to wait for
                     dependent.waiting -= 1
                     if dependent.waiting == 0:
                         teardowns.append(dependent)
                 elif not dependent.done and dependent.state == State.PENDING:
-                    if dependent.run.cancelling:
+                    if new_state == State.SKIPPED:
+                        stack.append((dependent, State.SKIPPED, _skipped_after(current)))
+                    elif dependent.run.cancelling:
                         stack.append((dependent, State.CANCELLED, CANCELLED_ERROR))
                     else:
                         stack.append((dependent, State.UPSTREAM_FAILED, upstream_error(current)))
@@ -474,3 +483,12 @@ class ExecutionCore:
             # it for every call costs a context switch and the GIL each time.
             if call.awaited or (run.awaiting_all and run.unfinished == 0):
                 fx.wake = True
+
+
+def _passes(upstream: TaskCall, call: TaskCall) -> bool:
+    """Whether a skipped ``upstream`` lets ``call`` run: it only waited for it (wait_for=)."""
+    return upstream.state == State.SKIPPED and upstream.key in call.order_only
+
+
+def _skipped_after(upstream: TaskCall) -> dict[str, Any]:
+    return skipped_error(f"{upstream.key} was skipped and this call takes its result")

@@ -78,3 +78,8 @@ def first_root_cause(
         ended = by_key.get(root["task"], call).ended_at
         found.append(((ended is None, ended.timestamp() if ended else 0.0, index), root))
     return min(found, key=lambda pair: pair[0])[1] if found else None
+
+
+def skipped_error(reason: str) -> dict[str, Any]:
+    """Why a call was SKIPPED (not a failure: the run's outcome does not count it)."""
+    return {"type": "Skipped", "message": reason, "traceback": "", "kind": "skipped"}

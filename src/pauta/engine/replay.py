@@ -11,22 +11,21 @@ from __future__ import annotations
 import os
 import re
 import threading
-import traceback
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from pauta.core.errors import FlowChangedError, PautaError, TaskFailed
+from pauta.core.errors import FlowChangedError, PautaError
 from pauta.core.states import TASK_OK, FlowRunState, State, task_transition_allowed
 from pauta.definitions.context import Context, Interval, use_context
 from pauta.definitions.groups import current_group
 from pauta.definitions.runtime import reset_active_run, set_active_run
 from pauta.engine.calls import TaskCall
 from pauta.engine.commands import SubmitCall
-from pauta.engine.failures import describe, first_root_cause
 from pauta.engine.fingerprint import call_key, fingerprint
 from pauta.engine.flowlog import capture_flow_output, flow_log_path
-from pauta.engine.futures import TaskFuture, find_futures, resolve_futures
+from pauta.engine.futures import TaskFuture, find_futures
 from pauta.engine.naming import call_label, grouped
+from pauta.engine.outcome import run_outcome
 from pauta.engine.payload import dump_args
 from pauta.engine.runstate import RunState
 from pauta.engine.teardown import attempt_timeout
@@ -87,6 +86,7 @@ class RunDriver:
         self.timed_out = False
         self._child_flows = child_flows
         self._counters: dict[str, int] = {}
+        self._is_latest: bool | None = None
         self._blobs: dict[str, bytes] = {}
         self._recorded = recorded or {}
         self._allow_changes = allow_changes
@@ -240,7 +240,23 @@ class RunDriver:
             if id(future._call) not in seen:
                 seen.add(id(future._call))
                 call.upstream.append(future._call)
+        if wait_for:
+            data = {f.key for f in find_futures((args, kwargs))} | {f.key for f in lineage}
+            call.order_only = frozenset(u.key for u in call.upstream if u.key not in data)
+        call.skip = task.options.latest_only and not self._latest_tick()
         return self.add_call(call)
+
+    def _latest_tick(self) -> bool:
+        """Whether this run may run latest_only tasks: any run but a scheduled or backfill
+        run whose flow has a later tick's run (it is catching up, or filling the past)."""
+        if self._is_latest is None:
+            record = self.record
+            if record.trigger not in ("schedule", "backfill"):
+                self._is_latest = True
+            else:
+                last = self.engine.store.last_scheduled_tick(self.flow.name)
+                self._is_latest = last is None or record.logical_date >= last
+        return self._is_latest
 
     def add_call(self, call: TaskCall) -> TaskFuture[Any]:
         """Track ``call`` (restoring it from the record on a replay) and hand it to the engine."""
@@ -428,64 +444,7 @@ class RunDriver:
         self, value: Any, error: BaseException | None
     ) -> tuple[FlowRunState, Any, dict[str, Any] | None]:
         """How the run ends: its state, its resolved value, and the error record."""
-        if self.lost is not None:
-            raise self.lost
-        if self.timed_out:
-            limit = self.flow.options.timeout
-            return (
-                FlowRunState.FAILED,
-                None,
-                {
-                    "type": "FlowTimeout",
-                    "message": f"the flow run timed out after {limit:g} s; its remaining tasks "
-                    "were cancelled",
-                },
-            )
-        if self.cancelling or isinstance(error, KeyboardInterrupt):
-            return (
-                FlowRunState.CANCELLED,
-                None,
-                {"type": "Cancelled", "message": "the run was cancelled"},
-            )
-        if error is None:
-            try:
-                value = resolve_futures(value)
-            except TaskFailed as exc:
-                error = exc
-        if error is not None:
-            record = _error_record(error, self.failed_keys())
-            failed_call = self.calls.get(error.key) if isinstance(error, TaskFailed) else None
-            root = None
-            if failed_call is not None and failed_call.name == error.task:
-                root = first_root_cause([failed_call], self.calls)
-            if root is not None:
-                record["root_cause"] = root
-            return FlowRunState.FAILED, None, record
-        # a teardown's failure is shown on its call but does not decide the outcome
-        unobserved = [
-            c for c in self.order if c.done and not c.ok and not c.observed and not c.teardown
-        ]
-        if unobserved:
-            keys = [c.key for c in unobserved]
-            message = "tasks failed and the flow body never looked at them: " + ", ".join(keys[:20])
-            record = {"type": "TaskFailed", "message": message, "failed_tasks": keys}
-            root = first_root_cause(unobserved, self.calls)
-            if root is not None:
-                record["message"] += f"; the first failure: {describe(root)}"
-                record["root_cause"] = root
-            return FlowRunState.FAILED, None, record
-        return FlowRunState.SUCCEEDED, value, None
+        return run_outcome(self, value, error)
 
     def failed_keys(self) -> list[str]:
         return [c.key for c in self.order if c.state == State.FAILED]
-
-
-def _error_record(error: BaseException, failed: list[str]) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "type": type(error).__name__,
-        "message": str(error),
-        "traceback": "".join(traceback.format_exception(error)),
-    }
-    if failed:
-        record["failed_tasks"] = failed
-    return record
