@@ -246,3 +246,20 @@ def test_parameters_may_have_names_pydantic_uses_itself() -> None:
     assert values == {"json": "x", "schema": 2, "_private": True}
     assert odd_names.parameters.to_json(values) == values
     assert set(odd_names.parameters.json_schema()["properties"]) == {"json", "schema", "_private"}
+
+
+def test_annotated_field_bounds_and_descriptions_hold() -> None:
+    from typing import Annotated
+
+    from pydantic import Field
+
+    from pauta import flow
+
+    @flow
+    def sized(rows: Annotated[int, Field(ge=1, description="How many rows")] = 10) -> None: ...
+
+    schema = sized.parameters.json_schema()["properties"]["rows"]
+    assert (schema["description"], schema["minimum"]) == ("How many rows", 1)
+    with pytest.raises(ParameterError, match=r"'rows': expected int, got 0 \(input should be"):
+        sized.parameters.validate_input({"rows": 0})
+    assert sized.parameters.validate_input({}, {"rows": "3"}) == {"rows": 3}

@@ -63,6 +63,9 @@ def type_label(annotation: Any) -> str:
     """A readable name for a type hint: ``int``, ``date | None``, ``list[str]``."""
     if annotation is Any or annotation is inspect.Parameter.empty:
         return "any"
+    if typing.get_origin(annotation) is typing.Annotated:
+        # Annotated[int, Field(ge=1)] reads as int: the bounds are said by the error itself
+        return type_label(typing.get_args(annotation)[0])
     if isinstance(annotation, type):
         return annotation.__name__
     return str(annotation).replace("typing.", "").replace("datetime.", "")
@@ -328,7 +331,8 @@ def _resolve_hint(fn: Callable[..., Any], annotation: Any) -> Any:
 def _read_signature(fn: Callable[..., Any], flow_name: str) -> list[Parameter]:
     signature = inspect.signature(fn)
     try:
-        hints = typing.get_type_hints(fn)
+        # include_extras keeps Annotated[..., Field(...)]: its bounds and description
+        hints = typing.get_type_hints(fn, include_extras=True)
     except Exception:
         # some hint cannot be resolved: resolve each parameter on its own
         hints = {name: _resolve_hint(fn, p.annotation) for name, p in signature.parameters.items()}
