@@ -13,6 +13,8 @@ Write flows as plain Python::
         return [f.result() for f in double.map(range(n))]
 """
 
+from typing import TYPE_CHECKING, Any
+
 from pauta.core.errors import FlowFailed, TaskFailed
 from pauta.core.resources import Resources
 from pauta.core.secrets import secret
@@ -22,6 +24,9 @@ from pauta.definitions.flow import Flow, flow
 from pauta.definitions.schedules import Every
 from pauta.definitions.task import Task, task
 from pauta.definitions.triggers import Asset, on_asset, on_file, on_flow
+
+if TYPE_CHECKING:
+    from pauta.connections import connection
 
 __all__ = [
     "Asset",
@@ -33,6 +38,7 @@ __all__ = [
     "State",
     "Task",
     "TaskFailed",
+    "connection",
     "context",
     "flow",
     "on_asset",
@@ -43,3 +49,13 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # `connection` is imported on first use: a flow file that never reads a connection
+    # does not pay for pauta.connections at `import pauta`
+    if name == "connection":
+        from pauta.connections import connection
+
+        return connection
+    raise AttributeError(f"module 'pauta' has no attribute {name!r}")
