@@ -90,7 +90,7 @@ def parse_environment(name: str, variable: str, value: str) -> Connection:
                 '(and optional "extras" and "secret_extras" objects of strings)'
             )
         url, extras, secrets = data["url"], data.get("extras"), data.get("secret_extras")
-        if not isinstance(extras or {}, dict) or not isinstance(secrets or {}, dict):
+        if any(part is not None and not isinstance(part, dict) for part in (extras, secrets)):
             raise InvalidConnectionError(
                 f'{variable}: "extras" and "secret_extras" must be JSON objects of strings'
             )
