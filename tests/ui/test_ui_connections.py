@@ -11,7 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browsing import csrf_of, log_in
 from fastapi.testclient import TestClient
+from playwright.sync_api import Page, expect
 
 from pauta.app.connections import add_connection
 from pauta.app.users import create_user
@@ -42,7 +44,7 @@ def client(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     store.close()
 
 
-def log_in(client: TestClient, username: str) -> str:
+def session_for(client: TestClient, username: str) -> str:
     client.cookies.clear()  # whoever was logged in before
     form = client.get("/login")
     token = re.search(r'name="login_token" value="([^"]+)"', form.text)
@@ -69,7 +71,7 @@ def add_malicious(client: TestClient, home: Path) -> None:
 
 def test_the_page_lists_connections_masked_and_escaped(client: TestClient, home: Path) -> None:
     add_malicious(client, home)
-    log_in(client, "ada")
+    session_for(client, "ada")
     answer = client.get("/connections")
     assert answer.status_code == 200
     html = answer.text
@@ -91,7 +93,7 @@ def test_operators_and_viewers_get_403_and_no_menu_link(
     client: TestClient, home: Path, username: str
 ) -> None:
     add_malicious(client, home)
-    csrf = log_in(client, username)
+    csrf = session_for(client, username)
     assert 'href="/connections"' not in client.get("/").text
     answer = client.get("/connections")
     assert answer.status_code == 403
@@ -100,12 +102,12 @@ def test_operators_and_viewers_get_403_and_no_menu_link(
     for path in ("/connections", "/connections/evil/delete", "/connections/evil/test"):
         posted = client.post(path, data={"csrf_token": csrf, "name": "x", "url": "sqlite://"})
         assert posted.status_code == 403, path
-    log_in(client, "ada")
+    session_for(client, "ada")
     assert "evil" in client.get("/connections").text  # nothing was deleted
 
 
 def test_adding_needs_the_csrf_token(client: TestClient, home: Path) -> None:
-    log_in(client, "ada")
+    session_for(client, "ada")
     form = {"name": "wh", "url": "sqlite:///x.db"}
     for data in (form, {**form, "csrf_token": "made-up"}):
         answer = client.post("/connections", data=data)
@@ -114,7 +116,7 @@ def test_adding_needs_the_csrf_token(client: TestClient, home: Path) -> None:
 
 
 def test_add_with_a_password_test_and_delete(client: TestClient, home: Path) -> None:
-    csrf = log_in(client, "ada")
+    csrf = session_for(client, "ada")
     folder = home.parent / "data"
     folder.mkdir()
     added = client.post(
@@ -152,7 +154,7 @@ def test_add_with_a_password_test_and_delete(client: TestClient, home: Path) -> 
 def test_a_refused_form_shows_the_error_escaped_and_never_the_url(
     client: TestClient, home: Path
 ) -> None:
-    csrf = log_in(client, "ada")
+    csrf = session_for(client, "ada")
     answer = client.post(
         "/connections",
         data={"csrf_token": csrf, "name": SCRIPT, "url": f"postgresql://u:{DB_PASSWORD}@h/db"},
@@ -171,12 +173,8 @@ def test_a_refused_form_shows_the_error_escaped_and_never_the_url(
 
 
 @pytest.mark.slow
-def test_markup_in_a_connection_runs_no_script_in_the_browser(page: object) -> None:
-    from browsing import csrf_of, log_in as browser_log_in
-    from playwright.sync_api import Page, expect
-
-    assert isinstance(page, Page)
-    browser_log_in(page, "ada")
+def test_markup_in_a_connection_runs_no_script_in_the_browser(page: Page) -> None:
+    log_in(page, "ada")
     answer = page.request.post(
         "/api/v1/connections",
         data={
@@ -197,5 +195,5 @@ def test_markup_in_a_connection_runs_no_script_in_the_browser(page: object) -> N
     expect(row).to_contain_text(IMG)
     assert DB_PASSWORD not in page.content()
     page.context.clear_cookies()
-    browser_log_in(page, "olga")
+    log_in(page, "olga")
     expect(page.locator(".topbar nav")).not_to_contain_text("Connections")

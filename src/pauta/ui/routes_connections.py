@@ -89,7 +89,7 @@ async def add(request: Request, session: Session) -> Response:
 @router.post(HERE + "/{name}/test")
 async def test(request: Request, name: str, session: Session) -> Response:
     await check_form(request, session, "admin")
-    response = RedirectResponse(HERE + "#" + quote(name, safe=""), status_code=303)
+    response = RedirectResponse(f"{HERE}#connection-{quote(name, safe='')}", status_code=303)
     try:
         result = connections.test_connection(store_of(request), _home(request), name)
     except PautaError as exc:
