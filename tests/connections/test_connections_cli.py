@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from connections_support import S3_KEY, S3_SECRET
 from cryptography.fernet import Fernet
 
 pytestmark = pytest.mark.slow
@@ -306,3 +307,24 @@ def test_a_task_printing_and_raising_with_the_url_shows_it_masked(tmp_path: Path
     assert shown["tasks"][0]["result"]["preview"] == "'postgresql://etl:***@db.example/wh'"
     # (the result itself is data, kept as the task returned it for the tasks that use it:
     # docs/connections.md says to pass connection names between tasks, not URLs)
+
+
+def test_an_s3_bucket_on_moto_with_secret_extras(
+    tmp_path: Path, s3_endpoint: str, s3_bucket: str
+) -> None:
+    home = tmp_path / "home"
+    added = pauta(
+        home, "connections", "add", "lake", f"s3://{s3_bucket}/raw",
+        "--extra", f"endpoint_url={s3_endpoint}",
+        "--secret-extra", "key", "--secret-extra", "secret",
+        stdin=f"{S3_KEY}\n{S3_SECRET}\n",
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    tested = pauta(home, "connections", "test", "lake")
+    assert tested.returncode == 0, tested.stderr
+    assert f"listed {s3_bucket}/raw, 1 entry: day=1.csv" in tested.stdout
+    view = json.loads(pauta(home, "connections", "show", "lake", "--json").stdout)
+    assert view["extras"] == {"endpoint_url": s3_endpoint, "key": "***", "secret": "***"}
+    for done in (added, tested):
+        assert S3_SECRET not in done.stdout + done.stderr
+    assert_nowhere(home, S3_KEY, S3_SECRET)
