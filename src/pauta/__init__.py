@@ -13,6 +13,8 @@ Write flows as plain Python::
         return [f.result() for f in double.map(range(n))]
 """
 
+from typing import TYPE_CHECKING
+
 from pauta.core.errors import FlowFailed, TaskFailed
 from pauta.core.resources import Resources
 from pauta.core.secrets import secret
@@ -24,6 +26,10 @@ from pauta.definitions.schedules import Every
 from pauta.definitions.task import Task, task
 from pauta.definitions.triggers import Asset, on_asset, on_file, on_flow
 
+if TYPE_CHECKING:
+    from pauta.connections import connection
+    from pauta.trigger import trigger_flow
+
 __all__ = [
     "Asset",
     "Every",
@@ -34,6 +40,7 @@ __all__ = [
     "State",
     "Task",
     "TaskFailed",
+    "connection",
     "context",
     "flow",
     "group",
@@ -46,7 +53,7 @@ __all__ = [
 ]
 
 # Public names whose modules are heavier than `import pauta` should be: imported on first use.
-_LAZY = {"trigger_flow": "pauta.trigger"}
+_LAZY = {"connection": "pauta.connections", "trigger_flow": "pauta.trigger"}
 
 
 def __getattr__(name: str) -> object:

@@ -18,6 +18,10 @@ its condition holds and returns the value.
 - ``sql(url, query)``: the query's first row is truthy; the value is that row (a tuple).
 - ``http(url, status=200, contains=None)``: the URL answers with the status (and the text);
   the value is the body. A refused connection or a timeout counts as "not yet".
+
+``sql`` and ``http`` take a connection's name instead of a URL (a string without ``://``:
+``sensors.sql("warehouse", "SELECT ...")``): it is resolved at each poke, as ``connection()``
+resolves it, and its credentials are masked in what the sensor shows.
 - ``flow_run(flow, state="SUCCEEDED")``: a run of another flow for the same logical date as
   this run (or ``logical_date=``) ended in the state; the value is that run's id.
 - ``time(until=...)`` / ``time(after=timedelta)``: a moment has passed (``after`` counts from
@@ -37,6 +41,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from pauta.connections import Connection, InvalidConnectionError, connection
+from pauta.connections.rules import check_name
 from pauta.core.clock import Clock, get_clock, utcnow
 from pauta.core.errors import DefinitionError, SensorTimeout
 from pauta.core.resources import Resources
@@ -119,7 +125,10 @@ class SqlSensor(Sensor):
     def poke(self, ctx: PokeContext) -> tuple[Any, ...] | None:
         import sqlalchemy as sa
 
-        engine = _sql_engine(self.url)
+        if is_connection_name(self.url):
+            engine = _sql_engine(connection(self.url, store=ctx.store))
+        else:
+            engine = _sql_engine(Connection("url", self.url))
         with engine.connect() as conn:
             row = conn.execute(sa.text(self.query)).first()
         if row is None or not any(row):
@@ -139,8 +148,12 @@ class HttpSensor(Sensor):
     kind = "http"
 
     def poke(self, ctx: PokeContext) -> str | None:
+        request: str | urllib.request.Request = self.url
+        if is_connection_name(self.url):
+            conn = connection(self.url, store=ctx.store)
+            request = urllib.request.Request(conn.http_url(), headers=conn.http_headers())
         try:
-            with urllib.request.urlopen(self.url, timeout=self.request_timeout) as response:
+            with urllib.request.urlopen(request, timeout=self.request_timeout) as response:
                 code, body = response.status, response.read()
         except urllib.error.HTTPError as exc:
             code, body = exc.code, exc.read()
@@ -288,8 +301,9 @@ def sql(
     poke_interval: float | timedelta = DEFAULT_POKE_INTERVAL,
     timeout: float | timedelta = DEFAULT_TIMEOUT,
 ) -> Any:
-    """Wait until ``query`` (run on the SQLAlchemy ``url``) returns a first row with a truthy
-    value; the value is that row."""
+    """Wait until ``query`` (run on the SQLAlchemy ``url``, or on the connection of that name)
+    returns a first row with a truthy value; the value is that row."""
+    _check_target(url, "sensors.sql")
     if not query or not isinstance(query, str):
         raise DefinitionError("sensors.sql: give the query to run as a string")
     interval, limit = _timing(poke_interval, timeout, "sensors.sql")
@@ -304,10 +318,15 @@ def http(
     poke_interval: float | timedelta = DEFAULT_POKE_INTERVAL,
     timeout: float | timedelta = DEFAULT_TIMEOUT,
 ) -> Any:
-    """Wait until ``url`` answers ``status`` (and its body contains ``contains``); the value
-    is the body as text."""
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-        raise DefinitionError(f"sensors.http: url must start with http:// or https://: {url!r}")
+    """Wait until ``url`` (or the URL of the connection of that name, with its credentials as
+    headers) answers ``status`` (and its body contains ``contains``); the value is the body
+    as text."""
+    _check_target(url, "sensors.http")
+    if not is_connection_name(url) and not url.startswith(("http://", "https://")):
+        raise DefinitionError(
+            f"sensors.http: url must start with http:// or https://, or be a connection's "
+            f"name: {url!r}"
+        )
     interval, limit = _timing(poke_interval, timeout, "sensors.http")
     return http_sensor(HttpSensor(interval, limit, url, int(status), contains))
 
@@ -353,14 +372,28 @@ def time(
     return time_sensor(TimeSensor(interval, limit, moment, after))
 
 
+def is_connection_name(target: str) -> bool:
+    """Whether a sensor's URL argument names a connection instead (it has no ``://``)."""
+    return "://" not in target
+
+
+def _check_target(target: Any, where: str) -> None:
+    if not isinstance(target, str) or not target:
+        raise DefinitionError(f"{where}: give a URL or a connection's name, got {target!r}")
+    if is_connection_name(target):
+        try:
+            check_name(target)
+        except InvalidConnectionError as exc:
+            raise DefinitionError(f"{where}: {exc}") from None
+
+
 _ENGINES: dict[str, Any] = {}
 
 
-def _sql_engine(url: str) -> Any:
-    """One engine per URL, so pokes reuse their connections."""
-    engine = _ENGINES.get(url)
+def _sql_engine(conn: Connection) -> Any:
+    """One engine per URL, so pokes reuse their connections (a connection whose URL changed
+    gets a new one)."""
+    engine = _ENGINES.get(conn.url)
     if engine is None:
-        import sqlalchemy as sa
-
-        engine = _ENGINES[url] = sa.create_engine(url, pool_pre_ping=True)
+        engine = _ENGINES[conn.url] = conn.sqlalchemy_engine(pool_pre_ping=True)
     return engine

@@ -105,6 +105,17 @@ COLUMNS = {
     "users": {"username", "password_hash", "role", "created_at"},
     "api_tokens": {"id", "username", "token_hash", "created_at", "last_used_at", "expires_at"},
     "sessions": {"id", "username", "csrf_token", "created_at", "expires_at"},
+    "connections": {
+        "name",
+        "scheme",
+        "host",
+        "extras",
+        "secret_keys",
+        "sealed",
+        "key_id",
+        "created_at",
+        "updated_at",
+    },
 }
 
 PRIMARY_KEYS = {
@@ -120,6 +131,7 @@ PRIMARY_KEYS = {
     "users": ["username"],
     "api_tokens": ["id"],
     "sessions": ["id"],
+    "connections": ["name"],
 }
 
 

@@ -20,6 +20,11 @@ from pauta.api.logins import LoginBusyError, LoginThrottledError
 from pauta.app.catalog import UnknownFlowError
 from pauta.app.runs import BadCursorError, RunStateError, UnknownTaskError
 from pauta.app.users import AuthError, WrongPasswordError
+from pauta.connections.errors import (
+    ConnectionExistsError,
+    InvalidConnectionError,
+    UnknownConnectionError,
+)
 from pauta.core.errors import ParameterError, PautaError, RunNotFoundError, UnknownUserError
 from pauta.store.auth import UnknownTokenError, UserExistsError
 
@@ -29,6 +34,7 @@ NOT_FOUND = (
     UnknownTaskError,
     UnknownUserError,
     UnknownTokenError,
+    UnknownConnectionError,
 )
 
 
@@ -88,9 +94,11 @@ async def _pauta_error(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": text}, status_code=403)
     if isinstance(exc, AuthError):
         return invalid([_item(("body",), text, "auth")], text)
+    if isinstance(exc, InvalidConnectionError):
+        return invalid([_item(("body",), text, "connection")], text)
     if isinstance(exc, NOT_FOUND):
         return JSONResponse({"detail": text}, status_code=404)
-    if isinstance(exc, RunStateError | UserExistsError):
+    if isinstance(exc, RunStateError | UserExistsError | ConnectionExistsError):
         return JSONResponse({"detail": text}, status_code=409)
     # a flow file that no longer imports, a lease held elsewhere: the request was fine but the
     # server's state does not allow it now

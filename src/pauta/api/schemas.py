@@ -219,6 +219,54 @@ class TokenOut(BaseModel):
     expires_at: str | None = Field(None, description="When it stops working; null: never.")
 
 
+CONNECTION_NAME = r"^[A-Za-z][A-Za-z0-9_.-]*$"
+
+
+class ConnectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(
+        min_length=1,
+        max_length=8192,
+        description="scheme://user:password@host/...; stored encrypted and never returned "
+        "in the clear.",
+    )
+    extras: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extras by name (storage options of a filesystem, say); those whose "
+        "names look secret (password, secret, token, key...) are treated as secret.",
+    )
+    secret_extras: dict[str, str] = Field(
+        default_factory=dict, description="Extras stored encrypted and shown as ***."
+    )
+
+
+class NewConnection(ConnectionIn):
+    name: str = Field(min_length=1, max_length=255, pattern=CONNECTION_NAME)
+
+
+class ConnectionOut(BaseModel):
+    name: str
+    url: str = Field(description="The URL with its password and secret parameters as ***.")
+    scheme: str
+    host: str
+    extras: dict[str, str] = Field(description="Extras, the secret ones as ***.")
+    secret_extras: list[str] = Field(description="The names of the secret extras.")
+    source: str = Field(description='Where `connection(name)` finds it: "environment" or "store".')
+    env_var: str = Field(description="The environment variable that overrides the store.")
+    stored: bool
+    overridden: bool = Field(description="Stored, but the environment variable wins.")
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class ConnectionTest(BaseModel):
+    name: str
+    kind: str = Field(description='"sql", "http" or "filesystem".')
+    ok: bool
+    message: str = Field(description="What was reached, or why not (credentials masked).")
+    source: str
+
+
 class Me(BaseModel):
     username: str
     role: str

@@ -10,7 +10,8 @@ Every value ``secret()`` returns is registered in a process-wide registry, in th
 that called it. The executors pass what leaves a task (its log, its result preview, its error
 message and traceback) through ``mask``, which writes ``***`` over every registered value.
 Values shorter than ``MIN_MASKED_LENGTH`` characters are returned but never masked: masking
-"1" or "no" would blank out half of every log.
+"1" or "no" would blank out half of every log. Connections (``pauta.connections``) register
+their passwords and secret extras here too, when a process resolves one.
 """
 
 from __future__ import annotations
@@ -100,6 +101,13 @@ def revealed_names() -> tuple[str, ...]:
     """The names of the secrets this process has read (never their values): a worker reports
     them so that the driving process masks the same values in what it shows."""
     return tuple(sorted(_names)) if _names else ()
+
+
+def note_revealed(source: str) -> None:
+    """Record that this process read secrets from ``source``, another kind of place than a
+    secret (``connection:NAME``), so that ``revealed_names`` reports it too. The owner of that
+    kind reads it again in the driving process; ``reveal_secrets`` leaves such names alone."""
+    _names.add(source)
 
 
 def read_secrets_file(path: str | os.PathLike[str]) -> dict[str, str] | None:
@@ -290,6 +298,8 @@ def reveal_secrets(names: tuple[str, ...] | list[str]) -> None:
     skipped: it cannot leak a value it never had.
     """
     for name in names:
+        if ":" in name:
+            continue  # another kind of source (note_revealed): its owner reveals it
         if name not in _names:
             try:
                 secret(name)

@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Protocol
 
+from pauta.connections import reveal_connections
 from pauta.core.clock import Clock, from_timestamp, get_clock
 from pauta.core.errors import PautaError
 from pauta.core.resources import Resources
@@ -437,6 +438,7 @@ class Engine:
                 self.writer.add_reports(*outcome_reports(outcome, now.wall))
             if outcome.secrets:
                 reveal_secrets(outcome.secrets)
+                reveal_connections(outcome.secrets)
             core.outcome(
                 outcome,
                 now,

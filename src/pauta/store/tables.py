@@ -296,3 +296,21 @@ sessions = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("expires_at", UTCDateTime(), nullable=False, index=True),
 )
+
+# Named places with credentials (pauta.connections). ``sealed`` is a Fernet token holding the
+# whole URL and the secret extras; only what a listing needs without the key stays in the
+# clear: the scheme, the host, the extras that are not secret and the secret extras' names.
+connections = Table(
+    "connections",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("scheme", String(64), nullable=False),
+    Column("host", String(512), nullable=False, default=""),
+    Column("extras", JSONValue(), nullable=False),
+    Column("secret_keys", JSONValue(), nullable=False),
+    Column("sealed", LargeBinary, nullable=False),
+    # which key sealed it (a short hash of the key, never the key), for errors and rotation
+    Column("key_id", String(16), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
