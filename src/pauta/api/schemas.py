@@ -113,6 +113,7 @@ class Flow(_Out):
     parameters: list[Parameter] | None = None
     parameters_schema: Json | None = None
     next_run: str | None = None
+    next_run_error: str | None = None
     paused: bool | None = None
     error: Json | None = None
 

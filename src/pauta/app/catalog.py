@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pauta.core.errors import FlowLoadError, PautaError
+from pauta.core.errors import DefinitionError, FlowLoadError, PautaError
 from pauta.definitions.schedules import from_spec
 from pauta.scheduling.discovery import (
     Discovery,
@@ -38,27 +38,48 @@ class UnknownFlowError(PautaError):
 
 
 def next_run(info: FlowInfo, now: datetime) -> str | None:
-    """When the flow's schedule next ticks (ISO 8601, UTC), or None without a time schedule."""
+    """When the flow's schedule next ticks (ISO 8601, UTC), or None without a time schedule
+    (or with one that cannot tick: ``next_run_error`` says why)."""
+    return _next_run(info, now)[0]
+
+
+def next_run_error(info: FlowInfo, now: datetime) -> str | None:
+    """Why a flow's schedule has no next run when it should have one, such as a calendar that
+    is never open; None when nothing is wrong."""
+    return _next_run(info, now)[1]
+
+
+def _next_run(info: FlowInfo, now: datetime) -> tuple[str | None, str | None]:
     if not info.schedule_spec:
-        return None
+        return None, None
     try:
         schedule = from_spec(info.schedule_spec)
         start = datetime.fromisoformat(info.start) if info.start else None
         end = datetime.fromisoformat(info.end) if info.end else None
         tick = next_tick(schedule, info.timezone, now, start=start, end=end)
+    except DefinitionError as exc:
+        return None, str(exc)  # a calendar that is never open, a zone that is gone
     except (ValueError, TypeError, KeyError):
-        return None  # an event trigger, or a spec this version cannot evaluate
-    return tick.isoformat() if tick else None
+        return None, None  # an event trigger, or a spec this version cannot evaluate
+    return (tick.isoformat() if tick else None), None
 
 
 def flow_view(info: FlowInfo, paused: bool, now: datetime) -> dict[str, Any]:
-    """A flow as `pauta flows show --json` prints it (its next run after ``now``)."""
-    return {**info.to_dict(), "next_run": next_run(info, now), "paused": paused, "error": None}
+    """A flow as `pauta flows show --json` prints it (its next run after ``now``, and
+    ``next_run_error``: why there is none when there should be one)."""
+    upcoming, problem = _next_run(info, now)
+    return {
+        **info.to_dict(),
+        "next_run": upcoming,
+        "next_run_error": problem,
+        "paused": paused,
+        "error": None,
+    }
 
 
 def load_error_view(error: LoadError) -> dict[str, Any]:
     """A file that failed, with the keys of a flow (null) so every item has one shape."""
-    keys = [f.name for f in dataclasses.fields(FlowInfo)] + ["next_run", "paused"]
+    keys = [f.name for f in dataclasses.fields(FlowInfo)] + ["next_run", "next_run_error", "paused"]
     view: dict[str, Any] = dict.fromkeys(keys)
     view.update(file=str(error.file), line=error.line, error=error.to_dict())
     return view

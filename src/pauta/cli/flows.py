@@ -103,7 +103,8 @@ def flows_list(flows_dir: str | None, as_json: bool, strict: bool) -> None:
     Load errors are reported as data: the exit code is 0 unless --strict is given and a file
     failed. With --json, each flow is an object with name, qualname, file, line, description,
     schedule, timezone, tags, parameters, parameters_schema, start, end, catchup,
-    max_active_runs, next_run, paused and error (null); a file that failed is an object with the
+    max_active_runs, next_run, next_run_error (why a schedule cannot tick, else null), paused
+    and error (null); a file that failed is an object with the
     same keys, all null except file, line and error ({"type", "message", "line"}).
     """
     found, store, paused = _discover_flows(flows_dir)
@@ -180,6 +181,8 @@ def flows_show(name: str, flows_dir: str | None, as_json: bool) -> None:
     schedule = f"{info.schedule} ({info.timezone})" if info.schedule else "none"
     console.print(f"schedule: {schedule}", markup=False)
     console.print(f"next run: {view['next_run'] or '-'}")
+    if view["next_run_error"]:
+        console.print(Text(f"schedule error: {view['next_run_error']}", style="red"))
     console.print(f"paused: {'yes' if view['paused'] else 'no'}")
     if info.tags:
         console.print(Text(f"tags: {', '.join(info.tags)}"))

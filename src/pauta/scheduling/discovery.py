@@ -465,7 +465,7 @@ def _flow_info(value: Flow[Any, Any], path: Path) -> FlowInfo:
         end=options.end.isoformat() if options.end else None,
         catchup=options.catchup,
         max_active_runs=row.max_active_runs,
-        schedule_spec=schedule_spec(options.schedule),
+        schedule_spec=schedule_spec(options.schedule, today=utcnow().date()),
         priority=options.priority,
         triggers=tuple(trigger_spec(t) for t in options.triggers),
     )
