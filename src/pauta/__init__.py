@@ -19,6 +19,7 @@ from pauta.core.secrets import secret
 from pauta.core.states import FlowRunState, State
 from pauta.definitions.calendars import BusinessDays
 from pauta.definitions.context import context
+from pauta.definitions.deadlines import Deadline
 from pauta.definitions.flow import Flow, flow
 from pauta.definitions.schedules import Cron, Every
 from pauta.definitions.task import Task, task
@@ -28,6 +29,7 @@ __all__ = [
     "Asset",
     "BusinessDays",
     "Cron",
+    "Deadline",
     "Every",
     "Flow",
     "FlowFailed",

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pauta.core.errors import DefinitionError, FlowLoadError, PautaError
+from pauta.definitions.deadlines import Deadline
 from pauta.definitions.schedules import from_spec
 from pauta.scheduling.discovery import (
     Discovery,
@@ -28,6 +29,7 @@ from pauta.scheduling.discovery import (
     sync_to_store,
 )
 from pauta.scheduling.ticks import next_tick
+from pauta.store.deadlines import deadline_record
 from pauta.store.repository import Store
 
 DiscoverySource = Callable[[], Discovery | None]
@@ -74,6 +76,27 @@ def flow_view(info: FlowInfo, paused: bool, now: datetime) -> dict[str, Any]:
         "next_run_error": problem,
         "paused": paused,
         "error": None,
+    }
+
+
+DEADLINE_HISTORY = 20
+"""How many recent runs "missed 3 of the last 20" counts."""
+
+
+def deadline_view(store: Store, info: FlowInfo) -> dict[str, Any] | None:
+    """How the flow's last runs kept its deadline (None without one): ``{"text": "within
+    2:00:00 of the logical date", "missed": 3, "runs": 20, "summary": "missed 3 of the last
+    20", "missed_runs": [...]}``."""
+    if not info.deadline:
+        return None
+    deadline = Deadline.from_spec(info.deadline)
+    record = deadline_record(store, info.name, DEADLINE_HISTORY)
+    return {
+        "text": deadline.describe(),
+        "missed": record.missed,
+        "runs": record.runs,
+        "summary": record.describe(),
+        "missed_runs": list(record.missed_runs),
     }
 
 
@@ -151,9 +174,12 @@ class FlowCatalog:
         return views + [load_error_view(error) for error in found.errors]
 
     def view(self, name: str) -> dict[str, Any]:
+        """One flow, with how its recent runs kept its deadline (``deadline_misses``)."""
         info = self.info(name)
         row = self.store.get_flow(name)
-        return flow_view(info, bool(row and row["paused"]), self.store.clock.now())
+        view = flow_view(info, bool(row and row["paused"]), self.store.clock.now())
+        view["deadline_misses"] = deadline_view(self.store, info)
+        return view
 
     def set_paused(self, name: str, paused: bool) -> dict[str, Any]:
         """Pause or unpause a flow's schedule; returns its view."""

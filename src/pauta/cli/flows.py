@@ -158,13 +158,17 @@ def flows_list(flows_dir: str | None, as_json: bool, strict: bool) -> None:
 @_flows_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def flows_show(name: str, flows_dir: str | None, as_json: bool) -> None:
-    """A flow's description, schedule, paused state and parameters (name, type, default)."""
+    """A flow's description, schedule, paused state, deadline (and how many of its last 20 runs
+    missed it) and parameters (name, type, default)."""
     found, store, paused = _discover_flows(flows_dir)
     info = found.flows.get(name)
     if info is None:
         _unknown_flow(name, found)
         return
     view = _flow_view(info, paused.get(name, False), store.clock.now())
+    from pauta.app.catalog import deadline_view
+
+    view["deadline_misses"] = misses = deadline_view(store, info)
     if as_json:
         print_json(view)
         return
@@ -184,6 +188,8 @@ def flows_show(name: str, flows_dir: str | None, as_json: bool) -> None:
     if view["next_run_error"]:
         console.print(Text(f"schedule error: {view['next_run_error']}", style="red"))
     console.print(f"paused: {'yes' if view['paused'] else 'no'}")
+    if misses is not None:
+        console.print(Text(f"deadline: {misses['text']} · {misses['summary']}"))
     if info.tags:
         console.print(Text(f"tags: {', '.join(info.tags)}"))
     if not info.parameters:

@@ -82,6 +82,8 @@ class RunDriver:
         self.calls: dict[str, TaskCall] = self.state.calls
         self.order: list[TaskCall] = []
         self.timed_out = False
+        self.failure_callbacks = tuple(flow.options.on_failure)  # `drive` adds the notifiers
+        self.cancel_error: dict[str, Any] | None = None  # why it was cancelled, when pauta knows
         self._child_flows = child_flows
         self._counters: dict[str, int] = {}
         self._blobs: dict[str, bytes] = {}
@@ -425,11 +427,8 @@ class RunDriver:
                 },
             )
         if self.cancelling or isinstance(error, KeyboardInterrupt):
-            return (
-                FlowRunState.CANCELLED,
-                None,
-                {"type": "Cancelled", "message": "the run was cancelled"},
-            )
+            cancelled = {"type": "Cancelled", "message": "the run was cancelled"}
+            return FlowRunState.CANCELLED, None, self.cancel_error or cancelled
         if error is None:
             try:
                 value = resolve_futures(value)

@@ -75,7 +75,12 @@ def identity(flow: Flow[Any, Any]) -> FlowIdentity:
     """What a run records of a loaded flow."""
     options = flow.options
     return FlowIdentity(
-        flow.name, flow_ref(flow), options.priority, tuple(options.tags), flow.code_hash
+        flow.name,
+        flow_ref(flow),
+        options.priority,
+        tuple(options.tags),
+        flow.code_hash,
+        deadline=options.deadline,
     )
 
 
@@ -263,6 +268,7 @@ def drive(
     hears of a failure that ``will_retry`` (the flow's retries replay the run).
     """
     engine = driver.engine
+    driver.failure_callbacks = (*driver.flow.options.on_failure, *notifiers)
     engine.attach(driver)
     value: Any = None
     exception: BaseException | None = None

@@ -76,6 +76,7 @@ class FlowInfo:
     schedule_spec: dict[str, Any] | None = None
     priority: int = 0
     triggers: tuple[dict[str, Any], ...] = ()
+    deadline: dict[str, Any] | None = None  # Deadline.spec()
 
     def row(self) -> FlowRow:
         """The flow's row in the store, as ``FlowRow.of`` made it in the import process."""
@@ -468,6 +469,7 @@ def _flow_info(value: Flow[Any, Any], path: Path) -> FlowInfo:
         schedule_spec=schedule_spec(options.schedule, today=utcnow().date()),
         priority=options.priority,
         triggers=tuple(trigger_spec(t) for t in options.triggers),
+        deadline=options.deadline.spec() if options.deadline else None,
     )
 
 

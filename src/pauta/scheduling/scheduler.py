@@ -15,6 +15,7 @@ from typing import Any
 
 from pauta.core.errors import DefinitionError, ScheduleError
 from pauta.core.loading import module_name_for
+from pauta.definitions.deadlines import Deadline
 from pauta.definitions.schedules import Schedule, from_spec
 from pauta.scheduling.discovery import FlowInfo
 from pauta.scheduling.ticks import (
@@ -252,7 +253,8 @@ def flow_identity(info: FlowInfo) -> FlowIdentity:
         "qualname": info.qualname,
         "path": str(info.file),
     }
-    return FlowIdentity(info.name, flow_ref, info.priority, tuple(info.tags))
+    deadline = Deadline.from_spec(info.deadline) if info.deadline else None
+    return FlowIdentity(info.name, flow_ref, info.priority, tuple(info.tags), deadline=deadline)
 
 
 def backfill(

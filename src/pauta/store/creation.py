@@ -14,6 +14,7 @@ from typing import Any
 
 from pauta.core.ids import new_run_id
 from pauta.core.states import FlowRunState
+from pauta.definitions.deadlines import Deadline
 from pauta.store.records import FlowRunRecord
 
 
@@ -26,6 +27,7 @@ class FlowIdentity:
     priority: int = 0
     tags: tuple[str, ...] = ()
     code_hash: str = ""
+    deadline: Deadline | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,11 @@ def new_flow_run(
         priority=flow.priority,
         tags=list(flow.tags),
     )
+    if flow.deadline is not None:
+        record.deadline_at = flow.deadline.due(
+            logical_date=record.logical_date, queued_at=now, trigger=record.trigger
+        )
+        record.deadline_cancel = flow.deadline.cancel
     if driver is not None:
         record.state = FlowRunState.RUNNING
         record.started_at = record.heartbeat_at = now
