@@ -48,6 +48,8 @@ COLUMNS = {
         "error",
         "cancel_requested_at",
         "due_at",
+        "deadline_at",
+        "deadline_cancel",
         *RESULT,
     },
     "task_runs": {
@@ -102,6 +104,7 @@ COLUMNS = {
     "users": {"username", "password_hash", "role", "created_at"},
     "api_tokens": {"id", "username", "token_hash", "created_at", "last_used_at", "expires_at"},
     "sessions": {"id", "username", "csrf_token", "created_at", "expires_at"},
+    "deadline_misses": {"flow_run_id", "flow", "due_at", "missed_at", "seen_by"},
 }
 
 PRIMARY_KEYS = {
@@ -117,6 +120,7 @@ PRIMARY_KEYS = {
     "users": ["username"],
     "api_tokens": ["id"],
     "sessions": ["id"],
+    "deadline_misses": ["flow_run_id"],
 }
 
 
