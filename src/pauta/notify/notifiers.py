@@ -139,7 +139,7 @@ class Event:
             text += f": task {self.task_key} {self.outcome}"
             if self.what == "failure" and self.attempt > 1:
                 text += f" after {self.attempt} attempts"
-        if self.error:
+        if self.error and self.what != "deadline_missed":  # the outcome says it all
             text += f": {self.error_type}: {first_line(self.error_message, _SUMMARY_ERROR_MAX)}"
         return f"{_ICONS[self.what]} {text}" if icon else text
 
