@@ -103,9 +103,10 @@ def flows_list(flows_dir: str | None, as_json: bool, strict: bool) -> None:
     Load errors are reported as data: the exit code is 0 unless --strict is given and a file
     failed. With --json, each flow is an object with name, qualname, file, line, description,
     schedule, timezone, tags, parameters, parameters_schema, start, end, catchup,
-    max_active_runs, next_run, next_run_error (why a schedule cannot tick, else null), paused
-    and error (null); a file that failed is an object with the
-    same keys, all null except file, line and error ({"type", "message", "line"}).
+    max_active_runs, deadline (null, or within in seconds, after and cancel), next_run,
+    next_run_error (why a schedule cannot tick, else null), paused and error (null); a file
+    that failed is an object with the same keys, all null except file, line and error
+    ({"type", "message", "line"}).
     """
     found, store, paused = _discover_flows(flows_dir)
     now = store.clock.now()
