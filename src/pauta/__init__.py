@@ -19,10 +19,12 @@ from pauta.core.errors import FlowFailed, TaskFailed
 from pauta.core.resources import Resources
 from pauta.core.secrets import secret
 from pauta.core.states import FlowRunState, State
+from pauta.definitions.calendars import BusinessDays
 from pauta.definitions.context import context
+from pauta.definitions.deadlines import Deadline
 from pauta.definitions.flow import Flow, flow
 from pauta.definitions.groups import group
-from pauta.definitions.schedules import Every
+from pauta.definitions.schedules import Cron, Every
 from pauta.definitions.task import Task, task
 from pauta.definitions.triggers import Asset, on_asset, on_file, on_flow
 
@@ -32,6 +34,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Asset",
+    "BusinessDays",
+    "Cron",
+    "Deadline",
     "Every",
     "Flow",
     "FlowFailed",

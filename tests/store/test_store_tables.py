@@ -48,6 +48,8 @@ COLUMNS = {
         "error",
         "cancel_requested_at",
         "due_at",
+        "deadline_at",
+        "deadline_cancel",
         *RESULT,
     },
     "task_runs": {
@@ -116,6 +118,7 @@ COLUMNS = {
         "created_at",
         "updated_at",
     },
+    "deadline_misses": {"flow_run_id", "flow", "due_at", "missed_at", "seen_by"},
 }
 
 PRIMARY_KEYS = {
@@ -132,6 +135,7 @@ PRIMARY_KEYS = {
     "api_tokens": ["id"],
     "sessions": ["id"],
     "connections": ["name"],
+    "deadline_misses": ["flow_run_id"],
 }
 
 

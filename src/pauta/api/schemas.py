@@ -126,6 +126,9 @@ class Flow(_Out):
     parameters: list[Parameter] | None = None
     parameters_schema: Json | None = None
     next_run: str | None = None
+    next_run_error: str | None = None
+    deadline: Json | None = None
+    deadline_misses: Json | None = None
     paused: bool | None = None
     error: Json | None = None
 

@@ -17,7 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pauta.core.errors import FlowLoadError, PautaError
+from pauta.core.errors import DefinitionError, FlowLoadError, PautaError
+from pauta.definitions.deadlines import Deadline
 from pauta.definitions.schedules import from_spec
 from pauta.scheduling.discovery import (
     Discovery,
@@ -28,6 +29,7 @@ from pauta.scheduling.discovery import (
     sync_to_store,
 )
 from pauta.scheduling.ticks import next_tick
+from pauta.store.deadlines import deadline_record
 from pauta.store.repository import Store
 
 DiscoverySource = Callable[[], Discovery | None]
@@ -38,27 +40,69 @@ class UnknownFlowError(PautaError):
 
 
 def next_run(info: FlowInfo, now: datetime) -> str | None:
-    """When the flow's schedule next ticks (ISO 8601, UTC), or None without a time schedule."""
+    """When the flow's schedule next ticks (ISO 8601, UTC), or None without a time schedule
+    (or with one that cannot tick: ``next_run_error`` says why)."""
+    return _next_run(info, now)[0]
+
+
+def next_run_error(info: FlowInfo, now: datetime) -> str | None:
+    """Why a flow's schedule has no next run when it should have one, such as a calendar that
+    is never open; None when nothing is wrong."""
+    return _next_run(info, now)[1]
+
+
+def _next_run(info: FlowInfo, now: datetime) -> tuple[str | None, str | None]:
     if not info.schedule_spec:
-        return None
+        return None, None
     try:
         schedule = from_spec(info.schedule_spec)
         start = datetime.fromisoformat(info.start) if info.start else None
         end = datetime.fromisoformat(info.end) if info.end else None
         tick = next_tick(schedule, info.timezone, now, start=start, end=end)
+    except DefinitionError as exc:
+        return None, str(exc)  # a calendar that is never open, a zone that is gone
     except (ValueError, TypeError, KeyError):
-        return None  # an event trigger, or a spec this version cannot evaluate
-    return tick.isoformat() if tick else None
+        return None, None  # an event trigger, or a spec this version cannot evaluate
+    return (tick.isoformat() if tick else None), None
 
 
 def flow_view(info: FlowInfo, paused: bool, now: datetime) -> dict[str, Any]:
-    """A flow as `pauta flows show --json` prints it (its next run after ``now``)."""
-    return {**info.to_dict(), "next_run": next_run(info, now), "paused": paused, "error": None}
+    """A flow as `pauta flows show --json` prints it (its next run after ``now``, and
+    ``next_run_error``: why there is none when there should be one)."""
+    upcoming, problem = _next_run(info, now)
+    return {
+        **info.to_dict(),
+        "next_run": upcoming,
+        "next_run_error": problem,
+        "paused": paused,
+        "error": None,
+    }
+
+
+DEADLINE_HISTORY = 20
+"""How many recent runs "missed 3 of the last 20" counts."""
+
+
+def deadline_view(store: Store, info: FlowInfo) -> dict[str, Any] | None:
+    """How the flow's last runs kept its deadline (None without one): ``{"text": "within
+    2:00:00 of the logical date", "missed": 3, "runs": 20, "summary": "missed 3 of the last
+    20", "missed_runs": [...]}``."""
+    if not info.deadline:
+        return None
+    deadline = Deadline.from_spec(info.deadline)
+    record = deadline_record(store, info.name, DEADLINE_HISTORY)
+    return {
+        "text": deadline.describe(),
+        "missed": record.missed,
+        "runs": record.runs,
+        "summary": record.describe(),
+        "missed_runs": list(record.missed_runs),
+    }
 
 
 def load_error_view(error: LoadError) -> dict[str, Any]:
     """A file that failed, with the keys of a flow (null) so every item has one shape."""
-    keys = [f.name for f in dataclasses.fields(FlowInfo)] + ["next_run", "paused"]
+    keys = [f.name for f in dataclasses.fields(FlowInfo)] + ["next_run", "next_run_error", "paused"]
     view: dict[str, Any] = dict.fromkeys(keys)
     view.update(file=str(error.file), line=error.line, error=error.to_dict())
     return view
@@ -130,9 +174,12 @@ class FlowCatalog:
         return views + [load_error_view(error) for error in found.errors]
 
     def view(self, name: str) -> dict[str, Any]:
+        """One flow, with how its recent runs kept its deadline (``deadline_misses``)."""
         info = self.info(name)
         row = self.store.get_flow(name)
-        return flow_view(info, bool(row and row["paused"]), self.store.clock.now())
+        view = flow_view(info, bool(row and row["paused"]), self.store.clock.now())
+        view["deadline_misses"] = deadline_view(self.store, info)
+        return view
 
     def set_paused(self, name: str, paused: bool) -> dict[str, Any]:
         """Pause or unpause a flow's schedule; returns its view."""

@@ -103,8 +103,10 @@ def flows_list(flows_dir: str | None, as_json: bool, strict: bool) -> None:
     Load errors are reported as data: the exit code is 0 unless --strict is given and a file
     failed. With --json, each flow is an object with name, qualname, file, line, description,
     schedule, timezone, tags, parameters, parameters_schema, start, end, catchup,
-    max_active_runs, next_run, paused and error (null); a file that failed is an object with the
-    same keys, all null except file, line and error ({"type", "message", "line"}).
+    max_active_runs, deadline (null, or within in seconds, after and cancel), next_run,
+    next_run_error (why a schedule cannot tick, else null), paused and error (null); a file
+    that failed is an object with the same keys, all null except file, line and error
+    ({"type", "message", "line"}).
     """
     found, store, paused = _discover_flows(flows_dir)
     now = store.clock.now()
@@ -157,13 +159,17 @@ def flows_list(flows_dir: str | None, as_json: bool, strict: bool) -> None:
 @_flows_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def flows_show(name: str, flows_dir: str | None, as_json: bool) -> None:
-    """A flow's description, schedule, paused state and parameters (name, type, default)."""
+    """A flow's description, schedule, paused state, deadline (and how many of its last 20 runs
+    missed it) and parameters (name, type, default)."""
     found, store, paused = _discover_flows(flows_dir)
     info = found.flows.get(name)
     if info is None:
         _unknown_flow(name, found)
         return
     view = _flow_view(info, paused.get(name, False), store.clock.now())
+    from pauta.app.catalog import deadline_view
+
+    view["deadline_misses"] = misses = deadline_view(store, info)
     if as_json:
         print_json(view)
         return
@@ -180,7 +186,11 @@ def flows_show(name: str, flows_dir: str | None, as_json: bool) -> None:
     schedule = f"{info.schedule} ({info.timezone})" if info.schedule else "none"
     console.print(f"schedule: {schedule}", markup=False)
     console.print(f"next run: {view['next_run'] or '-'}")
+    if view["next_run_error"]:
+        console.print(Text(f"schedule error: {view['next_run_error']}", style="red"))
     console.print(f"paused: {'yes' if view['paused'] else 'no'}")
+    if misses is not None:
+        console.print(Text(f"deadline: {misses['text']} · {misses['summary']}"))
     if info.tags:
         console.print(Text(f"tags: {', '.join(info.tags)}"))
     if not info.parameters:

@@ -13,6 +13,10 @@ class DefinitionError(PautaError):
     """A flow or task is defined in a way pauta cannot run (bad option, bad signature)."""
 
 
+class ScheduleError(DefinitionError):
+    """A schedule has no tick where one must be: its calendar is closed on every day searched."""
+
+
 class FlowLoadError(PautaError):
     """A flow file could not be imported or does not define the flow asked for."""
 

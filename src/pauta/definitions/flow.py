@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from pauta.core.errors import DefinitionError
+from pauta.definitions.deadlines import Deadline
 from pauta.definitions.options import FlowOptions
 from pauta.definitions.runtime import active_run, default_runner
 
@@ -111,6 +112,7 @@ def flow(
     priority: int = 0,
     retries: int = 0,
     timeout: float | timedelta | None = None,
+    deadline: timedelta | float | Deadline | None = None,
     on_success: Any = None,
     on_failure: Any = None,
     tags: Sequence[str] = (),

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from pauta.core.errors import DefinitionError
 from pauta.core.resources import Resources
+from pauta.definitions.deadlines import Deadline, as_deadline
 from pauta.definitions.environments import (
     ContainerSpec,
     VenvSpec,
@@ -226,6 +227,7 @@ class FlowOptions:
     priority: int = 0
     retries: int = 0
     timeout: float | None = None
+    deadline: Deadline | None = None
     on_success: tuple[Callable[..., Any], ...] = ()
     on_failure: tuple[Callable[..., Any], ...] = ()
     tags: tuple[str, ...] = ()
@@ -265,6 +267,7 @@ class FlowOptions:
             priority=priority,
             retries=_count(raw.pop("retries", 0), f"{where}: retries"),
             timeout=seconds(raw.pop("timeout", None), f"{where}: timeout"),
+            deadline=as_deadline(raw.pop("deadline", None), where=where),
             on_success=_callbacks(raw.pop("on_success", None), where, "on_success"),
             on_failure=_callbacks(raw.pop("on_failure", None), where, "on_failure"),
             tags=tuple(raw.pop("tags", ()) or ()),

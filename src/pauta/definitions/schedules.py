@@ -7,18 +7,31 @@ These are plain, validated values: no clock, no I/O. When they fire is computed 
   ``Cron``, evaluated in the flow's timezone;
 - ``Every(minutes=15)`` is a fixed interval counted from the flow's ``start``, or from the Unix
   epoch (1970-01-01 00:00 UTC) when the flow has none, so every scheduler computes the same ticks.
+
+Both take ``calendar=`` (a ``pauta.definitions.calendars.Calendar`` such as
+``BusinessDays("AR")``) and ``exclude=`` (dates): a tick whose local date the calendar says is
+closed, or that is excluded, is skipped.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeAlias
 
 from cronsim import CronSim, CronSimError
 
 from pauta.core.errors import DefinitionError
+from pauta.definitions.calendars import (
+    Calendar,
+    as_calendar,
+    as_dates,
+    calendar_from_spec,
+    calendar_name,
+    calendar_spec,
+)
 
 #: Cron aliases and the five-field expressions they stand for.
 ALIASES: dict[str, str] = {
@@ -45,19 +58,30 @@ class Cron:
     """A cron schedule: five fields or an alias, evaluated in the flow's timezone.
 
     ``expression`` is what the user wrote (whitespace normalised); ``fields`` is the five-field
-    form that is evaluated (an alias resolved).
+    form that is evaluated (an alias resolved). With ``calendar`` (such as
+    ``BusinessDays("AR")``) it ticks only on the days the calendar says are open, and never on
+    the ``exclude`` dates; the day is the tick's local date in the flow's timezone.
     """
 
     expression: str
+    calendar: Calendar | None = field(default=None, kw_only=True)
+    exclude: Collection[date] = field(default=(), kw_only=True)
     fields: str = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "expression", _normalise(self.expression))
         object.__setattr__(self, "fields", _resolve(self.expression))
+        _check_days(self, f"Cron({self.expression!r})")
+
+    def runs_on(self, day: date) -> bool:
+        """Whether the schedule may tick on ``day`` (its calendar and ``exclude``)."""
+        return _runs_on(self, day)
 
     def describe(self, timezone: str | None = None) -> str:
-        """Human text: ``"0 3 * * MON (America/Argentina/Buenos_Aires)"``."""
-        return f"{self.expression} ({timezone})" if timezone else self.expression
+        """Human text: ``"0 3 * * MON (America/Argentina/Buenos_Aires)"``,
+        ``"0 3 * * * on business days in AR, except 2026-12-23"``."""
+        text = f"{self.expression} ({timezone})" if timezone else self.expression
+        return text + _days_text(self)
 
     def __str__(self) -> str:
         return self.expression
@@ -77,6 +101,8 @@ class Every:
     minutes: float = 0
     hours: float = 0
     days: float = 0
+    calendar: Calendar | None = field(default=None, kw_only=True)
+    exclude: Collection[date] = field(default=(), kw_only=True)
 
     def __post_init__(self) -> None:
         for name in ("seconds", "minutes", "hours", "days"):
@@ -94,6 +120,11 @@ class Every:
                 f"{self!r} has no length: give a positive total, such as Every(minutes=15) "
                 "or Every(hours=1, minutes=30)"
             )
+        _check_days(self, "Every(...)")
+
+    def runs_on(self, day: date) -> bool:
+        """Whether the schedule may tick on ``day`` (its calendar and ``exclude``)."""
+        return _runs_on(self, day)
 
     @property
     def interval(self) -> timedelta:
@@ -108,13 +139,44 @@ class Every:
         ``timezone`` is accepted for symmetry with ``Cron.describe`` and ignored: an interval
         is the same length in every zone.
         """
-        return "every " + _duration_text(self.interval)
+        return "every " + _duration_text(self.interval) + _days_text(self)
 
     def __str__(self) -> str:
         return self.describe()
 
 
 Schedule: TypeAlias = Cron | Every
+
+
+def has_days(schedule: Schedule) -> bool:
+    """Whether some days are closed to ``schedule`` (it has a calendar or excluded dates)."""
+    return schedule.calendar is not None or bool(schedule.exclude)
+
+
+def _check_days(schedule: Schedule, where: str) -> None:
+    object.__setattr__(schedule, "calendar", as_calendar(schedule.calendar, where=where))
+    object.__setattr__(schedule, "exclude", as_dates(schedule.exclude, where=where))
+
+
+def _runs_on(schedule: Schedule, day: date) -> bool:
+    if day in schedule.exclude:  # a sorted tuple: excluded dates are few
+        return False
+    return schedule.calendar is None or bool(schedule.calendar.is_open(day))
+
+
+_LISTED_EXCLUDES = 3
+
+
+def _days_text(schedule: Schedule) -> str:
+    text = ""
+    if schedule.calendar is not None:
+        text += f" on {calendar_name(schedule.calendar)}"
+    excluded = list(schedule.exclude)
+    if len(excluded) > _LISTED_EXCLUDES:
+        text += f", except {len(excluded)} dates"
+    elif excluded:
+        text += ", except " + ", ".join(day.isoformat() for day in excluded)
+    return text
 
 
 def as_schedule(value: Any, *, where: str = "schedule") -> Schedule | None:
@@ -187,19 +249,33 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
-def schedule_spec(schedule: Schedule | None) -> dict[str, Any] | None:
-    """A JSON form a schedule can be rebuilt from (``{"cron": ...}`` or ``{"every": seconds}``)."""
+def schedule_spec(schedule: Schedule | None, *, today: date | None = None) -> dict[str, Any] | None:
+    """A JSON form a schedule can be rebuilt from: ``{"cron": ...}`` or ``{"every": seconds}``,
+    with ``"calendar"`` and ``"exclude"`` when it has them.
+
+    A calendar other than ``BusinessDays`` is recorded for the years around ``today`` (see
+    ``pauta.definitions.calendars``), so it needs ``today``.
+    """
     if schedule is None:
         return None
+    spec: dict[str, Any]
     if isinstance(schedule, Cron):
-        return {"cron": schedule.expression}
-    return {"every": schedule.interval.total_seconds()}
+        spec = {"cron": schedule.expression}
+    else:
+        spec = {"every": schedule.interval.total_seconds()}
+    if schedule.calendar is not None:
+        spec["calendar"] = calendar_spec(schedule.calendar, today)
+    if schedule.exclude:
+        spec["exclude"] = [day.isoformat() for day in schedule.exclude]
+    return spec
 
 
 def from_spec(spec: dict[str, Any] | None) -> Schedule | None:
     """The schedule ``schedule_spec`` describes."""
     if not spec:
         return None
+    calendar = calendar_from_spec(spec["calendar"]) if spec.get("calendar") else None
+    exclude = spec.get("exclude") or ()
     if "cron" in spec:
-        return Cron(spec["cron"])
-    return Every(seconds=float(spec["every"]))
+        return Cron(spec["cron"], calendar=calendar, exclude=exclude)
+    return Every(seconds=float(spec["every"]), calendar=calendar, exclude=exclude)

@@ -60,6 +60,31 @@ def flow_event(
     )
 
 
+def deadline_event(record: FlowRunRecord, *, now: datetime) -> Event:
+    """The event of a run still unfinished at ``now``, past its ``deadline_at``."""
+    return Event(
+        kind="flow",
+        what="deadline_missed",
+        flow=record.flow,
+        run_id=record.id,
+        state=str(record.state),
+        logical_date=record.logical_date,
+        error={
+            "type": "DeadlineMissed",
+            "message": deadline_message(record),
+            "traceback": None,
+        },
+        started_at=record.started_at,
+        deadline_at=record.deadline_at,
+    )
+
+
+def deadline_message(record: FlowRunRecord) -> str:
+    """``"run X of flow F was due to finish by 2026-03-02T08:00:00+00:00"``."""
+    due = record.deadline_at.isoformat() if record.deadline_at else "?"
+    return f"run {record.id} of flow {record.flow} was due to finish by {due}"
+
+
 class CallbackRunner:
     """Runs callbacks in the background and lets a run wait for its own."""
 

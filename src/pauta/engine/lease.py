@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from pauta.core.errors import LeaseLostError
 from pauta.engine.commands import SetPools
+from pauta.engine.deadlines import DeadlineWatch
 
 if TYPE_CHECKING:
     from pauta.engine.loop import Engine
@@ -36,7 +37,7 @@ def driver_identity() -> tuple[str, int]:
 
 class LeaseKeeper:
     """Renews leases every ``interval`` seconds until stopped, and looks for cancel requests
-    (`pauta runs cancel`) every ``check_interval`` seconds."""
+    (`pauta runs cancel`) and missed deadlines every ``check_interval`` seconds."""
 
     def __init__(
         self,
@@ -47,6 +48,7 @@ class LeaseKeeper:
         self.engine = engine
         self.interval = interval
         self.check_interval = min(check_interval, interval)
+        self.deadlines = DeadlineWatch(engine.store, engine.callbacks)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="pauta-heartbeat", daemon=True)
 
@@ -63,6 +65,7 @@ class LeaseKeeper:
         next_beat = self.engine.clock.monotonic() + self.interval
         while not self._stop.wait(self.check_interval):
             self.check_cancels()
+            self.check_deadlines()
             try:
                 self.engine.store.checkpoint()
             except Exception:
@@ -85,6 +88,14 @@ class LeaseKeeper:
         for driver in drivers:
             if driver.run_id in wanted:
                 driver.cancel()
+
+    def check_deadlines(self) -> list[str]:
+        """Report the driven runs past their deadline (see ``deadlines``); their ids."""
+        try:
+            return self.deadlines.check(self.engine.runs(), self.engine.clock.now())
+        except Exception:
+            log.warning("checking deadlines failed; will retry", exc_info=True)
+            return []
 
     def beat(self) -> None:
         """Renew every lease once, and pick up pool sizes changed with `pauta pools set`."""

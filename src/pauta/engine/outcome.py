@@ -32,11 +32,9 @@ def run_outcome(
             },
         )
     if run.cancelling or isinstance(error, KeyboardInterrupt):
-        return (
-            FlowRunState.CANCELLED,
-            None,
-            {"type": "Cancelled", "message": "the run was cancelled"},
-        )
+        # a deadline with cancel=True says why it cancelled the run
+        cancelled = {"type": "Cancelled", "message": "the run was cancelled"}
+        return FlowRunState.CANCELLED, None, run.cancel_error or cancelled
     if error is None:
         try:
             value = resolve_futures(value)

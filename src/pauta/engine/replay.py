@@ -84,6 +84,8 @@ class RunDriver:
         self.calls: dict[str, TaskCall] = self.state.calls
         self.order: list[TaskCall] = []
         self.timed_out = False
+        self.failure_callbacks = tuple(flow.options.on_failure)  # `drive` adds the notifiers
+        self.cancel_error: dict[str, Any] | None = None  # why it was cancelled, when pauta knows
         self._child_flows = child_flows
         self._counters: dict[str, int] = {}
         self._is_latest: bool | None = None

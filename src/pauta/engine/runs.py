@@ -247,6 +247,7 @@ def drive(
     hears of a failure that ``will_retry`` (the flow's retries replay the run).
     """
     engine = driver.engine
+    driver.failure_callbacks = (*driver.flow.options.on_failure, *notifiers)
     engine.attach(driver)
     value: Any = None
     exception: BaseException | None = None

@@ -11,19 +11,19 @@ import re
 import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from pauta.core.errors import PautaError
 
 EventKind = Literal["task", "flow"]
-EventWhat = Literal["success", "failure", "retry"]
+EventWhat = Literal["success", "failure", "retry", "deadline_missed"]
 
 KINDS: tuple[str, ...] = ("task", "flow")
-WHATS: tuple[str, ...] = ("success", "failure", "retry")
+WHATS: tuple[str, ...] = ("success", "failure", "retry", "deadline_missed")
 
-_ICONS = {"success": "✅", "failure": "❌", "retry": "🔁"}
+_ICONS = {"success": "✅", "failure": "❌", "retry": "🔁", "deadline_missed": "⏰"}
 _SUMMARY_ERROR_MAX = 300
 
 
@@ -51,9 +51,11 @@ def _rebuild_notify_error(message: str, target: str, status: int | None) -> Noti
 class Event:
     """What happened to a task call or a flow run; what every notifier is given.
 
-    ``kind`` is ``"task"`` or ``"flow"``; ``what`` is ``"success"``, ``"failure"`` or
-    ``"retry"``. ``task_key`` and ``task_name`` are None for flow events. ``error`` is None or a
-    dict with ``type``, ``message`` and ``traceback`` (the traceback may be None). Datetimes
+    ``kind`` is ``"task"`` or ``"flow"``; ``what`` is ``"success"``, ``"failure"``,
+    ``"retry"`` or, for a flow run still going after its deadline, ``"deadline_missed"`` (then
+    ``deadline_at`` says when it was due). ``task_key`` and ``task_name`` are None for flow
+    events. ``error`` is None or a dict with ``type``, ``message`` and ``traceback`` (the
+    traceback may be None). Datetimes
     must be timezone-aware. ``url`` is the run's page, when there is one.
     """
 
@@ -70,6 +72,7 @@ class Event:
     started_at: datetime | None = None
     ended_at: datetime | None = None
     url: str | None = None
+    deadline_at: datetime | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -80,9 +83,11 @@ class Event:
             raise ValueError("a task Event needs task_key (the task call's key)")
         if self.kind == "flow" and (self.task_key or self.task_name):
             raise ValueError("a flow Event has no task_key or task_name: leave them None")
+        if self.what == "deadline_missed" and (self.kind != "flow" or self.deadline_at is None):
+            raise ValueError("a deadline_missed Event is a flow event with deadline_at set")
         if isinstance(self.attempt, bool) or not isinstance(self.attempt, int) or self.attempt < 0:
             raise ValueError(f"Event attempt must be a whole number >= 0, not {self.attempt!r}")
-        for name in ("logical_date", "started_at", "ended_at"):
+        for name in ("logical_date", "started_at", "ended_at", "deadline_at"):
             value = getattr(self, name)
             if value is None and name != "logical_date":
                 continue
@@ -108,11 +113,15 @@ class Event:
 
     @property
     def outcome(self) -> str:
-        """``succeeded``, ``failed``, or ``failed attempt N, will retry``."""
+        """``succeeded``, ``failed``, ``failed attempt N, will retry``, or ``missed its deadline
+        (due 2026-03-02 08:00 UTC)``."""
         if self.what == "success":
             return "succeeded"
         if self.what == "failure":
             return "failed"
+        if self.what == "deadline_missed" and self.deadline_at is not None:
+            due = self.deadline_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+            return f"missed its deadline (due {due}) and is still {self.state}"
         return f"failed attempt {self.attempt}, will retry"
 
     def title(self) -> str:
@@ -130,7 +139,7 @@ class Event:
             text += f": task {self.task_key} {self.outcome}"
             if self.what == "failure" and self.attempt > 1:
                 text += f" after {self.attempt} attempts"
-        if self.error:
+        if self.error and self.what != "deadline_missed":  # the outcome says it all
             text += f": {self.error_type}: {first_line(self.error_message, _SUMMARY_ERROR_MAX)}"
         return f"{_ICONS[self.what]} {text}" if icon else text
 
@@ -150,6 +159,7 @@ class Event:
             "started_at": _iso(self.started_at),
             "ended_at": _iso(self.ended_at),
             "url": self.url,
+            "deadline_at": _iso(self.deadline_at),
             "summary": self.summary(),
         }
 
@@ -185,6 +195,7 @@ TEMPLATE_FIELDS: frozenset[str] = frozenset(
         "started_at",
         "ended_at",
         "url",
+        "deadline_at",
         "summary",
         "error_type",
         "error_message",

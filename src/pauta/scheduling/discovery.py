@@ -76,6 +76,7 @@ class FlowInfo:
     schedule_spec: dict[str, Any] | None = None
     priority: int = 0
     triggers: tuple[dict[str, Any], ...] = ()
+    deadline: dict[str, Any] | None = None  # Deadline.spec()
 
     def row(self) -> FlowRow:
         """The flow's row in the store, as ``FlowRow.of`` made it in the import process."""
@@ -466,9 +467,10 @@ def _flow_info(value: Flow[Any, Any], path: Path) -> FlowInfo:
         end=options.end.isoformat() if options.end else None,
         catchup=options.catchup,
         max_active_runs=row.max_active_runs,
-        schedule_spec=schedule_spec(options.schedule),
+        schedule_spec=schedule_spec(options.schedule, today=get_clock().now().date()),
         priority=options.priority,
         triggers=tuple(trigger_spec(t) for t in options.triggers),
+        deadline=options.deadline.spec() if options.deadline else None,
     )
 
 

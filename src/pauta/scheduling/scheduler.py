@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from pauta.core.errors import DefinitionError
+from pauta.core.errors import DefinitionError, ScheduleError
 from pauta.core.loading import module_name_for
+from pauta.definitions.deadlines import Deadline
 from pauta.definitions.schedules import Schedule, from_spec
 from pauta.scheduling.discovery import FlowInfo
 from pauta.scheduling.ticks import (
@@ -32,6 +33,11 @@ log = logging.getLogger("pauta.scheduler")
 
 DEFAULT_MAX_CATCHUP = 10
 """At most this many missed ticks are created at once after downtime (``catchup=True``)."""
+
+RETRY_CANNOT_TICK = timedelta(hours=1)
+"""A schedule found unable to tick (a calendar never open) is looked at again after this long,
+or as soon as its definition changes: searching ten years of closed days every second would
+cost the loop a core and fill the log."""
 
 
 def _moment(text: str | None) -> datetime | None:
@@ -82,6 +88,8 @@ class Scheduler:
         # evaluation, while the flow was paused or held back by max_active_runs, or under
         # another schedule) is due from then on; sooner is not lateness (`due_at`).
         self._due_from: dict[str, tuple[tuple[Any, ...], datetime]] = {}
+        # Flows whose schedule cannot tick, with the definition that failed and when to retry.
+        self._stuck: dict[str, tuple[FlowInfo, datetime]] = {}
 
     def evaluate(
         self, flows: Iterable[FlowInfo], now: datetime, *, paused: set[str] | None = None
@@ -96,12 +104,14 @@ class Scheduler:
             if not info.schedule_spec or info.name in paused:
                 self._due_from.pop(info.name, None)
                 continue
-            if self._waiting(info, now):
+            if self._waiting(info, now) or self._is_stuck(info, now):
                 continue
             try:
                 due, done = self._due(info, now)
             except (DefinitionError, ValueError) as exc:
                 log.error("cannot schedule flow %s (%s): %s", info.name, info.file, exc)
+                if isinstance(exc, ScheduleError):
+                    self._stuck[info.name] = (info, now + RETRY_CANNOT_TICK)
                 continue
             records.extend(due)
             if done is not None:
@@ -119,6 +129,16 @@ class Scheduler:
         if handled is None or not (handled.info is info or handled.info == info):
             return False
         return handled.next_tick is None or now < handled.next_tick
+
+    def _is_stuck(self, info: FlowInfo, now: datetime) -> bool:
+        """Whether ``info``'s schedule was found unable to tick, and it is not time to retry."""
+        stuck = self._stuck.get(info.name)
+        if stuck is None:
+            return False
+        if stuck[0] == info and now < stuck[1]:
+            return True
+        del self._stuck[info.name]
+        return False
 
     def _due(self, info: FlowInfo, now: datetime) -> tuple[list[FlowRunRecord], _Handled | None]:
         """The runs ``info``'s due ticks need, and what to remember once they exist (None while
@@ -233,7 +253,8 @@ def flow_identity(info: FlowInfo) -> FlowIdentity:
         "qualname": info.qualname,
         "path": str(info.file),
     }
-    return FlowIdentity(info.name, flow_ref, info.priority, tuple(info.tags))
+    deadline = Deadline.from_spec(info.deadline) if info.deadline else None
+    return FlowIdentity(info.name, flow_ref, info.priority, tuple(info.tags), deadline=deadline)
 
 
 def backfill(

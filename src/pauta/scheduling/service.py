@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 from pauta.core.clock import Clock, get_clock
+from pauta.scheduling.deadlines import DeadlineCheck
 from pauta.scheduling.discovery import Discovery, discover, sync_to_store
 from pauta.scheduling.scheduler import DEFAULT_MAX_CATCHUP, Scheduler, paused_flows
 from pauta.scheduling.triggers import EventTriggers
@@ -34,6 +35,7 @@ class SchedulerService:
         self.clock = clock or get_clock()
         self.scheduler = Scheduler(store, max_catchup=max_catchup)
         self.triggers = EventTriggers(store)
+        self.deadlines = DeadlineCheck(store)
         self.found: Discovery | None = None
         self.ready = threading.Event()
         self._stop = threading.Event()
@@ -63,6 +65,7 @@ class SchedulerService:
             return
         for thread in self._threads:
             thread.join(timeout=30)
+        self.deadlines.close()
 
     def _scan_loop(self) -> None:
         while not self._stop.is_set():
@@ -74,7 +77,8 @@ class SchedulerService:
             self._stop.wait(self.rescan)
 
     def evaluate(self, found: Discovery) -> None:
-        """One pass: queue the runs due to time schedules, then those due to events."""
+        """One pass: queue the runs due to time schedules, then those due to events, then
+        report the runs past their deadline."""
         flows = list(found.flows.values())
         now = self.clock.now()
         try:
@@ -88,6 +92,10 @@ class SchedulerService:
             self.triggers.evaluate(flows, paused, now)
         except Exception:
             log.exception("evaluating event triggers failed")
+        try:
+            self.deadlines.check(now)
+        except Exception:
+            log.exception("checking deadlines failed")
 
     def _tick_loop(self) -> None:
         self.ready.wait()

@@ -15,6 +15,12 @@ goes in timezone-aware (any zone) and comes out aware in UTC.
 - ``Every`` ticks fall at ``start + k * interval`` (the Unix epoch when there is no start).
 - ``start`` and ``end`` bound the ticks, both inclusive. They may be aware datetimes, naive
   datetimes (wall time in the flow's timezone) or dates (that day's midnight there).
+- A schedule with a calendar or ``exclude`` dates skips the ticks whose local date (in the
+  flow's timezone) is closed: the ticks are the schedule's own, fewer. The data interval of a
+  run runs from the previous open tick (Monday's run of a business-day schedule covers the
+  weekend). A closed day is skipped whole, so the cost is per closed day, not per tick; and a
+  search that finds no open tick within ``SEARCH_LIMIT`` raises ``ScheduleError`` instead of
+  going on for ever (a calendar that is never open).
 """
 
 from __future__ import annotations
@@ -25,10 +31,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim
 
-from pauta.core.errors import DefinitionError
-from pauta.definitions.schedules import Cron, Every, Schedule
+from pauta.core.errors import DefinitionError, ScheduleError
+from pauta.definitions.schedules import Cron, Every, Schedule, has_days
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+SEARCH_LIMIT = timedelta(days=3653)
+"""How far (ten years) the ticks of a schedule with a calendar are searched for an open day."""
 
 _US = timedelta(microseconds=1)
 
@@ -49,8 +58,8 @@ def next_tick(
     after = _instant(after, "after")
     if grid.start is not None and after < grid.start:
         after = grid.start - _US
-    tick = grid.after(after)
     end_utc = _bound(end, grid.zone)
+    tick = grid.after(after, None if end_utc is None else end_utc + _US)
     return None if tick is None or (end_utc is not None and tick > end_utc) else tick
 
 
@@ -71,7 +80,7 @@ def previous_tick(
     end_utc = _bound(end, grid.zone)
     if end_utc is not None and before > end_utc:
         before = end_utc + _US
-    tick = grid.before(before)
+    tick = grid.before(before, floor=grid.start)
     return None if tick is None or (grid.start is not None and tick < grid.start) else tick
 
 
@@ -97,7 +106,7 @@ def ticks_between(
     if end_utc is not None and until > end_utc:
         until = end_utc + _US
     ticks: list[datetime] = []
-    for tick in grid.iterate(since - _US):
+    for tick in grid.iterate(since - _US, until):
         if tick >= until:
             break
         ticks.append(tick)
@@ -201,6 +210,7 @@ class _Grid:
         self.zone = _zone(tz)
         self.start = _bound(start, self.zone)
         self.schedule = schedule
+        self.filtered = has_days(schedule) if isinstance(schedule, Cron | Every) else False
         if isinstance(schedule, Every):
             self.anchor = self.start if self.start is not None else EPOCH
             self.interval = schedule.interval
@@ -211,11 +221,78 @@ class _Grid:
                 f"expected a Cron or Every schedule, got {type(schedule).__name__} {schedule!r}"
             )
 
-    def after(self, moment: datetime) -> datetime | None:
-        return next(self.iterate(moment), None)
+    def after(self, moment: datetime, until: datetime | None = None) -> datetime | None:
+        return next(self.iterate(moment, until), None)
 
-    def iterate(self, after: datetime) -> Iterator[datetime]:
-        """Ticks strictly after ``after``, ascending."""
+    def iterate(self, after: datetime, until: datetime | None = None) -> Iterator[datetime]:
+        """Ticks strictly after ``after``, ascending; with a calendar, only open ones, and not
+        searched for at or past ``until``."""
+        if self.filtered:
+            yield from self._open_ticks(after, until)
+        else:
+            yield from self._ticks(after)
+
+    def before(self, moment: datetime, *, floor: datetime | None = None) -> datetime | None:
+        """The last tick strictly before ``moment``; with a calendar, the last open one, not
+        searched for below ``floor`` (a tick below it is returned as is, for the caller to
+        refuse)."""
+        if not self.filtered:
+            return self._before(moment)
+        probe = moment
+        while True:
+            tick = self._before(probe)
+            if tick is None or (floor is not None and tick < floor):
+                return tick
+            day = tick.astimezone(self.zone).date()
+            if self.schedule.runs_on(day):
+                return tick
+            if moment - tick > SEARCH_LIMIT:
+                raise ScheduleError(self._never(moment, "before"))
+            try:
+                probe = min(tick, self._midnight(day))
+            except OverflowError:
+                return None
+
+    def _open_ticks(self, after: datetime, until: datetime | None) -> Iterator[datetime]:
+        found = after  # the last open tick, or where the search began
+        probe = after
+        while True:
+            for tick in self._ticks(probe):
+                if until is not None and tick >= until:
+                    return
+                day = tick.astimezone(self.zone).date()
+                if self.schedule.runs_on(day):
+                    found = tick
+                    yield tick
+                    continue
+                if tick - found > SEARCH_LIMIT:
+                    raise ScheduleError(self._never(found, "after"))
+                # the rest of a closed day is closed too: go on from its end
+                try:
+                    skip = self._midnight(day + timedelta(days=1)) - _US
+                except OverflowError:
+                    return
+                if skip > tick:
+                    probe = skip
+                    break
+            else:
+                return
+
+    def _midnight(self, day: date) -> datetime:
+        """The start of ``day`` in the zone, in UTC (a skipped midnight: where the day begins)."""
+        return datetime.combine(day, time(), tzinfo=self.zone).astimezone(UTC)
+
+    def _never(self, moment: datetime, side: str) -> str:
+        zone = getattr(self.zone, "key", None) or str(self.zone)
+        when = moment.isoformat(timespec="seconds")
+        return (
+            f"schedule {self.schedule.describe(zone)!r} has no tick on an open day in the ten "
+            f"years {side} {when}: its calendar (or exclude list) closes every day it ticks "
+            "on; check the calendar's is_open(), the country code and the weekend"
+        )
+
+    def _ticks(self, after: datetime) -> Iterator[datetime]:
+        """The schedule's own ticks strictly after ``after``, ascending, calendar ignored."""
         if isinstance(self.schedule, Every):
             k = (after - self.anchor) // self.interval + 1
             try:
@@ -227,7 +304,7 @@ class _Grid:
         else:
             yield from self._cron_forward(after)
 
-    def before(self, moment: datetime) -> datetime | None:
+    def _before(self, moment: datetime) -> datetime | None:
         if isinstance(self.schedule, Every):
             k = -((self.anchor - moment) // self.interval) - 1
             try:

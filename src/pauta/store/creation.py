@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pauta.core.ids import new_run_id
 from pauta.core.states import FlowRunState
+from pauta.definitions.deadlines import Deadline
 from pauta.store.records import FlowRunRecord
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ class FlowIdentity:
     priority: int = 0
     tags: tuple[str, ...] = ()
     code_hash: str = ""
+    deadline: Deadline | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +97,11 @@ def new_flow_run(
         priority=flow.priority,
         tags=list(flow.tags),
     )
+    if flow.deadline is not None:
+        record.deadline_at = flow.deadline.due(
+            logical_date=record.logical_date, queued_at=now, trigger=record.trigger
+        )
+        record.deadline_cancel = flow.deadline.cancel
     if driver is not None:
         record.state = FlowRunState.RUNNING
         record.started_at = record.heartbeat_at = now
@@ -114,5 +121,10 @@ def identity(flow: Flow[Any, Any]) -> FlowIdentity:
     """What a run records of a loaded flow."""
     options = flow.options
     return FlowIdentity(
-        flow.name, flow_ref(flow), options.priority, tuple(options.tags), flow.code_hash
+        flow.name,
+        flow_ref(flow),
+        options.priority,
+        tuple(options.tags),
+        flow.code_hash,
+        deadline=options.deadline,
     )

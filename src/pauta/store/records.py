@@ -88,6 +88,8 @@ class FlowRunRecord:
     error: dict[str, Any] | None = None
     cancel_requested_at: datetime | None = None
     due_at: datetime | None = None  # scheduled runs: when a running scheduler saw the tick due
+    deadline_at: datetime | None = None  # when the run must have finished by (@flow(deadline=))
+    deadline_cancel: bool = False  # whether a run past its deadline is cancelled
 
 
 @dataclass(slots=True)

@@ -98,11 +98,30 @@ flow_runs = Table(
     # Scheduled runs: when their tick fell due to a running scheduler (the tick, or later for
     # a tick that passed while no scheduler watched the flow); the scheduler lag starts here.
     Column("due_at", UTCDateTime()),
+    # @flow(deadline=...): when the run must have finished by, and whether it is then cancelled
+    Column("deadline_at", UTCDateTime()),
+    Column("deadline_cancel", Boolean, nullable=False, default=False, server_default=false()),
 )
 Index("ix_flow_runs_flow_created_at", flow_runs.c.flow, flow_runs.c.created_at)
 Index("ix_flow_runs_created_at", flow_runs.c.created_at)
 Index("ix_flow_runs_state", flow_runs.c.state)
 Index("ix_flow_runs_parent_run_id", flow_runs.c.parent_run_id)
+# The scheduler's one query a second for unfinished runs past their deadline.
+Index("ix_flow_runs_state_deadline_at", flow_runs.c.state, flow_runs.c.deadline_at)
+
+# Runs that missed their deadline, one row each: the primary key makes "reported once" hold
+# across schedulers, drivers and restarts (whoever inserts the row reports the miss).
+deadline_misses = Table(
+    "deadline_misses",
+    metadata,
+    Column("flow_run_id", RUN_ID, _run_fk(), primary_key=True),
+    Column("flow", String(255), nullable=False),
+    Column("due_at", UTCDateTime(), nullable=False),
+    Column("missed_at", UTCDateTime(), nullable=False),
+    # "scheduler" or "driver": who saw it first
+    Column("seen_by", String(16), nullable=False),
+)
+Index("ix_deadline_misses_flow_missed_at", deadline_misses.c.flow, deadline_misses.c.missed_at)
 
 task_runs = Table(
     "task_runs",
