@@ -1,6 +1,6 @@
 """pauta's venv and container tasks beside Airflow's PythonVirtualenvOperator and DockerOperator.
 
-    .venv/bin/python bench/isolation_peers.py                  # N = 10, median of 3
+    .venv/bin/python bench/isolation_peers.py                  # N = 10, median of 3 (~20 min)
     .venv/bin/python bench/isolation_peers.py --n 20 --repeat 5
     .venv/bin/python bench/isolation_peers.py --variants pauta-venv,airflow-virtualenv-cached
 
@@ -12,7 +12,9 @@ installed by bench/peers/tools.py under bench/peers/.venvs/: pauta from a commit
 repository, Airflow 3 with apache-airflow-providers-docker in a virtualenv of its own
 (``airflow-isolation``, so that the peers' Airflow stays as they measure it). Repetitions
 alternate the variants; each variant runs its one-task flow once first, untimed (this builds
-pauta's environment and Airflow's cached one, and creates each database).
+pauta's environment and Airflow's cached one, and creates each database). Most of the time
+goes to Airflow's PythonVirtualenvOperator without its cache, which builds a virtualenv for
+every task instance.
 
 Container rows need a Docker Engine API for Airflow: DOCKER_HOST when set, else the script
 starts podman's (``podman system service``) on a socket of its own for the run and stops it at
@@ -26,6 +28,7 @@ import argparse
 import dataclasses
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -180,13 +183,15 @@ def as_tool(variant: Variant, tools: dict[str, Tool]) -> Tool:
     )
 
 
-def cells(sizes: dict[str, int]) -> list[tuple[str, int, list[str]]]:
+def cells(sizes: dict[str, int], present: set[str]) -> list[tuple[str, int, list[str]]]:
     """(workload, N, the groups measured at that N), start-up first: a one-task run of the
-    process variants, what each tool's start-up adds to every other row."""
+    process variants, what each tool's start-up adds to every other row. Process variants run
+    at every N, as the reference of the other groups there."""
+    wanted = {group: n for group, n in sizes.items() if group in present}
     plan = [("startup", 1, ["process"])]
     for workload in ("chain", "fan-out"):
-        for n in sorted(set(sizes.values())):
-            groups = ["process"] + [g for g in ("venv", "container") if sizes.get(g) == n]
+        for n in sorted(set(wanted.values())):
+            groups = ["process"] + [g for g in ("venv", "container") if wanted.get(g) == n]
             plan.append((workload, n, groups))
     return plan
 
@@ -201,8 +206,10 @@ def benchmark(
     logs: Path,
 ) -> list[tuple[Variant, Row]]:
     results = []
-    for workload, n, groups in cells(sizes):
+    for workload, n, groups in cells(sizes, {v.group for v in variants}):
         chosen = [v for v in variants if v.group in groups]
+        if not chosen:
+            continue
         print(f"{workload} N={n}", flush=True)
         as_tools = [as_tool(v, tools) for v in chosen]
         rows = {v.name: Row(workload, n, n, v.name) for v in chosen}
@@ -290,12 +297,25 @@ def venv_builder(env: dict[str, str]) -> str:
     return "python -m venv (uv is not on PATH)"
 
 
-def header(args: argparse.Namespace, minutes: float, load: list[tuple[float, ...]]) -> str:
+def header(
+    args: argparse.Namespace,
+    minutes: float,
+    load: list[tuple[float, ...]],
+    results: list[tuple[Variant, Row]],
+) -> str:
     before, after = (", ".join(f"{x:.2f}" for x in each) for each in load)
+    # The machine is shared: how busy it was just before each timed run, as bench/peers says.
+    loads = [sample.load for _, row in results for sample in row.samples]
+    each = (
+        f"median {statistics.median(loads):.1f} ({min(loads):.1f}-{max(loads):.1f})"
+        if loads
+        else "none measured"
+    )
     return (
         f"no-op tasks, each run a fresh process timed from spawn to exit, SQLite, "
         f"{os.cpu_count()} cores, median of {args.repeat} (min-max), {minutes:.0f} min in all\n"
-        f"load average (1, 5, 15 min) before: {before}; after: {after}"
+        f"load average (1, 5, 15 min) before: {before}; after: {after}; "
+        f"1-minute load before each timed run: {each}"
     )
 
 
@@ -332,7 +352,7 @@ def main() -> None:
         finally:
             stop(service)
     minutes = (time.perf_counter() - started) / 60
-    print(f"\n{header(args, minutes, [load_before, os.getloadavg()])}")
+    print(f"\n{header(args, minutes, [load_before, os.getloadavg()], results)}")
     print("versions: " + "; ".join(versions) + "\n")
     print(table(results))
     for note in notes:
