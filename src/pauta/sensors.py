@@ -117,6 +117,33 @@ class FileSensor(Sensor):
 
 
 @dataclass(frozen=True, slots=True)
+class ObjectKeySensor(Sensor):
+    """Keys matching ``pattern`` in an object store (or any fsspec filesystem): a full URL, or
+    a pattern under the place a connection names, reached with its credentials."""
+
+    pattern: str = ""
+    conn: str | None = None
+    kind = "object_key"
+
+    def poke(self, ctx: PokeContext) -> list[str] | None:
+        if self.conn is None:
+            from fsspec.core import url_to_fs
+
+            fs, path = url_to_fs(self.pattern)
+        else:
+            place = connection(self.conn)
+            fs = place.filesystem()
+            path = place.path.rstrip("/") + "/" + self.pattern.lstrip("/")
+        # a listing cached by the filesystem object would never see the key arrive
+        fs.invalidate_cache()
+        return sorted(fs.unstrip_protocol(p) for p in fs.glob(path)) or None
+
+    def describe(self) -> str:
+        where = f"{self.conn}:" if self.conn else ""
+        return f"object_key {where}{self.pattern}"
+
+
+@dataclass(frozen=True, slots=True)
 class SqlSensor(Sensor):
     url: str = ""
     query: str = ""
@@ -264,6 +291,7 @@ def _sensor_task(kind: str) -> Task[Any, Any]:
 
 
 file_sensor = _sensor_task("file")
+object_key_sensor = _sensor_task("object_key")
 sql_sensor = _sensor_task("sql")
 http_sensor = _sensor_task("http")
 flow_run_sensor = _sensor_task("flow_run")
@@ -292,6 +320,29 @@ def file(
         raise DefinitionError(f"sensors.file: pattern must be a glob string, got {pattern!r}")
     interval, limit = _timing(poke_interval, timeout, "sensors.file")
     return file_sensor(FileSensor(interval, limit, pattern))
+
+
+def object_key(
+    pattern: str,
+    *,
+    conn: str | None = None,
+    poke_interval: float | timedelta = DEFAULT_POKE_INTERVAL,
+    timeout: float | timedelta = DEFAULT_TIMEOUT,
+) -> Any:
+    """Wait until an object store holds a key matching ``pattern`` (a glob): a full URL
+    (``s3://bucket/raw/day=*.csv``), or with ``conn`` a pattern under the place that connection
+    names, read with its credentials. The value is the sorted list of matching URLs."""
+    if not isinstance(pattern, str) or not pattern:
+        raise DefinitionError(f"sensors.object_key: pattern must be a glob string, got {pattern!r}")
+    if conn is None and "://" not in pattern:
+        raise DefinitionError(
+            "sensors.object_key: give a full URL (s3://bucket/key*) or conn= with a connection "
+            "name; for local files use sensors.file"
+        )
+    if conn is not None:
+        _check_target(conn, "sensors.object_key: conn")
+    interval, limit = _timing(poke_interval, timeout, "sensors.object_key")
+    return object_key_sensor(ObjectKeySensor(interval, limit, pattern, conn))
 
 
 def sql(

@@ -97,3 +97,45 @@ def test_urls_still_work(tmp_path: Path) -> None:
     assert sensors.sql(f"sqlite:///{tmp_path / 'data.db'}", "SELECT count(*) FROM t") == (1,)
     with pytest.raises(DefinitionError, match="http:// or https://"):
         sensors.http("ftp://host/x")
+
+
+def test_an_object_key_sensor_waits_for_a_key_under_a_connection(
+    settings: Settings, s3_endpoint: str, s3_bucket: str
+) -> None:
+    import s3fs
+    from connections_support import S3_KEY, S3_SECRET
+
+    store = Store.from_settings(settings)
+    try:
+        add_connection(
+            store,
+            settings.home,
+            "lake",
+            f"s3://{S3_KEY}:{S3_SECRET}@{s3_bucket}/raw",
+            extras={"endpoint_url": s3_endpoint},
+        )
+    finally:
+        store.close()
+    found = sensors.object_key("day=*.csv", conn="lake", poke_interval=0.05, timeout=10)
+    assert found == [f"s3://{s3_bucket}/raw/day=1.csv"]
+    with pytest.raises(sensors.SensorTimeout):
+        sensors.object_key("day=*.parquet", conn="lake", poke_interval=0.05, timeout=0.3)
+    # a key that arrives while it waits is seen (no stale listing)
+    fs = s3fs.S3FileSystem(
+        key=S3_KEY, secret=S3_SECRET, endpoint_url=s3_endpoint, skip_instance_cache=True
+    )
+    import threading
+
+    later = threading.Timer(0.3, lambda: fs.pipe(f"{s3_bucket}/raw/day=2.parquet", b"x"))
+    later.start()
+    try:
+        assert sensors.object_key("day=*.parquet", conn="lake", poke_interval=0.05, timeout=10)
+    finally:
+        later.cancel()
+
+
+def test_an_object_key_sensor_needs_a_url_or_a_connection() -> None:
+    with pytest.raises(DefinitionError, match="full URL"):
+        sensors.object_key("raw/day=*.csv")
+    with pytest.raises(DefinitionError, match="conn"):
+        sensors.object_key("day=*", conn="not a name!")
