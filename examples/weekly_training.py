@@ -152,7 +152,12 @@ def fit_model(features: dict[str, Any], kind: str) -> Any:
     return model
 
 
-TRAINING = {"resources": Resources(cpus=1, memory="256MiB"), "priority": 10}
+# each call is shown by the model it trains: train[logreg], train[forest]
+TRAINING = {
+    "resources": Resources(cpus=1, memory="256MiB"),
+    "priority": 10,
+    "label": "train[{kind}]",
+}
 train = task(name="train", **TRAINING)(fit_model)
 # The same training in its own virtualenv, pinned to the scikit-learn that scores the model.
 PINNED_REQUIREMENTS = [f"scikit-learn=={version('scikit-learn')}", f"numpy=={version('numpy')}"]
@@ -161,7 +166,7 @@ train_pinned = task(
 )(fit_model)
 
 
-@task
+@task(label="evaluate {model}")
 def evaluate(model: Any, features: dict[str, Any]) -> float:
     """Accuracy on the held-out day."""
     accuracy = float(model.score(features["X_test"], features["y_test"]))
