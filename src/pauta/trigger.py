@@ -3,8 +3,9 @@
 Unlike a child flow (which runs inside its caller, on the caller's workers), a triggered run is
 QUEUED for any worker to claim, like ``pauta trigger``. The call is a sensor: waiting holds no
 worker process and no capacity, so a single worker drives both runs. The triggered run records
-the call that made it (``parent_run_id``, ``parent_key``), which is how a retry or a resume of
-the parent finds it again instead of queueing a second one, and how the UI links both ways.
+the call that made it (``triggered_by``, ``triggered_by_key``), which is how a retry or a resume
+of the caller finds it again instead of queueing a second one, and how the UI links both ways.
+It is no child run: workers claim, resume and retry it like any other.
 It covers the parent's data interval (the same logical date), so sensors and reports keyed on
 the date see the two runs together.
 
@@ -30,7 +31,7 @@ from pauta.sensors import (
     _sensor_task,
     _timing,
 )
-from pauta.store.creation import Interval, Parent, identity, new_flow_run
+from pauta.store.creation import Interval, identity, new_flow_run
 from pauta.store.records import FlowRunRecord
 
 
@@ -77,24 +78,23 @@ class FlowTrigger(Sensor):
         """The run this call queued already (an earlier poke, attempt or replay), if any."""
         if not ctx.run_id:
             return None
-        for run in ctx.store.list_flow_runs(parent_run_id=ctx.run_id, limit=0):
-            if run.parent_key == ctx.key and run.flow == self.flow:
+        for run in ctx.store.list_flow_runs(triggered_by=ctx.run_id, limit=0):
+            if run.triggered_by_key == ctx.key and run.flow == self.flow:
                 return run
         return None
 
     def _queue(self, ctx: PokeContext) -> FlowRunRecord:
         flow = self._load(ctx.store)
         values = flow.parameters.validate_input(dict(self.params))
-        parent_trigger = "flow"
         record = new_flow_run(
             identity(flow),
             flow.parameters.to_json(values),
             now=ctx.clock.now(),
-            trigger=parent_trigger,
+            trigger="flow",
             interval=Interval(
                 ctx.logical_date, ctx.interval_start or ctx.logical_date, ctx.interval_end
             ),
-            parent=Parent(ctx.run_id, ctx.key, parent_trigger) if ctx.run_id else None,
+            triggered_by=(ctx.run_id, ctx.key) if ctx.run_id else None,
         )
         return ctx.store.create_flow_run(record)
 

@@ -65,16 +65,17 @@ def test_a_triggered_run_is_queued_linked_and_waited_for(runner: Runner) -> None
     assert child.state == FlowRunState.SUCCEEDED
     assert child.result.preview == "8"
     assert child.trigger == "flow"
-    assert (child.parent_run_id, child.parent_key) == (parent_id, "trigger_flow_sensor-0")
+    assert (child.triggered_by, child.triggered_by_key) == (parent_id, "trigger_flow_sensor-0")
+    assert child.parent_run_id is None  # not a child run: claimed, resumed, retried on its own
     assert child.logical_date == parent.logical_date  # the same data interval
     # waiting held no worker: the one worker drove the child while the parent waited
     sensor = store.task_runs_by_key(parent_id)["trigger_flow_sensor-0"]
     assert sensor.state == "SUCCEEDED"
-    # linked both ways, as the run pages show them ("child of", "Child runs")
+    # linked both ways, as the run pages show them ("triggered by", "Triggered runs")
     from pauta.app.runs import show_run
 
-    assert show_run(store, parent_id)["children"] == [child.id]
-    assert show_run(store, child.id)["parent_run_id"] == parent_id
+    assert show_run(store, parent_id)["triggered"] == [child.id]
+    assert show_run(store, child.id)["triggered_by"] == parent_id
 
 
 def test_a_failed_triggered_run_fails_the_waiting_call(runner: Runner) -> None:
@@ -86,6 +87,11 @@ def test_a_failed_triggered_run_fails_the_waiting_call(runner: Runner) -> None:
     assert error["type"] == "pauta.trigger.TriggeredRunFailed"
     assert "ended FAILED" in error["message"]
     assert "cannot double -1" in error["message"]
+    # the triggered run is a run of its own: it can be retried by itself
+    from pauta.app.runs import queue_resume
+
+    (child,) = store.list_flow_runs(flow="etl")
+    assert queue_resume(store, child.id).state == FlowRunState.QUEUED
 
 
 def test_without_waiting_the_call_returns_the_queued_run(runner: Runner) -> None:
@@ -112,7 +118,7 @@ def test_another_poke_or_a_replay_finds_the_run_instead_of_queueing_another(
     assert sensor.poke(ctx) is None  # queued, not ended
     assert sensor.poke(ctx) is None
     (child,) = store.list_flow_runs(flow="etl")
-    assert child.parent_run_id == "parentrun0000001"
+    assert child.triggered_by == "parentrun0000001"
 
 
 def test_by_name_the_flow_comes_from_the_discovered_flows(runner: Runner) -> None:

@@ -34,6 +34,8 @@ COLUMNS = {
         "schedule_key",
         "parent_run_id",
         "parent_key",
+        "triggered_by",
+        "triggered_by_key",
         "code_hash",
         "flow_ref",
         "priority",

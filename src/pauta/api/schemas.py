@@ -37,6 +37,9 @@ class Run(_Out):
     ended_at: str | None = None
     duration: float | None = None
     parent_run_id: str | None = None
+    triggered_by: str | None = Field(
+        default=None, description="The run whose trigger_flow call queued this one."
+    )
     driver: str | None = None
     result_preview: str | None = None
     error: Json | None = None

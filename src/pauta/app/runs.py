@@ -53,6 +53,7 @@ def run_view(run: FlowRunRecord) -> dict[str, Any]:
         "ended_at": iso(run.ended_at),
         "duration": duration(run.started_at, run.ended_at),
         "parent_run_id": run.parent_run_id,
+        "triggered_by": run.triggered_by,
         "driver": f"{run.driver_host}:{run.driver_pid}" if run.driver_host else None,
         "result_preview": run.result.preview if run.result else None,
         "error": run.error,
@@ -186,6 +187,7 @@ def show_run(store: Store, run_id: str) -> dict[str, Any]:
         for t in store.list_task_runs(run.id)
     ]
     view["children"] = [c.id for c in store.list_flow_runs(parent_run_id=run.id, limit=0)]
+    view["triggered"] = [c.id for c in store.list_flow_runs(triggered_by=run.id, limit=0)]
     return view
 
 

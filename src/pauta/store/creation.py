@@ -75,9 +75,11 @@ def new_flow_run(
     schedule_key: str | None = None,
     parent: Parent | None = None,
     driver: Driver | None = None,
+    triggered_by: tuple[str, str] | None = None,
 ) -> FlowRunRecord:
     """A new run record: QUEUED for a worker to claim, or RUNNING (lease epoch 1) when
-    ``driver`` drives it from the start. A child run takes its parent's trigger."""
+    ``driver`` drives it from the start. A child run takes its parent's trigger;
+    ``triggered_by`` (run id, call key) names the trigger_flow call that queued a run."""
     interval = interval or Interval.at(now)
     record = FlowRunRecord(
         id=new_run_id(),
@@ -94,6 +96,8 @@ def new_flow_run(
         schedule_key=schedule_key,
         parent_run_id=parent.run_id if parent is not None else None,
         parent_key=parent.key if parent is not None else None,
+        triggered_by=triggered_by[0] if triggered_by is not None else None,
+        triggered_by_key=triggered_by[1] if triggered_by is not None else None,
         priority=flow.priority,
         tags=list(flow.tags),
     )

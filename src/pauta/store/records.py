@@ -76,6 +76,8 @@ class FlowRunRecord:
     schedule_key: str | None = None
     parent_run_id: str | None = None
     parent_key: str | None = None
+    triggered_by: str | None = None  # the run whose trigger_flow call queued this one
+    triggered_by_key: str | None = None
     priority: int = 0
     tags: list[str] = field(default_factory=list)
     started_at: datetime | None = None

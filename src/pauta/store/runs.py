@@ -115,6 +115,7 @@ class RunsStore(StoreBase):
         flow: str | None = None,
         state: str | None = None,
         parent_run_id: str | None = None,
+        triggered_by: str | None = None,
         trigger: str | None = None,
         before: tuple[datetime, str] | None = None,
         limit: int = 100,
@@ -145,6 +146,8 @@ class RunsStore(StoreBase):
             )
         if parent_run_id is not None:
             query = query.where(flow_runs.c.parent_run_id == parent_run_id)
+        if triggered_by is not None:
+            query = query.where(flow_runs.c.triggered_by == triggered_by)
         if limit:
             query = query.limit(limit)
         if offset:

@@ -76,6 +76,10 @@ flow_runs = Table(
     Column("schedule_key", String(512), unique=True),
     Column("parent_run_id", RUN_ID),
     Column("parent_key", KEY),
+    # a run queued by trigger_flow: the run and the call that queued it (not a child run: it
+    # is claimed, resumed and retried on its own)
+    Column("triggered_by", RUN_ID),
+    Column("triggered_by_key", KEY),
     Column("code_hash", String(128), nullable=False, default=""),
     Column("flow_ref", JSONValue(), nullable=False),
     Column("priority", Integer, nullable=False, default=0),
