@@ -20,6 +20,7 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply pending migrations (they also run automatically on first use)."""
+    from pauta.connections.urls import masked
     from pauta.core.settings import Settings
     from pauta.store.migrations import upgrade
 
@@ -27,7 +28,7 @@ def db_upgrade() -> None:
     settings.ensure_home()
     with user_errors():
         upgrade(settings.database_url)
-    click.echo(f"database at head: {settings.database_url}")
+    click.echo(f"database at head: {masked(settings.database_url)}")
 
 
 @click.group()

@@ -64,7 +64,9 @@ def worker(
         store = runner.engine().store
     watch = DatabaseWatch(store, "pauta worker", stop.set).start()
     _remove_dead_workers_containers()
-    click.echo(f"pauta worker: waiting for runs ({runner.settings.database_url})", err=True)
+    from pauta.connections.urls import masked
+
+    click.echo(f"pauta worker: waiting for runs ({masked(runner.settings.database_url)})", err=True)
     try:
         Worker(runner, max_runs=max_runs, poll_interval=poll).run_until(stop)
         watch.hold()
