@@ -1,8 +1,13 @@
-"""Helpers for the operator tests: processes seen in /proc."""
+"""Helpers for the operator tests: processes seen in /proc, a small HTTP API server."""
 
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 def sleeping(seconds: str) -> list[int]:
@@ -22,3 +27,65 @@ def sleeping(seconds: str) -> list[int]:
         if argv and argv[0].endswith(b"sleep") and argv[1:] == wanted[1:] and state != "Z":
             found.append(int(entry))
     return found
+
+
+@dataclass
+class Seen:
+    """A request the test server received."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Api:
+    """A real HTTP server on 127.0.0.1 that records requests and answers from ``routes``:
+    ``{(method, path): (status, content_type, body)}``; anything else is a 404."""
+
+    server: ThreadingHTTPServer
+    routes: dict[tuple[str, str], tuple[int, str, bytes]] = field(default_factory=dict)
+    seen: list[Seen] = field(default_factory=list)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@contextmanager
+def api_server() -> Iterator[Api]:
+    api: Api
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
+            api.seen.append(Seen(self.command, self.path, dict(self.headers), body))
+            status, kind, answer = api.routes.get(
+                (self.command, self.path), (404, "text/plain", b"no such thing here")
+            )
+            self.send_response(status)
+            if status in (301, 302, 303, 307, 308):
+                self.send_header("Location", answer.decode())
+                answer = b""
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _answer
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    api = Api(server)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield api
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

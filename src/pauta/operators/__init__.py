@@ -24,6 +24,8 @@ from pauta.operators.errors import (
     OperatorError,
     TransferError,
 )
+from pauta.operators.queries import sql, sql_script
+from pauta.operators.web import http
 
 __all__ = [
     "CommandFailed",
@@ -32,5 +34,8 @@ __all__ = [
     "OperatorError",
     "ShellResult",
     "TransferError",
+    "http",
     "shell",
+    "sql",
+    "sql_script",
 ]
