@@ -24,13 +24,16 @@ from pauta.operators.errors import (
     OperatorError,
     TransferError,
 )
+from pauta.operators.progress import Moved
 from pauta.operators.queries import sql, sql_script
+from pauta.operators.transfers import transfer
 from pauta.operators.web import http
 
 __all__ = [
     "CommandFailed",
     "CommandTimeout",
     "HttpStatusError",
+    "Moved",
     "OperatorError",
     "ShellResult",
     "TransferError",
@@ -38,4 +41,5 @@ __all__ = [
     "shell",
     "sql",
     "sql_script",
+    "transfer",
 ]

@@ -71,23 +71,28 @@ def load(
     name = TableName.parse(table)
     chunks = iter(chunks)
     first = next(chunks, [])
-    every = _chain(first, chunks)
+    # types are read from the first chunk now: no reference to it is kept past its write
+    types = types_for(first, engine.dialect.name)
+    every = _chain([first], chunks)
+    del first
     with engine.connect() as connection:
         if mode == "replace":
-            return _replace(
-                connection, name, columns, first, every, key, types_for, where, on_chunk
-            )
+            return _replace(connection, name, columns, types, every, key, where, on_chunk)
         with connection.begin():
-            target = _target(connection, name, columns, first, key, types_for, where)
+            target = _target(connection, name, columns, types, key, where)
             if mode == "upsert":
                 _check_unique(connection, name, key, where)
             statement = _statement(connection, target, columns, mode, key)
             return _write(connection, statement, columns, every, on_chunk)
 
 
-def _chain(first: Sequence[Any], rest: Iterator[Sequence[Any]]) -> Iterator[Sequence[Any]]:
-    if first:
-        yield first
+def _chain(first: list[Sequence[Any]], rest: Iterator[Sequence[Any]]) -> Iterator[Sequence[Any]]:
+    """The first chunk (taken out of its one-item list, so only the consumer holds it), then
+    the others."""
+    head = first.pop()
+    if head:
+        yield head
+    del head
     yield from rest
 
 
@@ -95,13 +100,11 @@ def _target(
     connection: Connection,
     name: TableName,
     columns: Sequence[str],
-    first: Sequence[Sequence[Any]],
+    types: Sequence[sa.types.TypeEngine[Any]],
     key: Sequence[str],
-    types_for: TypesFor,
     where: str,
 ) -> sa.Table:
     if not tables.exists(connection, name):
-        types = types_for(first, connection.dialect.name)
         return tables.create(connection, name, columns, types, key, key_name=f"{name.name}_pkey")
     found = tables.reflect(connection, name)
     unknown = [c for c in columns if c not in found.c]
@@ -175,10 +178,9 @@ def _replace(
     connection: Connection,
     name: TableName,
     columns: Sequence[str],
-    first: Sequence[Sequence[Any]],
+    types: Sequence[sa.types.TypeEngine[Any]],
     chunks: Iterable[Sequence[Sequence[Any]]],
     key: Sequence[str],
-    types_for: TypesFor,
     where: str,
     on_chunk: Callable[[int], None] | None,
 ) -> Loaded:
@@ -188,12 +190,11 @@ def _replace(
             existed = tables.exists(connection, name)
             if existed:
                 tables.create_like(connection, name, staging)
-                _target(connection, name, columns, first, key, types_for, where)  # checks columns
+                _target(connection, name, columns, types, key, where)  # checks the columns
         with connection.begin():
             if existed:
                 target = tables.reflect(connection, staging)
             else:
-                types = types_for(first, connection.dialect.name)
                 target = tables.create(
                     connection, staging, columns, types, key, key_name=f"{name.name}_pkey"
                 )

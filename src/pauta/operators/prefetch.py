@@ -2,8 +2,8 @@
 
 A transfer is two waits in turn: on the source (to produce and send rows) and on the
 destination (to store them). One reader thread that fetches chunk n+1 while chunk n is
-written lets both servers work at once. It is at most one chunk ahead, so memory stays bounded
-by two chunks.
+written lets both servers work at once. It starts on a chunk only once the consumer took the
+last one, so at most two chunks are held: the one being written and the one being read.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ class Prefetched(Generic[T]):
     def __init__(self, source: Iterator[T], name: str = "pauta-prefetch") -> None:
         self._source = source
         self._items: queue.Queue[object] = queue.Queue(maxsize=1)
+        self._taken = threading.Semaphore(1)  # released when the consumer takes an item
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -40,11 +41,21 @@ class Prefetched(Generic[T]):
                 continue
         return False
 
+    def _wait_taken(self) -> bool:
+        while not self._stop.is_set():
+            if self._taken.acquire(timeout=0.1):
+                return True
+        return False
+
     def _run(self) -> None:
         try:
-            for item in self._source:
+            while self._wait_taken():
+                item = next(self._source, _END)
+                if item is _END:
+                    break
                 if not self._put(item):
                     return
+                del item  # the consumer holds it now
         except BaseException as exc:  # handed to the consumer, raised there
             self._put(_Failure(exc))
             return
@@ -53,6 +64,7 @@ class Prefetched(Generic[T]):
     def __iter__(self) -> Iterator[T]:
         while True:
             item = self._items.get()
+            self._taken.release()
             if item is _END:
                 return
             if isinstance(item, _Failure):

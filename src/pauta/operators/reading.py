@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
 
+_BUFFER_ROWS = 1000
+
+
 @dataclass(frozen=True, slots=True)
 class Stream:
     """An open query: its column names, the cursor's description, and the chunks to come."""
@@ -40,8 +43,10 @@ def stream(connection: Connection, query: str, chunk_rows: int, where: str) -> S
 
     if not isinstance(query, str) or not query.strip():
         raise OperatorError(f"{where}: give the query as a non-empty string")
-    # max_row_buffer: the driver's cursor is read ahead by at most one chunk
-    streaming = connection.execution_options(stream_results=True, max_row_buffer=chunk_rows)
+    # rows come from the driver in small batches, gathered into chunks: no second chunk-sized
+    # buffer in between
+    buffer = min(chunk_rows, _BUFFER_ROWS)
+    streaming = connection.execution_options(stream_results=True, max_row_buffer=buffer)
     result = streaming.execute(sa.text(query))
     if not result.returns_rows:
         raise OperatorError(f"{where}: the query returns no rows (it must be a SELECT)")
