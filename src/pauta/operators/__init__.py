@@ -24,6 +24,8 @@ from pauta.operators.errors import (
     OperatorError,
     TransferError,
 )
+from pauta.operators.files import Copied, copy
+from pauta.operators.parquet import parquet_to_sql, sql_to_parquet
 from pauta.operators.progress import Moved
 from pauta.operators.queries import sql, sql_script
 from pauta.operators.transfers import transfer
@@ -32,14 +34,18 @@ from pauta.operators.web import http
 __all__ = [
     "CommandFailed",
     "CommandTimeout",
+    "Copied",
     "HttpStatusError",
     "Moved",
     "OperatorError",
     "ShellResult",
     "TransferError",
+    "copy",
     "http",
+    "parquet_to_sql",
     "shell",
     "sql",
     "sql_script",
+    "sql_to_parquet",
     "transfer",
 ]
