@@ -41,7 +41,7 @@ def test_a_connection_name_needs_pauta_connections() -> None:
 
 
 def test_passwords_stay_out_of_messages() -> None:
-    with pytest.raises(Exception, match="(?i)connect") as raised:  # nothing listens on port 9
+    with pytest.raises(Exception, match=r"(?i)connect") as raised:  # nothing listens on port 9
         sql("postgresql+psycopg://etl:hunter2secret@127.0.0.1:9/db", "SELECT 1")
     assert "hunter2secret" not in str(raised.value)
     with pytest.raises(OperatorError) as bad:
