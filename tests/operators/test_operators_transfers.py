@@ -100,7 +100,7 @@ def test_a_large_table_moves_in_bounded_memory_and_an_upsert_rerun_leaves_one_co
     assert figures["rows"] == [ROWS, ROWS]
     grown = figures["peak_kib"] - figures["baseline_kib"]
     # the rows are ~160 MiB; fetched whole they would cost more than that in Python
-    assert grown < data_kib / 5, f"peak grew by {grown} KiB moving {data_kib} KiB of rows"
+    assert grown < data_kib / 6, f"peak grew by {grown} KiB moving {data_kib} KiB of rows"
     [counts] = sql(
         pg_url,
         "SELECT COUNT(*) AS n, COUNT(DISTINCT id) AS ids, SUM(LENGTH(pad)) AS pad FROM events",

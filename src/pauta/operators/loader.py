@@ -1,11 +1,11 @@
 """Writing a stream of row chunks into a table: ``append``, ``replace`` or ``upsert``.
 
-Each chunk is one ``executemany`` (SQLAlchemy batches it into multi-row statements), so only
-one chunk is ever held. ``append`` and ``upsert`` load in one transaction: a failure writes
-nothing. ``replace`` loads a staging table and swaps it in (``pauta.operators.tables``).
-``upsert`` inserts rows whose key is new and updates the others (PostgreSQL and SQLite
-``ON CONFLICT``, MySQL/MariaDB ``ON DUPLICATE KEY UPDATE``): loading the same rows twice leaves
-one copy.
+Each chunk is written with ``executemany``, in slices of ``WRITE_BATCH`` rows, so only one
+chunk (and one slice's parameters) is ever held. ``append`` and ``upsert`` load in one
+transaction: a failure writes nothing. ``replace`` loads a staging table and swaps it in
+(``pauta.operators.tables``). ``upsert`` inserts rows whose key is new and updates the others
+(PostgreSQL and SQLite ``ON CONFLICT``, MySQL/MariaDB ``ON DUPLICATE KEY UPDATE``): loading
+the same rows twice leaves one copy.
 
 A created table's types come from a callback given the first chunk, so types can be read
 from the rows when the source's description does not settle them.
@@ -26,6 +26,8 @@ from pauta.operators.errors import OperatorError, TransferError
 from pauta.operators.tables import TableName
 
 MODES = ("append", "replace", "upsert")
+# rows per executemany: a chunk is written in slices of this many
+WRITE_BATCH = 5_000
 TypesFor = Callable[[Sequence[Sequence[Any]], str], Sequence[sa.types.TypeEngine[Any]]]
 
 
@@ -163,12 +165,18 @@ def _write(
 ) -> Loaded:
     loaded = Loaded()
     for chunk in chunks:
-        rows = [dict(zip(columns, row, strict=True)) for row in chunk]
-        result = connection.execute(statement, rows)
-        loaded.sent += len(rows)
-        if loaded.counted is not None:
-            loaded.counted = loaded.counted + result.rowcount if result.rowcount >= 0 else None
-        del rows
+        # in slices: the per-row dicts and the driver's encoded parameters then exist for one
+        # slice at a time, not for the whole chunk
+        for start in range(0, len(chunk), WRITE_BATCH):
+            rows = [
+                dict(zip(columns, row, strict=True)) for row in chunk[start : start + WRITE_BATCH]
+            ]
+            result = connection.execute(statement, rows)
+            loaded.sent += len(rows)
+            if loaded.counted is not None:
+                count = result.rowcount
+                loaded.counted = loaded.counted + count if count >= 0 else None
+            del rows, result
         if on_chunk is not None:
             on_chunk(loaded.sent)
     return loaded
