@@ -79,6 +79,7 @@ def test_exit_codes_outside_ok_codes_fail_with_the_stderr_tail() -> None:
     assert "exited with code 3" in str(raised.value)
     assert "disk full" in str(raised.value)
     assert shell("exit 3", ok_codes=(0, 3)).code == 3
+    assert shell("exit 4", ok_codes=4).code == 4
     with pytest.raises(CommandFailed, match="exited with code 0"):
         shell("true", ok_codes=(1,))
 

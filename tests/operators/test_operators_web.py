@@ -46,7 +46,7 @@ def test_text_comes_back_as_text_and_empty_as_none(api: Api) -> None:
     api.routes[("GET", "/health")] = (200, "text/plain; charset=utf-8", "listo ✓".encode())
     api.routes[("DELETE", "/jobs/7")] = (204, "text/plain", b"")
     assert http("GET", f"{api.base}/health") == "listo ✓"
-    assert http("DELETE", f"{api.base}/jobs/7", expect=(204,)) is None
+    assert http("DELETE", f"{api.base}/jobs/7", expect=204) is None
 
 
 def test_an_unexpected_status_says_the_code_and_the_body(api: Api) -> None:

@@ -193,7 +193,7 @@ def shell(
     env: Mapping[str, str] | None = None,
     cwd: str | os.PathLike[str] | None = None,
     timeout: float | timedelta | None = None,
-    ok_codes: Sequence[int] = (0,),
+    ok_codes: int | Sequence[int] = (0,),
 ) -> ShellResult:
     """Run ``command`` and return its exit code and the end of its stdout.
 
@@ -205,7 +205,7 @@ def shell(
     """
     argv = _argv(command)
     limit = _seconds(timeout)
-    codes = tuple(ok_codes)
+    codes = (ok_codes,) if isinstance(ok_codes, int) else tuple(ok_codes)
     group = start(argv, env=_environment(env), cwd=None if cwd is None else os.fspath(cwd))
     begun = time.monotonic()
     try:

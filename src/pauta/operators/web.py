@@ -128,7 +128,7 @@ def http(
     *,
     conn: Any = None,
     json: Any = None,
-    expect: Sequence[int] = (200,),
+    expect: int | Sequence[int] = (200,),
     headers: Mapping[str, str] | None = None,
     timeout: float | timedelta = 30.0,
 ) -> Any:
@@ -144,7 +144,7 @@ def http(
     if verb not in METHODS:
         raise OperatorError(f"http: method {method!r} is not one of {', '.join(METHODS)}")
     full, authorization = _target(str(url), conn)
-    expected = tuple(int(code) for code in expect)
+    expected = (expect,) if isinstance(expect, int) else tuple(int(code) for code in expect)
     limit = _seconds(timeout)
     import urllib.error
     import urllib.request
