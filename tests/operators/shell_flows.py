@@ -52,3 +52,12 @@ def retried_command(path: str) -> int:
     """Fails until it has run twice (counted in ``path``): retries from with_options."""
     command = f'echo x >> "{path}"; [ "$(wc -l < "{path}")" -ge 2 ]'
     return retried(command).result().code
+
+
+in_driver = shell.with_options(isolation="inline", name="inline_shell")
+
+
+@flow
+def inline_lines() -> str:
+    """The inline executor routes this thread's output to the attempt's log."""
+    return in_driver("echo from-inline; echo err-inline >&2").result().stdout

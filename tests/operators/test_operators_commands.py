@@ -133,10 +133,10 @@ def test_shell_is_a_task_with_options() -> None:
 
 # -- in a flow: worker processes ----------------------------------------------------------------
 
-pytestmark_slow = pytest.mark.slow
+slow = pytest.mark.slow
 
 
-@pytestmark_slow
+@slow
 def test_lines_reach_the_task_log_before_the_command_ends(runner: Runner, store: Store) -> None:
     run = runner.run(sf.live_lines, {})
     assert run.state == FlowRunState.SUCCEEDED
@@ -146,7 +146,16 @@ def test_lines_reach_the_task_log_before_the_command_ends(runner: Runner, store:
     assert "seen-live" in log
 
 
-@pytestmark_slow
+@slow
+def test_an_inline_shell_logs_to_its_attempt(runner: Runner, store: Store) -> None:
+    run = runner.run(sf.inline_lines, {})
+    assert run.result() == "from-inline\n"
+    log = _log(store, run.id)
+    assert "from-inline\n" in log
+    assert "err-inline\n" in log
+
+
+@slow
 def test_the_command_timeout_kills_grandchildren(runner: Runner, store: Store) -> None:
     marker = _marker()
     run = runner.run(sf.sleeps, {"marker": marker, "timeout": 0.5})
@@ -158,7 +167,7 @@ def test_the_command_timeout_kills_grandchildren(runner: Runner, store: Store) -
     assert "started" in _log(store, run.id)
 
 
-@pytestmark_slow
+@slow
 def test_the_task_timeout_kills_the_command_group_too(runner: Runner) -> None:
     # the executor kills the task's process: the guard of the command's group ends it
     marker = _marker()
@@ -170,7 +179,7 @@ def test_the_task_timeout_kills_the_command_group_too(runner: Runner) -> None:
     assert _gone(marker), "the command's sleeps outlived the task's process"
 
 
-@pytestmark_slow
+@slow
 def test_a_cancel_kills_the_command_and_its_children(runner: Runner, store: Store) -> None:
     marker = _marker()
     finished: list = []
@@ -195,7 +204,7 @@ def test_a_cancel_kills_the_command_and_its_children(runner: Runner, store: Stor
     assert _gone(marker), "a sleep survived the cancel"
 
 
-@pytestmark_slow
+@slow
 def test_ok_codes_in_a_flow(runner: Runner) -> None:
     assert runner.run(sf.exits_with, {"code": 3, "ok_codes": [0, 3]}).result() == 3
     run = runner.run(sf.exits_with, {"code": 2, "ok_codes": [0]})
@@ -205,7 +214,7 @@ def test_ok_codes_in_a_flow(runner: Runner) -> None:
     assert "something broke" in task.error["message"]
 
 
-@pytestmark_slow
+@slow
 def test_retries_given_with_options_apply(runner: Runner, tmp_path: Path) -> None:
     run = runner.run(sf.retried_command, {"path": str(tmp_path / "count")})
     assert run.state == FlowRunState.SUCCEEDED
