@@ -191,11 +191,7 @@ def main() -> None:
         seconds = statistics.median(r["seconds"] for r in runs)
         peak = statistics.median(r["peak_kib"] for r in runs) / 1024
         growth = statistics.median(r["peak_kib"] - r["baseline_kib"] for r in runs) / 1024
-        label = (
-            f"transfer (chunk_rows={args.chunk_rows:,})"
-            if tool == "pauta"
-            else "pandas read_sql + to_sql"
-        )
+        label = "pauta transfer" if tool == "pauta" else "pandas read_sql + to_sql"
         table.add_row(
             label, f"{seconds:.1f}", f"{args.rows / seconds:,.0f}", f"{peak:.0f}", f"{growth:.0f}"
         )
