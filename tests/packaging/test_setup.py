@@ -89,6 +89,7 @@ def test_the_package_metadata_builds_without_a_warning(tmp_path: Path) -> None:
     assert set(metadata.get_all("Provides-Extra")) == {
         "postgres",
         "mysql",
+        "parquet",
         "s3",
         "examples",
         "dev",

@@ -99,7 +99,33 @@ class TaskOptions:
     @classmethod
     def build(cls, name: str, **raw: Any) -> TaskOptions:
         """Check every option and say which one is wrong and how to fix it."""
-        where = f"@task {name!r}"
+        return cls._checked(name, f"@task {name!r}", raw)
+
+    def replace(self, where: str, **changes: Any) -> TaskOptions:
+        """These options with ``changes`` applied, checked as ``@task`` checks them.
+
+        Options left out keep their values. Changing ``isolation`` drops the settings that
+        only the old isolation takes (``requirements``/``python`` of a venv, ``image`` of a
+        container) unless they are given again.
+        """
+        _refuse_unknown(
+            {k: v for k, v in changes.items() if k not in _TASK_OPTIONS}, where, _TASK_OPTIONS
+        )
+        raw = {f.name: getattr(self, f.name) for f in fields(self)}
+        isolation = changes.get("isolation", self.isolation)
+        if isolation != "venv":
+            raw["requirements"], raw["python"] = (), None
+        if isolation != "container":
+            raw["image"] = None
+        raw.update(changes)
+        name = raw.pop("name")
+        if not isinstance(name, str) or not name.strip():
+            raise DefinitionError(f"{where}: name must be a non-empty string, not {name!r}")
+        return type(self)._checked(name, where, raw)
+
+    @classmethod
+    def _checked(cls, name: str, where: str, raw: dict[str, Any]) -> TaskOptions:
+        raw = dict(raw)
         resources = raw.pop("resources", None) or Resources()
         if not isinstance(resources, Resources):
             raise DefinitionError(f"{where}: resources must be a pauta.Resources(...)")
@@ -166,6 +192,9 @@ class TaskOptions:
         )
         _refuse_unknown(raw, where, _option_names(cls))
         return options
+
+
+_TASK_OPTIONS = tuple(f.name for f in fields(TaskOptions))
 
 
 def _outputs(value: Any, where: str) -> tuple[Asset, ...]:

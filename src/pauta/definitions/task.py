@@ -67,6 +67,16 @@ class Task(Generic[P, R]):
             return [self.fn(item, **common) for item in items]  # type: ignore[call-arg]
         return run.map(self, items, common, _as_sequence(wait_for))
 
+    def with_options(self, **options: Any) -> Task[P, R]:
+        """A copy of this task with some options changed, checked as ``@task`` checks them.
+
+        ``train.with_options(retries=3, timeout=600)`` runs the same function with more
+        retries and a time limit; ``train`` itself is unchanged. Any option ``@task`` takes can
+        be given; the others keep their values. A new ``name`` gives the copy's calls keys of their
+        own (``build-0`` rather than ``shell-0``) in runs, logs and the UI.
+        """
+        return Task(self.fn, self.options.replace(f"{self.name}.with_options()", **options))
+
     def __repr__(self) -> str:
         return f"<Task {self.name}>"
 
