@@ -20,10 +20,17 @@ from pauta.api.logins import LoginBusyError, LoginThrottledError
 from pauta.app.catalog import UnknownFlowError
 from pauta.app.runs import BadCursorError, RunStateError, UnknownTaskError
 from pauta.app.users import AuthError, WrongPasswordError
-from pauta.core.errors import ParameterError, PautaError, RunNotFoundError, UnknownUserError
+from pauta.core.errors import (
+    FlowNotFoundError,
+    ParameterError,
+    PautaError,
+    RunNotFoundError,
+    UnknownUserError,
+)
 from pauta.store.auth import UnknownTokenError, UserExistsError
 
 NOT_FOUND = (
+    FlowNotFoundError,
     RunNotFoundError,
     UnknownFlowError,
     UnknownTaskError,
