@@ -9,6 +9,8 @@ from pauta import context, flow, task
 def fit(kind: str, depth: int) -> float:
     accuracy = 0.8 if kind == "logreg" else 0.8 + depth / 100
     context().log_metric("accuracy", accuracy)
+    for step in range(3):
+        context().log_metric("loss", (1 - accuracy) / (step + 1), step=step)
     return accuracy
 
 

@@ -50,7 +50,13 @@ def test_the_json_sets_params_metrics_and_tasks_side_by_side(
     assert params["depth"] == {"name": "depth", "a": 3, "b": 5, "delta": 2, "differs": True}
     assert (params["n"]["a"], params["n"]["b"]) == (3, 4)
     metrics = {(m["task"], m["metric"]): m for m in found["metrics"]}
-    assert set(metrics) == {("fit[logreg]", "accuracy"), ("fit[forest]", "accuracy")}
+    assert list(metrics) == [
+        ("fit[logreg]", "accuracy"),
+        ("fit[forest]", "accuracy"),
+        ("fit[logreg]", "loss"),  # a curve: its last step's value
+        ("fit[forest]", "loss"),
+    ]
+    assert metrics[("fit[logreg]", "loss")]["a"] == pytest.approx(0.2 / 3)
     assert metrics[("fit[logreg]", "accuracy")]["differs"] is False
     forest = metrics[("fit[forest]", "accuracy")]
     assert (forest["a"], forest["b"]) == pytest.approx((0.83, 0.85))

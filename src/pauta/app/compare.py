@@ -97,19 +97,21 @@ def _tasks(a: list[CallGroup], b: list[CallGroup]) -> list[dict[str, Any]]:
 
 def _metrics(values: list[MetricValue], a: str, b: str) -> list[dict[str, Any]]:
     def of(run_id: str) -> dict[tuple[str, str], float]:
-        mine = [v for v in values if v.flow_run_id == run_id]
-        named = _named([(shown_name(v.label, v.key), v.key, v) for v in mine])
-        return {(name, v.name): v.value for name, v in named.items()}
+        by_metric: dict[str, list[MetricValue]] = {}
+        for v in values:
+            if v.flow_run_id == run_id:
+                by_metric.setdefault(v.name, []).append(v)
+        found = {}
+        for metric, logged in by_metric.items():
+            named = _named([(shown_name(v.label, v.key), v.key, v) for v in logged])
+            found.update({(task, metric): v.value for task, v in named.items()})
+        return found
 
     first, second = of(a), of(b)
     idents = list(first) + [ident for ident in second if ident not in first]
     order = {ident: i for i, ident in enumerate(idents)}
     return [
-        {
-            "task": task,
-            "metric": metric,
-            **_pair(first.get((task, metric)), second.get((task, metric))),
-        }
+        {"task": task, "metric": metric, **_pair(first.get((task, metric)), second.get((task, metric)))}
         for task, metric in sorted(idents, key=lambda ident: (ident[1], order[ident]))
     ]
 
