@@ -24,7 +24,9 @@ def a_week(store: Store, week: int, accuracy: dict[str, float], flow: str = "gre
     for n, (kind, value) in enumerate(accuracy.items()):
         key = f"fit-{n}"
         calls.append(
-            TaskRunRecord(run.id, key, "fit", State.SUCCEEDED, created_at=when, label=f"fit[{kind}]")
+            TaskRunRecord(
+                run.id, key, "fit", State.SUCCEEDED, created_at=when, label=f"fit[{kind}]"
+            )
         )
         logged.append(MetricRecord(run.id, key, 1, "accuracy", value, None, when))
         logged.append(MetricRecord(run.id, key, 1, "loss", 1 - value, 0, when))

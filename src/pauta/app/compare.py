@@ -111,7 +111,11 @@ def _metrics(values: list[MetricValue], a: str, b: str) -> list[dict[str, Any]]:
     idents = list(first) + [ident for ident in second if ident not in first]
     order = {ident: i for i, ident in enumerate(idents)}
     return [
-        {"task": task, "metric": metric, **_pair(first.get((task, metric)), second.get((task, metric)))}
+        {
+            "task": task,
+            "metric": metric,
+            **_pair(first.get((task, metric)), second.get((task, metric))),
+        }
         for task, metric in sorted(idents, key=lambda ident: (ident[1], order[ident]))
     ]
 
