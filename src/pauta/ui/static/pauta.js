@@ -108,12 +108,28 @@
     });
   }
 
+  // The task table scrolls in its own box; the live fragment replaces it every second, so
+  // where it was scrolled to is kept across the swap.
+  var taskScroll = null;
+
+  function keepTaskScroll() {
+    var box = document.querySelector(".task-scroll");
+    taskScroll = box ? box.scrollTop : null;
+  }
+
+  function restoreTaskScroll(root) {
+    var box = root.querySelector ? root.querySelector(".task-scroll") : null;
+    if (box && taskScroll !== null) box.scrollTop = taskScroll;
+  }
+
   function onLoad(root) {
     localTimes(root);
     renderGraph();
+    restoreTaskScroll(root);
   }
 
   if (typeof htmx !== "undefined") {
+    document.addEventListener("htmx:beforeSwap", keepTaskScroll);
     htmx.onLoad(onLoad);
   } else {
     document.addEventListener("DOMContentLoaded", function () { onLoad(document.body); });
