@@ -8,7 +8,6 @@ database and a page reads a few rows per map instead of one per call.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +20,6 @@ from pauta.store.records import AttemptRecord, CallGroup, TaskRunRecord
 from pauta.store.rows import TASK_COLUMNS, task_run_record
 from pauta.store.tables import task_attempts, task_runs
 
-_MAPPED_KEY = re.compile(r"^(.*)\[\d+\]$")
 _LAST = datetime.max.replace(tzinfo=UTC)
 
 
@@ -86,11 +84,13 @@ class FoldedCallsStore(StoreBase):
             entry["attempts"] += tries or 0
 
         def fold(keys: Sequence[str]) -> list[str]:
+            # a call waiting on a whole map lists its 10,000 keys: no regular expression each
             folded: dict[str, None] = {}
             for key in keys:
-                found = _MAPPED_KEY.match(key)
-                if found and found.group(1) in maps:
-                    key = found.group(1)
+                if key.endswith("]"):
+                    stem, _, index = key[:-1].rpartition("[")
+                    if index.isdigit() and stem in maps:
+                        key = stem
                 folded[key] = None
             return list(folded)
 

@@ -152,7 +152,7 @@ class MetricRecord:
     logged_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a large run reads ten thousand, frozen ones cost twice
 class MetricValue:
     """The last value one task call logged for one metric, with the call's label.
 

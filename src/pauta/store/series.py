@@ -50,14 +50,16 @@ class MetricSeriesStore(StoreBase):
         last: dict[tuple[str, str, str], tuple[Any, ...]] = {}
         curves: set[tuple[str, str, str]] = set()
         with self.engine.connect() as conn:
-            for row in conn.execute(plain):
-                last[(row[1], row[2], row[3])] = tuple(row)
-            for row in conn.execute(stepped):
-                ident = (row[1], row[2], row[3])
-                curves.add(ident)
-                if ident not in last or last[ident][0] < row[0]:
-                    last[ident] = tuple(row)
+            plain_rows = [tuple(row) for row in conn.execute(plain)]
+            stepped_rows = [tuple(row) for row in conn.execute(stepped)]
             named = {(run, key): label for run, key, label in conn.execute(labels)}
+        for row in plain_rows:
+            last[row[1:4]] = row
+        for row in stepped_rows:
+            ident = row[1:4]
+            curves.add(ident)
+            if ident not in last or last[ident][0] < row[0]:
+                last[ident] = row
         return [
             MetricValue(run, key, named.get((run, key)), name, value, step, attempt,
                         (run, key, name) in curves)
