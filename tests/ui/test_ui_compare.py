@@ -69,9 +69,14 @@ def test_two_runs_side_by_side_with_their_differences(
     assert "41.0s" in duration.group(0)
     assert "+1.00s" in duration.group(0)
     assert "1 of 1 differ" in page
-    # swapping the two: the deltas change sign
-    swapped = client.get(f"/compare?run={b}&run={a}").text
+    # A is the older run, in whichever order they came (the runs list lists newest first)
+    reordered = client.get(f"/compare?run={b}&run={a}").text
+    assert "-0.002" in row(reordered, "compare-metrics", task="train[forest]", metric="accuracy")
+    assert f'href="/compare?run={b}&amp;run={a}&amp;keep=true" id="swap"' in page
+    # swapped on purpose: the deltas change sign
+    swapped = client.get(f"/compare?run={b}&run={a}&keep=true").text
     assert "+0.002" in row(swapped, "compare-metrics", task="train[forest]", metric="accuracy")
+    assert f'<a class="mono" href="/runs/{b}" id="run-a">' in swapped
 
 
 def test_the_runs_list_and_the_run_page_lead_to_the_compare_page(

@@ -131,9 +131,9 @@ def test_a_map_is_one_row_of_the_timeline() -> None:
         "process-0", "process", True, {"SUCCEEDED": 3}, [], started_at=at(1), ended_at=at(5),
         attempts=4,
     )  # fmt: skip
-    chart = gantt(attempts, now=at(10), maps=[mapped])
+    chart = gantt(attempts, now=at(10), maps=[mapped], labels={"load-0": "load[csv]"})
     assert [(r.key, r.label) for r in chart.rows] == [
-        ("load-0", "load-0"),
+        ("load-0", "load[csv]"),
         ("process-0", "process-0 \u00d73"),
     ]
     (bar,) = chart.rows[1].bars

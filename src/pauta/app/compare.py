@@ -120,8 +120,11 @@ def _metrics(values: list[MetricValue], a: str, b: str) -> list[dict[str, Any]]:
     ]
 
 
-def compare_runs(store: Store, first: str, second: str) -> dict[str, Any]:
-    """Runs ``first`` (a) and ``second`` (b) side by side; ids or unique id prefixes.
+def compare_runs(
+    store: Store, first: str, second: str, *, oldest_first: bool = False
+) -> dict[str, Any]:
+    """Runs ``first`` (a) and ``second`` (b) side by side; ids or unique id prefixes. With
+    ``oldest_first`` a is the older of the two, whichever was given first.
 
     RunNotFoundError for an unknown run; RunsNotComparableError when they belong to different
     flows or are one run. Deltas are b - a."""
@@ -133,6 +136,8 @@ def compare_runs(store: Store, first: str, second: str) -> dict[str, Any]:
             f"run {a.id} is a run of flow {a.flow!r} and run {b.id} of flow {b.flow!r}: "
             "only runs of one flow can be compared"
         )
+    if oldest_first and (b.created_at, b.id) < (a.created_at, a.id):
+        a, b = b, a
     view_a, view_b = run_view(a), run_view(b)
     return {
         "flow": a.flow,

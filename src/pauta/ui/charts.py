@@ -118,20 +118,22 @@ def gantt(
     now: datetime,
     *,
     maps: Iterable[CallGroup] = (),
+    labels: Mapping[str, str] | None = None,
     limit: int = 200,
 ) -> Gantt:
     """Bars for each attempt, by task call in order of first start; running attempts end now.
+    A row is named by the call's label in ``labels``, else by its key.
 
     Each of ``maps`` (a map's calls folded into one group) is one row with one bar, from its
     first call's start to its last call's end, coloured by ``folded_state``."""
+    named: dict[str, str] = dict(labels or {})
     spans = [
         _Span(a.key, a.attempt, str(a.state), a.queued_at, a.started_at, a.ended_at,
-              f"{a.key} attempt {a.attempt}")
+              f"{named.get(a.key, a.key)} attempt {a.attempt}")
         for a in attempts
     ]  # fmt: skip
-    labels: dict[str, str] = {}
     for group in maps:
-        labels[group.key] = map_title(group)
+        named[group.key] = map_title(group)
         spans.append(
             _Span(
                 group.key, 1, folded_state(group.states), group.started_at, group.started_at,
@@ -182,7 +184,7 @@ def gantt(
                 )
             )
         total = sum(_seconds(a.started_at, a.ended_at or now) for a in by_key[key] if a.started_at)
-        rows.append(GanttRow(key, bars, total if bars else None, labels.get(key, key)))
+        rows.append(GanttRow(key, bars, total if bars else None, named.get(key, key)))
     ticks = [format_seconds(span * i / 4) for i in range(5)]
     return Gantt(rows, span, ticks)
 

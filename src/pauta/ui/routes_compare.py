@@ -19,8 +19,14 @@ RunIds = Annotated[list[str], Query(max_length=10, description="Two run ids.")]
 
 
 @router.get("/compare", response_class=HTMLResponse)
-def compare_page(request: Request, session: Session, run: RunIds = []) -> Response:  # noqa: B006
-    """``/compare?run=A&run=B``: what the two runs' checkboxes in the runs list send."""
+def compare_page(
+    request: Request,
+    session: Session,
+    run: RunIds = [],  # noqa: B006
+    keep: Annotated[bool, Query(description="A and B in the order given.")] = False,
+) -> Response:
+    """``/compare?run=A&run=B``: what the two runs' checkboxes in the runs list send. A is the
+    older run (Δ says what changed since), unless ``keep`` asks for the order given."""
     chosen = [r.strip() for r in run if r.strip()]
     if len(chosen) != 2:
         message = (
@@ -29,7 +35,7 @@ def compare_page(request: Request, session: Session, run: RunIds = []) -> Respon
         )
         return page(request, "error.html", session, {"message": message}, status=400)
     try:
-        found = compare_runs(store_of(request), chosen[0], chosen[1])
+        found = compare_runs(store_of(request), chosen[0], chosen[1], oldest_first=not keep)
     except RunNotFoundError as exc:
         return page(request, "error.html", session, {"message": str(exc)}, status=404)
     except RunsNotComparableError as exc:

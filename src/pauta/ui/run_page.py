@@ -116,7 +116,12 @@ def run_context(store: Store, logs_dir: Path, run_id: str, query: TaskQuery) -> 
         "graph": graph_data(groups),
         "maps": [(g, map_title(g), state_counts(g.states), folded_state(g.states)) for g in maps],
         "map_filter": (map_filter, map_title(map_filter)) if map_filter else None,
-        "gantt": gantt(store.unmapped_attempts(run.id), store.clock.now(), maps=maps),
+        "gantt": gantt(
+            store.unmapped_attempts(run.id),
+            store.clock.now(),
+            maps=maps,
+            labels={g.key: g.label for g in groups if g.label},
+        ),
         "live": run.state not in FLOW_TERMINAL,
         "charts": metric_charts(metrics),
         "metric_values": values[:SHOWN_VALUES],

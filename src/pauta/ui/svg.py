@@ -277,8 +277,10 @@ def runs_chart(
             if p["run_id"] in index and math.isfinite(p["value"])
         ]
         lines.append(LineMark(s["label"], colors(s["label"]), points))
-    every = max(1, math.ceil(len(runs) / 6))
-    marks = sorted({*range(0, len(runs), every), len(runs) - 1} - {-1})
+    # a date every 90 px or more (one is about 65 px wide), the last run's always
+    every = max(1, math.ceil(len(runs) / max(1, int((WIDTH - RIGHT - left) // 90))))
+    final = len(runs) - 1
+    marks = [i for i in range(0, final, every) if x(final) - x(i) >= 90] + [final] if runs else []
     return Chart(
         kind="lines",
         name=name,
