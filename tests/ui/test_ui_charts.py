@@ -175,3 +175,10 @@ def test_names_that_tasks_made_up_are_escaped_in_every_chart(
     graph = re.search(r'<script type="application/json" id="graph-data">(.*?)</script>', run_page)
     assert graph
     assert "\\u003cscript\\u003e" in graph.group(1)
+
+
+def test_the_charts_of_an_unknown_flow_are_a_plain_404(client: TestClient) -> None:
+    answer = client.get(f"/flows/{IMAGE}/metrics")
+    assert answer.status_code == 404
+    assert answer.headers["content-type"].startswith("text/plain")  # never parsed as HTML
+    assert IMAGE in answer.text

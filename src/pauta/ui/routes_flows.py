@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from pauta.app.catalog import FlowCatalog, UnknownFlowError, catalog
 from pauta.app.metrics import DEFAULT_RUNS, MAX_RUNS, flow_metrics
@@ -44,11 +44,10 @@ Runs = Annotated[int, Query(ge=1, le=MAX_RUNS)]
 
 
 def metrics_context(request: Request, name: str, runs: int) -> dict[str, Any]:
-    """The flow page's metric charts: each metric over the flow's last ``runs`` runs."""
-    try:
-        series = flow_metrics(store_of(request), name, runs)
-    except FlowNotFoundError:
-        series = {"flow": name, "runs": [], "metrics": []}
+    """The flow page's metric charts: each metric over the flow's last ``runs`` runs.
+
+    FlowNotFoundError when the store knows neither the flow nor a run of it."""
+    series = flow_metrics(store_of(request), name, runs)
     colors = Colors()
     charts = [runs_chart(m["name"], m["series"], series["runs"], colors) for m in series["metrics"]]
     active = {str(s) for s in FLOW_ACTIVE}
@@ -70,7 +69,12 @@ def _flow_context(request: Request, name: str, runs: int = DEFAULT_RUNS) -> dict
     latest = grid.runs[0] if grid.runs else None
     graph = graph_data(store.call_groups(latest.id)) if latest else None
     context = {"flow": view, "grid": grid, "latest": latest, "graph": graph, "nav": "flows"}
-    return {**context, **metrics_context(request, name, runs)}
+    try:
+        charts = metrics_context(request, name, runs)
+    except FlowNotFoundError:  # in the flows folder, not yet in the store: nothing ran
+        charts = {"flow_name": name, "metric_runs": runs, "run_choices": RUN_CHOICES,
+                  "flow_charts": [], "series_runs": 0, "metrics_live": False}  # fmt: skip
+    return {**context, **charts}
 
 
 @router.get("/flows/{name}", response_class=HTMLResponse)
@@ -87,8 +91,13 @@ def flow_page(request: Request, name: str, session: Session, runs: Runs = DEFAUL
 def flow_metrics_panel(
     request: Request, name: str, session: Session, runs: Runs = DEFAULT_RUNS
 ) -> Response:
-    """The flow page's metric charts (polled by htmx while one of their runs is active)."""
-    return fragment(request, "flow_metrics.html", metrics_context(request, name, runs))
+    """The flow page's metric charts (polled by htmx while one of their runs is active); a
+    name the store does not know is a 404 in plain text (it quotes the name from the URL)."""
+    try:
+        context = metrics_context(request, name, runs)
+    except FlowNotFoundError as exc:
+        return PlainTextResponse(str(exc), status_code=404)
+    return fragment(request, "flow_metrics.html", context)
 
 
 @router.post("/flows/{name}/trigger")
