@@ -152,7 +152,7 @@ def fit_model(features: dict[str, Any], kind: str) -> Any:
     return model
 
 
-# each call is shown by the model it trains: train[logreg], train[forest]
+# labels name each call after its model: train[logreg] and train[forest] in the CLI and the UI
 TRAINING = {
     "resources": Resources(cpus=1, memory="256MiB"),
     "priority": 10,
@@ -166,9 +166,9 @@ train_pinned = task(
 )(fit_model)
 
 
-@task(label="evaluate {model}")
-def evaluate(model: Any, features: dict[str, Any]) -> float:
-    """Accuracy on the held-out day."""
+@task(label="evaluate[{kind}]")
+def evaluate(model: Any, features: dict[str, Any], kind: str) -> float:
+    """Accuracy on the held-out day (``kind`` names the model in the charts)."""
     accuracy = float(model.score(features["X_test"], features["y_test"]))
     context().log_metric("accuracy", accuracy)
     return accuracy
@@ -202,7 +202,7 @@ def weekly_training(
     feats = build_features(load_week(end))
     train_forest = train_pinned if forest_in == "venv" else train
     a, b = train(feats, "logreg"), train_forest(feats, "forest")
-    score_a, score_b = evaluate(a, feats), evaluate(b, feats)
+    score_a, score_b = evaluate(a, feats, "logreg"), evaluate(b, feats, "forest")
     kind, best, best_score = (
         ("logreg", a, score_a.result())
         if score_a.result() >= score_b.result()

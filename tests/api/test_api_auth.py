@@ -22,6 +22,7 @@ ENDPOINTS = [
     ("POST", "/api/v1/flows/greet/pause", None, "operator"),
     ("POST", "/api/v1/flows/greet/unpause", None, "operator"),
     ("GET", "/api/v1/flows/greet/runs", None, "viewer"),
+    ("GET", "/api/v1/flows/greet/metrics", None, "viewer"),
     ("POST", "/api/v1/flows/greet/runs", {"params": {"name": "x"}}, "operator"),
     ("GET", "/api/v1/runs", None, "viewer"),
     ("GET", "/api/v1/runs/{run}", None, "viewer"),

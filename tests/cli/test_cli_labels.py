@@ -68,5 +68,8 @@ def test_the_run_page_shows_labels_with_the_key_on_hover(tmp_path: Path, home: P
         assert page.status_code == 200
         assert 'title="train-0">train[forest]</td>' in page.text
         assert '"label": "train[forest]"' in page.text or '"label":"train[forest]"' in page.text
+        # the engine's mapped calls are one node of the graph, their labels in the table
+        assert '"id": "square-0", "label": "square-0 \\u00d72\\n2 succeeded"' in page.text
+        assert 'title="square-0[1]">item 001</td>' in page.text
     finally:
         store.close()

@@ -10,6 +10,7 @@ from pauta.core.states import (
     FLOW_ACTIVE,
     FLOW_TERMINAL,
     FLOW_TRANSITIONS,
+    FOLDED_ORDER,
     TASK_ACTIVE,
     TASK_NOT_OK,
     TASK_OK,
@@ -18,6 +19,7 @@ from pauta.core.states import (
     FlowRunState,
     State,
     flow_transition_allowed,
+    folded_state,
     task_transition_allowed,
 )
 
@@ -158,3 +160,26 @@ def test_a_succeeded_flow_run_is_final() -> None:
 @pytest.mark.parametrize("state", sorted(TASK_TERMINAL), ids=str)
 def test_a_terminal_task_state_only_leaves_by_reopening(state: State) -> None:
     assert TASK_TRANSITIONS[state] == {S.PENDING}
+
+
+def test_the_folded_order_ranks_every_task_state_once() -> None:
+    assert sorted(FOLDED_ORDER) == sorted(State)
+
+
+@pytest.mark.parametrize(
+    ("counts", "shown"),
+    [
+        ({"SUCCEEDED": 4990, "FAILED": 10, "RUNNING": 3}, "FAILED"),
+        ({"SUCCEEDED": 10, "RUNNING": 1, "QUEUED": 40}, "RUNNING"),
+        ({"QUEUED": 3, "PENDING": 40}, "QUEUED"),
+        ({"SUCCEEDED": 3, "UPSTREAM_FAILED": 1}, "UPSTREAM_FAILED"),
+        ({"SUCCEEDED": 3, "CACHED": 2}, "SUCCEEDED"),
+        ({"CACHED": 2}, "CACHED"),
+        ({"SUCCEEDED": 0, "CACHED": 2}, "CACHED"),
+        ({"SKIPPED": 2, "SUCCEEDED": 1}, "SUCCEEDED"),
+        ({"SKIPPED": 2}, "SKIPPED"),
+        ({}, "PENDING"),
+    ],
+)
+def test_calls_folded_together_show_one_state(counts: dict[str, int], shown: str) -> None:
+    assert folded_state(counts) == shown

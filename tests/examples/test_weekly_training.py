@@ -54,6 +54,13 @@ def test_weekly_training_deploys_the_better_model(trained: tuple[Path, dict[str,
         "deploy-0",
     }
     assert tasks["build_features-0"]["upstream"] == ["load_week-0"]
+    # labels name the calls after their model
+    assert [tasks[k]["label"] for k in ("train-0", "train-1", "evaluate-0", "evaluate-1")] == [
+        "train[logreg]",
+        "train[forest]",
+        "evaluate[logreg]",
+        "evaluate[forest]",
+    ]
     accuracies = {
         key: next(m["value"] for m in tasks[key]["metrics"] if m["name"] == "accuracy")
         for key in ("evaluate-0", "evaluate-1")

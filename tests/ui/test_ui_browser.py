@@ -18,6 +18,12 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS_ENV = "PAUTA_UPDATE_SCREENSHOTS"
+# the charts' colours, .c0 … .c9 in pauta.css
+PALETTE = {
+    "rgb(78, 121, 167)", "rgb(242, 142, 43)", "rgb(225, 87, 89)", "rgb(118, 183, 178)",
+    "rgb(89, 161, 79)", "rgb(237, 201, 72)", "rgb(176, 122, 161)", "rgb(255, 157, 167)",
+    "rgb(156, 117, 95)", "rgb(186, 176, 172)",
+}  # fmt: skip
 
 
 def trigger_from_form(page: Page, flow: str, **params: str) -> str:
@@ -61,6 +67,7 @@ def test_trigger_the_example_from_the_form_and_watch_it_finish(page: Page, tmp_p
         "data-state", "SUCCEEDED"
     )
     expect(page.locator("#metrics")).to_contain_text("accuracy")
+    check_run_charts(page)
     expect(page.locator("#gantt .gantt-row")).to_have_count(7)
     # the graph: one node per task call, coloured by state
     nodes = page.evaluate(
@@ -75,7 +82,41 @@ def test_trigger_the_example_from_the_form_and_watch_it_finish(page: Page, tmp_p
     # a task's log
     page.click("#tasks tr[data-key=load_week-0] button:has-text('Logs')")
     expect(page.locator("#logs pre.log")).to_contain_text("loaded 2800 rows")
+    # the flow page charts the run's accuracy, a line (here a point) per model
+    page.goto("/flows/weekly_training")
+    lines = page.locator("#flow-charts figure[data-metric=accuracy] g.series")
+    expect(lines).to_have_count(2)
+    assert sorted(lines.evaluate_all("(gs) => gs.map((g) => g.dataset.series)")) == [
+        "evaluate[forest]",
+        "evaluate[logreg]",
+    ]
+    point = page.locator(
+        f"#flow-charts figure[data-metric=accuracy] a[href='/runs/{run_id}'] circle"
+    )
+    expect(point).to_have_count(2)
     shoot_pages(page, run_id, tmp_path)
+
+
+def check_run_charts(page: Page) -> None:
+    """The run page's metric charts: a bar per model, drawn, coloured, with its value on hover."""
+    accuracy = page.locator("#metric-charts figure[data-metric=accuracy][data-kind=bars]")
+    rows = accuracy.locator("g.bar-row")
+    expect(rows).to_have_count(2)
+    assert rows.evaluate_all("(gs) => gs.map((g) => g.dataset.series)") == [
+        "evaluate[logreg]",
+        "evaluate[forest]",
+    ]
+    values = rows.evaluate_all("(gs) => gs.map((g) => Number(g.dataset.value))")
+    assert all(0.5 < v <= 1.0 for v in values)
+    bar = accuracy.locator("rect.bar").first
+    box = bar.bounding_box()
+    assert box is not None
+    assert box["width"] > 20
+    assert bar.evaluate("(el) => getComputedStyle(el).fill") in PALETTE
+    title = bar.locator("title").text_content() or ""
+    assert title.startswith("evaluate[logreg]: accuracy = ")
+    train = page.locator("#metric-charts figure[data-metric=train_accuracy] g.bar-row")
+    expect(train).to_have_count(2)
 
 
 def shoot_pages(page: Page, run_id: str, tmp_path: Path) -> None:

@@ -8,15 +8,14 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from httpx2 import Response
+from ui_pages import assert_strict
 from ui_seed import TASKS, seed_runs
 
-from pauta.api.headers import SECURITY_HEADERS
 from pauta.api.logins import LoginGuard
 from pauta.app.users import create_user
 from pauta.core.clock import FrozenClock
@@ -357,23 +356,6 @@ def test_the_api_keeps_its_json_422(app_client: TestClient) -> None:
     answer = app_client.get("/api/v1/runs?limit=99999999999999999999")
     assert answer.status_code == 422
     assert answer.json()["detail"][0]["field"] == "limit"
-
-
-INLINE_SCRIPT = re.compile(r"<script\b(?![^>]*\bsrc=)(?![^>]*application/json)[^>]*>", re.I)
-INLINE_HANDLER = re.compile(r"\s(on[a-z]+|hx-on[:\w-]*)=", re.I)
-
-
-def assert_strict(answer: Any) -> None:
-    """Served with the security headers, and nothing in it the policy would refuse."""
-    for name, value in SECURITY_HEADERS.items():
-        assert answer.headers.get(name) == value, (answer.url, name)
-    assert "unsafe-inline" not in answer.headers["content-security-policy"]
-    if answer.headers["content-type"].startswith("text/html"):
-        text = answer.text
-        assert not INLINE_SCRIPT.search(text), (answer.url, INLINE_SCRIPT.search(text))
-        assert not INLINE_HANDLER.search(text), (answer.url, INLINE_HANDLER.search(text))
-        assert "style=" not in text, answer.url
-        assert "<style" not in text, answer.url
 
 
 def add_attempts(store: Store, run_id: str) -> None:

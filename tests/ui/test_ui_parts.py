@@ -10,8 +10,8 @@ from typing import Any, Literal
 
 from pauta.core.states import State
 from pauta.definitions.params import ParameterSchema
-from pauta.store.records import AttemptRecord
-from pauta.ui.charts import format_seconds, gantt, graph_data
+from pauta.store.records import AttemptRecord, CallGroup
+from pauta.ui.charts import format_seconds, gantt, graph_data, state_counts
 from pauta.ui.forms import DATE, JSON, SELECT, TEXT, form_fields, params_from_form
 from pauta.ui.templating import STATIC, time_tag, to_json, zoned_time
 
@@ -57,20 +57,45 @@ def test_posted_values_become_parameters() -> None:
     assert params_from_form(schema, {"n": "many"}) == {"n": "many"}
 
 
+def call(key: str, state: str, upstream: list[str] | None = None, **more: Any) -> CallGroup:
+    return CallGroup(key, key.split("-")[0], False, {state: 1}, upstream or [], **more)
+
+
 def test_the_graph_has_a_node_per_call_and_edges_from_upstream() -> None:
-    tasks = [
-        {"key": "load-0", "state": State.SUCCEEDED, "upstream": []},
-        {"key": "train-0", "state": State.RUNNING, "upstream": ["load-0"]},
-        {"key": "train-1", "state": State.QUEUED, "upstream": ["load-0"]},
+    groups = [
+        call("load-0", "SUCCEEDED"),
+        call("train-0", "RUNNING", ["load-0"], label="train[forest]"),
+        call("train-1", "QUEUED", ["load-0"]),
     ]
-    data = graph_data(tasks)
+    data = graph_data(groups)
     assert [n["state"] for n in data["nodes"]] == ["SUCCEEDED", "RUNNING", "QUEUED"]
+    assert [n["label"] for n in data["nodes"]] == ["load-0", "train[forest]", "train-1"]
     assert data["edges"] == [
         {"source": "load-0", "target": "train-0"},
         {"source": "load-0", "target": "train-1"},
     ]
-    limited = graph_data(tasks, limit=1)
+    limited = graph_data(groups, limit=1)
     assert (len(limited["nodes"]), limited["edges"], limited["total"]) == (1, [], 3)
+    assert limited["hidden"] == 2
+
+
+def test_a_map_is_one_node_counting_its_calls_by_state() -> None:
+    mapped = CallGroup("process-0", "process", True, {"SUCCEEDED": 4990, "FAILED": 10}, ["load-0"])
+    groups = [call("load-0", "SUCCEEDED"), mapped, call("reduce-0", "PENDING", ["process-0"])]
+    data = graph_data(groups)
+    node = data["nodes"][1]
+    assert node == {
+        "id": "process-0",
+        "label": "process-0 \u00d75,000\n4,990 succeeded \u00b7 10 failed",
+        "state": "FAILED",
+        "map": True,
+    }
+    assert data["edges"] == [
+        {"source": "load-0", "target": "process-0"},
+        {"source": "process-0", "target": "reduce-0"},
+    ]
+    assert data["total"] == 5002  # calls, not nodes
+    assert state_counts({"RUNNING": 2, "QUEUED": 7, "SUCCEEDED": 0}) == "7 queued \u00b7 2 running"
 
 
 def test_the_timeline_places_attempts_on_one_axis() -> None:
@@ -93,6 +118,32 @@ def test_the_timeline_places_attempts_on_one_axis() -> None:
     assert chart.rows[0].duration == 3
     assert chart.rows[1].bars[0].width == 40  # still running: it ends now
     assert gantt([], now=t0).rows == []
+
+
+def test_a_map_is_one_row_of_the_timeline() -> None:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def at(seconds: float) -> datetime:
+        return t0 + timedelta(seconds=seconds)
+
+    attempts = [AttemptRecord("r", "load-0", 1, State.SUCCEEDED, at(0), at(0), at(1))]
+    mapped = CallGroup(
+        "process-0", "process", True, {"SUCCEEDED": 3}, [], started_at=at(1), ended_at=at(5),
+        attempts=4,
+    )  # fmt: skip
+    chart = gantt(attempts, now=at(10), maps=[mapped], labels={"load-0": "load[csv]"})
+    assert [(r.key, r.label) for r in chart.rows] == [
+        ("load-0", "load[csv]"),
+        ("process-0", "process-0 \u00d73"),
+    ]
+    (bar,) = chart.rows[1].bars
+    assert (bar.left, bar.width, bar.state) == (20, 80, "SUCCEEDED")
+    assert "4 attempts" in bar.title
+    assert chart.rows[1].duration == 4
+    running = CallGroup("process-0", "process", True, {"RUNNING": 1, "SUCCEEDED": 2}, [],
+                        started_at=at(1), ended_at=None)  # fmt: skip
+    (bar,) = gantt(attempts, now=at(10), maps=[running]).rows[1].bars
+    assert (bar.left, bar.width, bar.state) == (10, 90, "RUNNING")  # it ends now
 
 
 def test_times_are_utc_in_the_markup() -> None:

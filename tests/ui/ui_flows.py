@@ -46,3 +46,19 @@ def nap(seconds: float) -> float:
 def sleepy(seconds: float = 30.0) -> float:
     """Sleeps: long enough to be cancelled while it runs."""
     return nap(seconds).result()
+
+
+@task(label="square {x}")
+def square(x: int) -> int:
+    return x * x
+
+
+@flow
+def wide(n: int = 50) -> int:
+    """Maps a task over n items: one node of the graph, however many they are."""
+    return sum(f.result() for f in square.map(list(range(n))))
+
+
+@flow
+def history() -> None:
+    """The browser tests write this flow's runs, with their metrics, straight into the store."""

@@ -25,10 +25,17 @@ from pauta.connections.errors import (
     InvalidConnectionError,
     UnknownConnectionError,
 )
-from pauta.core.errors import ParameterError, PautaError, RunNotFoundError, UnknownUserError
+from pauta.core.errors import (
+    FlowNotFoundError,
+    ParameterError,
+    PautaError,
+    RunNotFoundError,
+    UnknownUserError,
+)
 from pauta.store.auth import UnknownTokenError, UserExistsError
 
 NOT_FOUND = (
+    FlowNotFoundError,
     RunNotFoundError,
     UnknownFlowError,
     UnknownTaskError,

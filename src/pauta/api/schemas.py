@@ -136,6 +136,37 @@ class Flow(_Out):
     error: Json | None = None
 
 
+class SeriesRun(BaseModel):
+    id: str
+    state: str
+    logical_date: str
+    created_at: str
+
+
+class SeriesPoint(BaseModel):
+    run_id: str
+    key: str = Field(description="The task call that logged the value, in that run.")
+    value: float = Field(description="The call's last value of the metric in that run.")
+
+
+class MetricSeries(BaseModel):
+    label: str = Field(description="The call's label, or its key when it has none.")
+    points: list[SeriesPoint] = Field(description="One per run that logged it, oldest first.")
+
+
+class FlowMetric(BaseModel):
+    name: str
+    series: list[MetricSeries]
+
+
+class FlowMetrics(BaseModel):
+    """Each metric of a flow's last runs: one series per task call name, a point per run."""
+
+    flow: str
+    runs: list[SeriesRun] = Field(description="The runs the series cover, oldest first.")
+    metrics: list[FlowMetric]
+
+
 class Pool(BaseModel):
     name: str
     slots: int

@@ -152,6 +152,26 @@ def runs_show(run_id: str, as_json: bool) -> None:
         console.print(f"result: {view['result_preview']}")
 
 
+@runs.command("compare")
+@click.argument("run_a")
+@click.argument("run_b")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def runs_compare(run_a: str, run_b: str, as_json: bool) -> None:
+    """Two runs of one flow side by side: parameters, metrics (by task label) and durations.
+
+    Rows that differ are marked with *; Δ is B - A."""
+    from pauta.app.compare import compare_runs
+
+    with user_errors():
+        found = compare_runs(open_store(), run_a, run_b)
+    if as_json:
+        print_json(found)
+        return
+    from pauta.cli.comparing import print_comparison
+
+    print_comparison(found)
+
+
 @runs.command("resume")
 @click.argument("run_id")
 @click.option("--force", is_flag=True, help="Take over even while another driver holds the run.")

@@ -61,6 +61,34 @@ TASK_ACTIVE: frozenset[State] = frozenset(
 )
 """Not finished yet."""
 
+FOLDED_ORDER: tuple[State, ...] = (
+    State.FAILED,
+    State.RUNNING,
+    State.RETRYING,
+    State.WAITING,
+    State.QUEUED,
+    State.PENDING,
+    State.UPSTREAM_FAILED,
+    State.CANCELLED,
+    State.SKIPPED,
+    State.SUCCEEDED,
+    State.CACHED,
+)
+"""The state many calls folded together show (the calls of one ``.map``): the first of these
+that any of them is in. A failure shows first; then work still going on, most advanced first;
+then how the rest ended. All CACHED shows CACHED; CACHED among SUCCEEDED shows SUCCEEDED."""
+
+
+def folded_state(counts: dict[str, int]) -> str:
+    """The state shown for calls counted by state (``{"SUCCEEDED": 4990, "FAILED": 10}``);
+    a state not in ``FOLDED_ORDER`` comes after those that are."""
+    present = [state for state, count in counts.items() if count > 0]
+    if not present:
+        return str(State.PENDING)
+    rank = {str(state): i for i, state in enumerate(FOLDED_ORDER)}
+    return min(present, key=lambda state: (rank.get(state, len(rank)), state))
+
+
 # Flow run states ---------------------------------------------------------------------------
 FLOW_TERMINAL: frozenset[FlowRunState] = frozenset(
     {FlowRunState.SUCCEEDED, FlowRunState.FAILED, FlowRunState.CANCELLED}

@@ -1,4 +1,6 @@
-"""The run graph and the Gantt chart, computed from records (pure: no I/O, time passed in)."""
+"""The run graph and the Gantt chart, computed from records (pure: no I/O, time passed in).
+
+The calls of a ``.map`` are folded into one node of the graph and one row of the timeline."""
 
 from __future__ import annotations
 
@@ -7,45 +9,63 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pauta.store.records import AttemptRecord, TaskRunRecord
+from pauta.core.states import folded_state
+from pauta.store.records import AttemptRecord, CallGroup
 
+TIMES = "\u00d7"
 MAX_GRAPH_NODES = 300
-"""Larger runs (a wide map) show their first calls: a graph of thousands of nodes helps no one."""
+"""Larger runs show their first calls: a graph of thousands of nodes helps no one (the calls
+of a ``.map`` are one node however many they are)."""
 
 
-def task_shapes(records: Iterable[TaskRunRecord]) -> list[dict[str, Any]]:
-    """What the graph needs of task records."""
-    return [
-        {"key": r.key, "label": r.label, "state": str(r.state), "upstream": r.upstream}
-        for r in records
-    ]
+def state_counts(states: Mapping[str, int]) -> str:
+    """``4,990 succeeded · 10 failed``: the states of folded calls, most common first."""
+    ordered = sorted(states.items(), key=lambda item: (-item[1], item[0]))
+    return " · ".join(f"{count:,} {state.lower()}" for state, count in ordered if count)
 
 
-def graph_data(
-    tasks: Iterable[Mapping[str, Any]], *, limit: int = MAX_GRAPH_NODES
-) -> dict[str, Any]:
-    """Cytoscape's input: one node per task call (coloured by state), edges from ``upstream``.
+def map_title(group: CallGroup) -> str:
+    """How a map's folded calls are named: its stem, a multiplication sign and their number."""
+    return f"{group.key} {TIMES}{group.total:,}"
 
-    ``tasks`` are task views (``key``, ``label``, ``state``, ``upstream``), in creation order;
-    a node shows its call's label, or its key."""
-    nodes: list[dict[str, str]] = []
+
+def graph_data(groups: Iterable[CallGroup], *, limit: int = MAX_GRAPH_NODES) -> dict[str, Any]:
+    """Cytoscape's input: a node per task call (coloured by state), one node per ``.map``
+    (its calls counted by state, coloured by ``folded_state``), and edges from ``upstream``.
+
+    ``groups`` are in creation order (``Store.call_groups``); a call's node shows its label, or
+    its key."""
+    nodes: list[dict[str, Any]] = []
     edges: list[dict[str, str]] = []
     shown: set[str] = set()
     total = 0
     pending_edges: list[tuple[str, str]] = []
-    for task in tasks:
-        total += 1
+    hidden = 0
+    for group in groups:
+        total += group.total
         if len(nodes) >= limit:
+            hidden += 1
             continue
-        key = task["key"]
-        shown.add(key)
-        label = task.get("label") or key
-        nodes.append({"id": key, "label": label, "state": str(task["state"])})
-        pending_edges.extend((up, key) for up in task["upstream"])
+        shown.add(group.key)
+        if group.mapped:
+            node = {
+                "id": group.key,
+                "label": f"{map_title(group)}\n{state_counts(group.states)}",
+                "state": folded_state(group.states),
+                "map": True,
+            }
+        else:
+            node = {
+                "id": group.key,
+                "label": group.label or group.key,
+                "state": folded_state(group.states),
+            }
+        nodes.append(node)
+        pending_edges.extend((up, group.key) for up in group.upstream)
     for source, target in pending_edges:
         if source in shown:
             edges.append({"source": source, "target": target})
-    return {"nodes": nodes, "edges": edges, "total": total}
+    return {"nodes": nodes, "edges": edges, "total": total, "hidden": hidden}
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +86,7 @@ class GanttRow:
     key: str
     bars: list[Bar]
     duration: float | None
+    label: str = ""  # what the row is called (the key, or a map's ``map_title``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,24 +96,63 @@ class Gantt:
     ticks: list[str]
 
 
+@dataclass(frozen=True, slots=True)
+class _Span:
+    """An attempt, or all attempts of a map's calls as one, on the time axis."""
+
+    key: str
+    attempt: int
+    state: str
+    queued_at: datetime | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    head: str
+
+
 def _seconds(a: datetime, b: datetime) -> float:
     return (b - a).total_seconds()
 
 
-def gantt(attempts: list[AttemptRecord], now: datetime, *, limit: int = 200) -> Gantt:
-    """Bars for each attempt, by task call in order of first start; running attempts end now."""
-    starts = [a.queued_at or a.started_at for a in attempts]
+def gantt(
+    attempts: list[AttemptRecord],
+    now: datetime,
+    *,
+    maps: Iterable[CallGroup] = (),
+    labels: Mapping[str, str] | None = None,
+    limit: int = 200,
+) -> Gantt:
+    """Bars for each attempt, by task call in order of first start; running attempts end now.
+    A row is named by the call's label in ``labels``, else by its key.
+
+    Each of ``maps`` (a map's calls folded into one group) is one row with one bar, from its
+    first call's start to its last call's end, coloured by ``folded_state``."""
+    named: dict[str, str] = dict(labels or {})
+    spans = [
+        _Span(a.key, a.attempt, str(a.state), a.queued_at, a.started_at, a.ended_at,
+              f"{named.get(a.key, a.key)} attempt {a.attempt}")
+        for a in attempts
+    ]  # fmt: skip
+    for group in maps:
+        named[group.key] = map_title(group)
+        spans.append(
+            _Span(
+                group.key, 1, folded_state(group.states), group.started_at, group.started_at,
+                group.ended_at,
+                f"{map_title(group)} ({group.attempts:,} attempts, first start to last end)",
+            )
+        )  # fmt: skip
+    starts = [a.queued_at or a.started_at for a in spans]
     known = [s for s in starts if s is not None]
     if not known:
         return Gantt([], 0.0, [])
     origin = min(known)
-    ends = [a.ended_at or (now if a.started_at or a.queued_at else None) for a in attempts]
+    ends = [a.ended_at or (now if a.started_at or a.queued_at else None) for a in spans]
     last = max([e for e in ends if e is not None] + known)
     span = max(_seconds(origin, last), 0.001)
 
-    by_key: dict[str, list[AttemptRecord]] = {}
-    for attempt in attempts:
-        by_key.setdefault(attempt.key, []).append(attempt)
+    by_key: dict[str, list[_Span]] = {}
+    for one in spans:
+        by_key.setdefault(one.key, []).append(one)
 
     def first_time(key: str) -> datetime:
         times = [a.queued_at or a.started_at for a in by_key[key]]
@@ -114,17 +174,17 @@ def gantt(attempts: list[AttemptRecord], now: datetime, *, limit: int = 200) -> 
             bars.append(
                 Bar(
                     attempt=a.attempt,
-                    state=str(a.state),
+                    state=a.state,
                     wait_left=wait_left,
                     wait_width=max(left - wait_left, 0.0),
                     left=left,
                     width=width if a.started_at else 0.0,
-                    title=f"{key} attempt {a.attempt}: {a.state}, ran {ran:.2f}s, "
+                    title=f"{a.head}: {a.state}, ran {ran:.2f}s, "
                     f"waited {max(_seconds(queued, started), 0.0):.2f}s",
                 )
             )
         total = sum(_seconds(a.started_at, a.ended_at or now) for a in by_key[key] if a.started_at)
-        rows.append(GanttRow(key, bars, total if bars else None))
+        rows.append(GanttRow(key, bars, total if bars else None, named.get(key, key)))
     ticks = [format_seconds(span * i / 4) for i in range(5)]
     return Gantt(rows, span, ticks)
 

@@ -8,14 +8,16 @@ fast with tens of thousands of runs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
 
-from pauta.core.states import FlowRunState
+from pauta.core.states import FlowRunState, folded_state
+from pauta.store.folded import map_stem
 from pauta.store.repository import Store
 from pauta.store.tables import flow_runs, task_runs
+from pauta.ui.charts import state_counts
 
 RECENT_PER_FLOW = 10
 
@@ -111,19 +113,25 @@ def list_runs(
 
 @dataclass(frozen=True, slots=True)
 class RunGrid:
-    """Recent runs of a flow (rows) by the task calls they made (columns), with states."""
+    """Recent runs of a flow (rows) by the task calls they made (columns), with states.
+
+    The calls of a ``.map`` are one column (``mapped`` holds its stem, e.g. ``process-0``):
+    its cell shows their folded state, and ``counts`` their number by state."""
 
     runs: list[RunRow]
     keys: list[str]
     states: dict[tuple[str, str], str]
     truncated: bool
+    mapped: frozenset[str] = frozenset()
+    counts: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 def run_grid(store: Store, flow: str, *, runs: int = 15, max_keys: int = 60) -> RunGrid:
     """The grid of the flow page: the last ``runs`` runs and their task calls' states.
 
-    Columns are task keys in the order the newest runs created them; a flow that fans out to
-    thousands of calls shows the first ``max_keys`` (``truncated`` says so).
+    Columns are task keys (a map's stem for its calls) in the order the newest runs created
+    them; a flow that makes thousands of separate calls shows the first ``max_keys``
+    (``truncated`` says so). The database folds each map's calls, counting them by state.
     """
     rows = _rows(
         store,
@@ -135,23 +143,37 @@ def run_grid(store: Store, flow: str, *, runs: int = 15, max_keys: int = 60) -> 
     if not rows:
         return RunGrid([], [], {}, False)
     t = task_runs.c
+    column = sa.case((t.map_index.is_(None), t.key), else_=map_stem()).label("column")
+    mapped = sa.case((t.map_index.is_(None), 0), else_=1).label("mapped")
     query = (
-        sa.select(t.flow_run_id, t.key, t.state, t.created_at)
+        sa.select(
+            t.flow_run_id, column, mapped, t.state, sa.func.count(), sa.func.min(t.created_at)
+        )
         .where(t.flow_run_id.in_([r.id for r in rows]))
-        .order_by(t.created_at, t.key)
+        .group_by(t.flow_run_id, column, mapped, t.state)
     )
-    states: dict[tuple[str, str], str] = {}
+    counted: dict[tuple[str, str], dict[str, int]] = {}
     first_seen: dict[str, tuple[int, datetime]] = {}
+    maps: set[str] = set()
     order = {r.id: i for i, r in enumerate(rows)}
     with store.engine.connect() as conn:
-        for run_id, key, state, created_at in conn.execute(query):
-            states[(run_id, key)] = state
+        for run_id, key, is_map, state, count, created_at in conn.execute(query):
+            cell = counted.setdefault((run_id, key), {})
+            cell[state] = cell.get(state, 0) + count
+            if is_map:
+                maps.add(key)
             rank = (order[run_id], created_at)
             # keys of newer runs first, each in its own creation order
             if key not in first_seen or rank < first_seen[key]:
                 first_seen[key] = rank
-    keys = sorted(first_seen, key=lambda k: first_seen[k])
-    return RunGrid(rows, keys[:max_keys], states, len(keys) > max_keys)
+    keys = sorted(first_seen, key=lambda k: (first_seen[k], k))
+    states = {cell: folded_state(found) for cell, found in counted.items()}
+    counts = {
+        (run_id, key): f"{sum(found.values()):,} calls: {state_counts(found)}"
+        for (run_id, key), found in counted.items()
+        if key in maps
+    }
+    return RunGrid(rows, keys[:max_keys], states, len(keys) > max_keys, frozenset(maps), counts)
 
 
 def flow_names(store: Store) -> list[str]:

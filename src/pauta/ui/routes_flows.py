@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from pauta.app.catalog import FlowCatalog, UnknownFlowError, catalog
+from pauta.app.metrics import DEFAULT_RUNS, MAX_RUNS, flow_metrics
 from pauta.app.triggering import trigger_run
-from pauta.core.errors import ParameterError, PautaError
+from pauta.core.errors import FlowNotFoundError, ParameterError, PautaError
+from pauta.core.states import FLOW_ACTIVE
 from pauta.ui import queries
-from pauta.ui.charts import graph_data, task_shapes
+from pauta.ui.charts import graph_data
 from pauta.ui.forms import form_fields, params_from_form
-from pauta.ui.render import page
+from pauta.ui.render import fragment, page
 from pauta.ui.session import Session, back, check_form, flash, store_of
+from pauta.ui.svg import Colors, runs_chart
 
 router = APIRouter(include_in_schema=False)
 
@@ -35,23 +38,66 @@ def flows_page(request: Request, session: Session) -> Response:
     return page(request, "flows.html", session, context)
 
 
-def _flow_context(request: Request, name: str) -> dict[str, Any]:
+RUN_CHOICES = (10, 20, 50, 100)
+"""How many runs back the flow page's metric charts may go (the API allows up to 200)."""
+Runs = Annotated[int, Query(ge=1, le=MAX_RUNS)]
+
+
+def metrics_context(request: Request, name: str, runs: int) -> dict[str, Any]:
+    """The flow page's metric charts: each metric over the flow's last ``runs`` runs.
+
+    FlowNotFoundError when the store knows neither the flow nor a run of it."""
+    series = flow_metrics(store_of(request), name, runs)
+    colors = Colors()
+    charts = [runs_chart(m["name"], m["series"], series["runs"], colors) for m in series["metrics"]]
+    active = {str(s) for s in FLOW_ACTIVE}
+    return {
+        "flow_name": name,
+        "metric_runs": runs,
+        "run_choices": RUN_CHOICES,
+        "flow_charts": charts,
+        "series_runs": len(series["runs"]),
+        # while one of these runs is going on, its metrics arrive: the panel polls
+        "metrics_live": any(r["state"] in active for r in series["runs"]),
+    }
+
+
+def _flow_context(request: Request, name: str, runs: int = DEFAULT_RUNS) -> dict[str, Any]:
     store = store_of(request)
     view = flows_of(request).view(name)
     grid = queries.run_grid(store, name)
     latest = grid.runs[0] if grid.runs else None
-    graph = graph_data(task_shapes(store.list_task_runs(latest.id))) if latest else None
-    return {"flow": view, "grid": grid, "latest": latest, "graph": graph, "nav": "flows"}
+    graph = graph_data(store.call_groups(latest.id)) if latest else None
+    context = {"flow": view, "grid": grid, "latest": latest, "graph": graph, "nav": "flows"}
+    try:
+        charts = metrics_context(request, name, runs)
+    except FlowNotFoundError:  # in the flows folder, not yet in the store: nothing ran
+        charts = {"flow_name": name, "metric_runs": runs, "run_choices": RUN_CHOICES,
+                  "flow_charts": [], "series_runs": 0, "metrics_live": False}  # fmt: skip
+    return {**context, **charts}
 
 
 @router.get("/flows/{name}", response_class=HTMLResponse)
-def flow_page(request: Request, name: str, session: Session) -> Response:
+def flow_page(request: Request, name: str, session: Session, runs: Runs = DEFAULT_RUNS) -> Response:
     try:
-        context = _flow_context(request, name)
+        context = _flow_context(request, name, runs)
     except UnknownFlowError as exc:
         return page(request, "error.html", session, {"message": str(exc)}, status=404)
     context["fields"] = form_fields(context["flow"]["parameters_schema"])
     return page(request, "flow.html", session, context)
+
+
+@router.get("/flows/{name}/metrics", response_class=HTMLResponse)
+def flow_metrics_panel(
+    request: Request, name: str, session: Session, runs: Runs = DEFAULT_RUNS
+) -> Response:
+    """The flow page's metric charts (polled by htmx while one of their runs is active); a
+    name the store does not know is a 404 in plain text (it quotes the name from the URL)."""
+    try:
+        context = metrics_context(request, name, runs)
+    except FlowNotFoundError as exc:
+        return PlainTextResponse(str(exc), status_code=404)
+    return fragment(request, "flow_metrics.html", context)
 
 
 @router.post("/flows/{name}/trigger")

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
-from pauta.app.logs import read_flow_log, read_logs
-from pauta.app.runs import cancel_run, listed_params, queue_resume, show_run
+from pauta.app.logs import read_logs
+from pauta.app.runs import cancel_run, queue_resume
 from pauta.app.tasks import retry_task
 from pauta.core.errors import PautaError, RunNotFoundError
 from pauta.core.states import FLOW_TERMINAL, TASK_ACTIVE, FlowRunState
 from pauta.ui import queries
-from pauta.ui.charts import gantt, graph_data
 from pauta.ui.render import fragment, page
+from pauta.ui.run_page import MAX_TASK_PAGE, TaskQuery, run_context
 from pauta.ui.session import Session, check_form, flash, store_of
 
 router = APIRouter(include_in_schema=False)
@@ -24,9 +25,8 @@ MAX_PAGE = 200_000
 """The runs list's last page number: 10 million runs back, as far as the API's ``offset``."""
 LOG_TAIL_LINES = 500
 LOG_TAIL_BYTES = 256 * 1024
-# the flow log is part of the run page, sent again on every poll while the run is live
-FLOW_LOG_TAIL_LINES = 200
-FLOW_LOG_TAIL_BYTES = 64 * 1024
+COMPARE_CHOICES = 20
+"""Runs of the same flow the run page offers to compare with."""
 
 
 PageNo = Annotated[int, Query(ge=1, le=MAX_PAGE)]
@@ -60,30 +60,6 @@ def runs_page(
     return page(request, "runs.html", session, context)
 
 
-def run_context(request: Request, run_id: str) -> dict[str, Any]:
-    """Everything the run page shows, read in a handful of queries."""
-    store = store_of(request)
-    view = show_run(store, run_id)
-    attempts = store.list_attempts(view["id"])
-    logs_dir = request.app.state.settings.logs_dir
-    flow_log = read_flow_log(
-        store, logs_dir, view["id"], tail=FLOW_LOG_TAIL_LINES, limit=FLOW_LOG_TAIL_BYTES
-    )
-    # the live part is polled every second: it carries a summary of large parameters
-    params, params_cut = listed_params(view["id"], view["params"])
-    return {
-        "run": view,
-        "flow_log": flow_log,
-        "params": params,
-        "params_cut": params_cut,
-        "graph": graph_data(view["tasks"]),
-        "gantt": gantt(attempts, store.clock.now()),
-        "live": view["state"] not in FLOW_TERMINAL,
-        "metrics": [(t["label"] or t["key"], m) for t in view["tasks"] for m in t["metrics"]],
-        "artifacts": [(t["label"] or t["key"], a) for t in view["tasks"] for a in t["artifacts"]],
-    }
-
-
 def _not_found(request: Request, session: Session | None, exc: Exception) -> Response:
     """A 404 page, or for a fragment (``session`` None) the message as plain text: it quotes
     the id from the URL, so as HTML a crafted link would run its script in the page."""
@@ -92,21 +68,45 @@ def _not_found(request: Request, session: Session | None, exc: Exception) -> Res
     return page(request, "error.html", session, {"message": str(exc)}, status=404)
 
 
+@dataclass
+class TaskFilter:
+    """The task table's selection, from the run page's query string."""
+
+    task_state: Annotated[str, Query(max_length=32)] = ""
+    map: Annotated[str, Query(max_length=512)] = ""
+    task_page: Annotated[int, Query(ge=1, le=MAX_TASK_PAGE)] = 1
+
+    def query(self) -> TaskQuery:
+        return TaskQuery.of(self.task_state, self.map, self.task_page)
+
+
+Tasks = Annotated[TaskFilter, Depends()]
+
+
+def _context(request: Request, run_id: str, tasks: TaskFilter) -> dict[str, Any]:
+    logs_dir = request.app.state.settings.logs_dir
+    return run_context(store_of(request), logs_dir, run_id, tasks.query())
+
+
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
-def run_page(request: Request, run_id: str, session: Session) -> Response:
+def run_page(request: Request, run_id: str, session: Session, tasks: Tasks) -> Response:
     try:
-        context = run_context(request, run_id)
+        context = _context(request, run_id, tasks)
     except RunNotFoundError as exc:
         return _not_found(request, session, exc)
-    context["nav"] = "runs"
+    run = context["run"]
+    others, _ = queries.list_runs(store_of(request), flow=run["flow"], limit=COMPARE_CHOICES + 1)
+    context.update(
+        nav="runs", compare_with=[r for r in others if r.id != run["id"]][:COMPARE_CHOICES]
+    )
     return page(request, "run.html", session, context)
 
 
 @router.get("/runs/{run_id}/live", response_class=HTMLResponse)
-def run_live(request: Request, run_id: str, session: Session) -> Response:
+def run_live(request: Request, run_id: str, session: Session, tasks: Tasks) -> Response:
     """The part of the run page that changes while the run is in progress (polled by htmx)."""
     try:
-        context = run_context(request, run_id)
+        context = _context(request, run_id, tasks)
     except RunNotFoundError as exc:
         return _not_found(request, None, exc)
     context.update(csrf=session.csrf, can_operate=session.may("operator"))

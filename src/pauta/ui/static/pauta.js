@@ -32,12 +32,17 @@
   var graphIds = "";
 
   function nodeWidth(node) {
-    return Math.max(48, node.data("label").length * 7 + 20);
+    // a map's node has two lines (its name and count, then its calls by state)
+    var longest = node.data("label").split("\n").reduce(function (n, line) {
+      return Math.max(n, line.length);
+    }, 0);
+    return Math.max(48, longest * 7 + 20);
   }
 
   function graphElements(data) {
     var nodes = data.nodes.map(function (n) {
-      return { data: { id: n.id, label: n.label, state: n.state, color: stateColor(n.state) } };
+      return { data: { id: n.id, label: n.label, state: n.state, color: stateColor(n.state),
+                       map: n.map ? 1 : 0 } };
     });
     var edges = data.edges.map(function (e) {
       return { data: { id: e.source + "->" + e.target, source: e.source, target: e.target } };
@@ -58,6 +63,7 @@
         if (node.data("state") !== n.state) {
           node.data({ state: n.state, color: stateColor(n.state) });
         }
+        if (node.data("label") !== n.label) node.data({ label: n.label });  // a map's counts
       });
       return;
     }
@@ -76,6 +82,11 @@
         } },
         { selector: "node[state = 'PENDING'], node[state = 'SCHEDULED']",
           style: { "color": "#1d2329" } },
+        // the calls of a .map, folded: two lines, a double border
+        { selector: "node[map = 1]", style: {
+          "text-wrap": "wrap", "height": 40, "border-width": 3, "border-style": "double",
+          "border-color": "#1d2329", "line-height": 1.3,
+        } },
         { selector: "edge", style: {
           "width": 1.5, "line-color": "#aab2ba", "target-arrow-color": "#aab2ba",
           "target-arrow-shape": "triangle", "curve-style": "bezier",
@@ -84,6 +95,12 @@
       layout: { name: "dagre", rankDir: "LR", nodeSep: 18, rankSep: 48, fit: true, padding: 16 },
     });
     graph.on("tap", "node", function (evt) {
+      if (evt.target.data("map")) {
+        // a folded map: page through its calls in the task table
+        var mapUrl = box.dataset.mapUrl;
+        if (mapUrl) window.location.assign(mapUrl.replace("__MAP__", encodeURIComponent(evt.target.id())));
+        return;
+      }
       var url = box.dataset.logsUrl;
       if (url && typeof htmx !== "undefined") {
         htmx.ajax("GET", url.replace("__KEY__", encodeURIComponent(evt.target.id())), "#logs");
@@ -91,12 +108,28 @@
     });
   }
 
+  // The task table scrolls in its own box; the live fragment replaces it every second, so
+  // where it was scrolled to is kept across the swap.
+  var taskScroll = null;
+
+  function keepTaskScroll() {
+    var box = document.querySelector(".task-scroll");
+    taskScroll = box ? box.scrollTop : null;
+  }
+
+  function restoreTaskScroll(root) {
+    var box = root.querySelector ? root.querySelector(".task-scroll") : null;
+    if (box && taskScroll !== null) box.scrollTop = taskScroll;
+  }
+
   function onLoad(root) {
     localTimes(root);
     renderGraph();
+    restoreTaskScroll(root);
   }
 
   if (typeof htmx !== "undefined") {
+    document.addEventListener("htmx:beforeSwap", keepTaskScroll);
     htmx.onLoad(onLoad);
   } else {
     document.addEventListener("DOMContentLoaded", function () { onLoad(document.body); });
