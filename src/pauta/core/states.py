@@ -70,9 +70,9 @@ FOLDED_ORDER: tuple[State, ...] = (
     State.PENDING,
     State.UPSTREAM_FAILED,
     State.CANCELLED,
-    State.SKIPPED,
     State.SUCCEEDED,
     State.CACHED,
+    State.SKIPPED,
 )
 """The state many calls folded together show (the calls of one ``.map``): the first of these
 that any of them is in. A failure shows first; then work still going on, most advanced first;
