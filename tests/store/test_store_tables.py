@@ -102,6 +102,30 @@ COLUMNS = {
     "users": {"username", "password_hash", "role", "created_at"},
     "api_tokens": {"id", "username", "token_hash", "created_at", "last_used_at", "expires_at"},
     "sessions": {"id", "username", "csrf_token", "created_at", "expires_at"},
+    "services": {"name", "port", "stopped_at", "created_at", "updated_at"},
+    "service_revisions": {
+        "service",
+        "revision",
+        "state",
+        "spec",
+        "rollback_of",
+        "created_by",
+        "created_at",
+        "started_at",
+        "ready_at",
+        "ended_at",
+        "error",
+    },
+    "service_status": {"service", "supervisor", "status", "updated_at"},
+    "service_supervisors": {
+        "name",
+        "holder",
+        "host",
+        "pid",
+        "address_host",
+        "epoch",
+        "heartbeat_at",
+    },
 }
 
 PRIMARY_KEYS = {
@@ -117,6 +141,10 @@ PRIMARY_KEYS = {
     "users": ["username"],
     "api_tokens": ["id"],
     "sessions": ["id"],
+    "services": ["name"],
+    "service_revisions": ["service", "revision"],
+    "service_status": ["service"],
+    "service_supervisors": ["name"],
 }
 
 
