@@ -27,6 +27,7 @@ COMMANDS = {
     "tokens": "users",
     "db": "admin",
     "envs": "envs",
+    "services": "services",
 }
 
 
