@@ -21,7 +21,9 @@ from pauta.app.catalog import UnknownFlowError
 from pauta.app.runs import BadCursorError, RunStateError, UnknownTaskError
 from pauta.app.users import AuthError, WrongPasswordError
 from pauta.core.errors import ParameterError, PautaError, RunNotFoundError, UnknownUserError
+from pauta.services.errors import ServiceSpecError
 from pauta.store.auth import UnknownTokenError, UserExistsError
+from pauta.store.services import ServiceNotFoundError
 
 NOT_FOUND = (
     RunNotFoundError,
@@ -29,6 +31,7 @@ NOT_FOUND = (
     UnknownTaskError,
     UnknownUserError,
     UnknownTokenError,
+    ServiceNotFoundError,
 )
 
 
@@ -74,6 +77,8 @@ async def _pauta_error(request: Request, exc: Exception) -> JSONResponse:
             for e in exc.errors
         ] or [_item(("body", "params"), text, "parameter")]
         return invalid(items, text)
+    if isinstance(exc, ServiceSpecError):
+        return invalid([_item(("body",), text, "service")], text)
     if isinstance(exc, BadCursorError):
         return invalid([_item(("query", "cursor"), text, "cursor")], text)
     if isinstance(exc, LoginThrottledError):

@@ -230,6 +230,8 @@ class ServiceProxy:
                 conn.start_next_cycle()
         except (ConnectionError, TimeoutError, _ClientGone, h11.ProtocolError):
             pass
+        except asyncio.CancelledError:
+            pass  # cut by close(): this connection's task just ends
         finally:
             with suppress(Exception):
                 writer.close()
