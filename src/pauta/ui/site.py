@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 
 from pauta.api import create_app as create_api_app
 from pauta.api.errors import request_invalid, validation_message
-from pauta.ui import routes_auth, routes_flows, routes_runs
+from pauta.ui import routes_auth, routes_flows, routes_runs, routes_services
 from pauta.ui.render import page
 from pauta.ui.session import Forbidden, LoginRequired, PageSession, page_session
 from pauta.ui.templating import STATIC
@@ -67,7 +67,12 @@ def create_app(
     """The API app (``/api/v1``, ``/health``) with the web UI's pages and ``/static``."""
     app = create_api_app(settings, store=store, flows_dir=flows_dir)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for router in (routes_auth.router, routes_flows.router, routes_runs.router):
+    for router in (
+        routes_auth.router,
+        routes_flows.router,
+        routes_runs.router,
+        routes_services.router,
+    ):
         app.include_router(router)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(Forbidden, _forbidden)
