@@ -50,7 +50,8 @@ def services_run(host: str | None, health_interval: float) -> None:
     if health_interval <= 0:
         fail("--health-interval must be more than 0 seconds")
     if os.environ.get("PAUTA_SUPERVISOR_PID"):
-        die_with_parent()  # started by `pauta server`: end with it
+        # started by `pauta server`: stop (gracefully) when it ends, even when it was killed
+        die_with_parent(signal.SIGHUP)
     _log_to_stderr()
     bind = host or os.environ.get("PAUTA_SERVICES_HOST") or "127.0.0.1"
     with user_errors():
@@ -76,6 +77,8 @@ def services_run(host: str | None, health_interval: float) -> None:
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, on_signal)
+        # the server that started this one is gone: a graceful stop, however it ended
+        loop.add_signal_handler(signal.SIGHUP, stop.set)
         return await supervisor.run(stop)
 
     try:

@@ -251,15 +251,23 @@ class ServiceRunner:
             if revision.revision not in self._finished:
                 await self._supersede(revision, "the service was stopped")
         serving, self.serving = self.serving, None
+        if serving is not None:
+            self.retiring.append(serving)  # shown while it drains
         self._changed()
         await self.proxy.close(self.ctx.stop_timeout_s)
         if serving is not None:
             await serving.stop(drain=True)
+            self.retiring.remove(serving)
+        # also a SERVING revision this supervisor never started (stopped while none ran)
+        number = serving.revision if serving is not None else None
+        if number is None and want.serving is not None:
+            number = want.serving.revision
+        if number is not None:
             with contextlib.suppress(StaleWriteError):
                 await self.ctx.write(
                     self.ctx.store.transition,
                     self.name,
-                    serving.revision,
+                    number,
                     RevisionState.SERVING,
                     RevisionState.STOPPED,
                 )

@@ -60,9 +60,9 @@ def _state(
     replicas: list[dict[str, Any]],
     supervised: bool,
 ) -> str:
-    running = [r for r in replicas if r.get("state") != "STOPPED"]
     if service.stopped_at is not None:
-        return "stopping" if supervised and running else "stopped"
+        # the supervisor records the revision STOPPED once its replicas stopped
+        return "stopping" if serving is not None and supervised else "stopped"
     if not supervised:
         return "unsupervised"
     if newest is not None and newest.state in WAITING:
