@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SupervisorThread, free_port
 from test_services_supervisor import APP, ask
 
+from conftest import SupervisorThread, free_port
 from pauta import services
 
 pytestmark = pytest.mark.slow
@@ -46,7 +46,9 @@ def test_the_services_commands(supervisor: SupervisorThread, home: Path) -> None
     assert listed["address"] == f"http://127.0.0.1:{port}"
     assert listed["supervisor"]["alive"] is True
     table = pauta(home, "list").stdout
-    assert "echo" in table and "echo@2" in table and "serving" in table
+    assert "echo" in table
+    assert "echo@2" in table
+    assert "serving" in table
 
     shown = as_json(pauta(home, "show", "echo", "--json"))
     assert [(r["id"], r["state"]) for r in shown["revisions"]] == [
@@ -58,7 +60,8 @@ def test_the_services_commands(supervisor: SupervisorThread, home: Path) -> None
 
     logs = pauta(home, "logs", "echo")
     assert logs.returncode == 0
-    assert "==> echo@2 replica 0 <==" in logs.stdout and "==> echo@2 replica 1 <==" in logs.stdout
+    assert "==> echo@2 replica 0 <==" in logs.stdout
+    assert "==> echo@2 replica 1 <==" in logs.stdout
     assert "Application startup complete" in logs.stdout
     assert "replica 0 of echo@1" in pauta(home, "logs", "echo", "--revision", "1").stdout
 
@@ -79,6 +82,8 @@ def test_mistakes_are_told_with_exit_code_2(supervisor: SupervisorThread, home: 
     port = free_port()
     services.deploy("echo", app=APP, config={"answer": 1}, port=port)
     wrong = pauta(home, "rollback", "echo", "--to", "other@1")
-    assert wrong.returncode == 2 and "is not a revision of 'echo'" in wrong.stderr
+    assert wrong.returncode == 2
+    assert "is not a revision of 'echo'" in wrong.stderr
     nothing = pauta(home, "rollback", "echo")
-    assert nothing.returncode == 2 and "no earlier revision that served" in nothing.stderr
+    assert nothing.returncode == 2
+    assert "no earlier revision that served" in nothing.stderr

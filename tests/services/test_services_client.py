@@ -10,8 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import SupervisorThread, free_port
 from test_services_supervisor import ask
+
+from conftest import SupervisorThread, free_port
 
 pytestmark = pytest.mark.slow
 

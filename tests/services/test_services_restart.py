@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import eventually, free_port
 from test_services_supervisor import APP, ask
 
+from conftest import eventually, free_port
 from pauta import services
 from pauta.core.service_states import RevisionState
 from pauta.services import control

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SLEEPER, SupervisorThread, eventually, free_port
 
+from conftest import SLEEPER, SupervisorThread, eventually, free_port
 from pauta import services
 from pauta.core.service_states import RevisionState
 from pauta.services import control
@@ -88,7 +88,7 @@ def test_a_redeploy_under_load_fails_no_request_and_then_answers_with_the_new_re
         "echo", app=APP, config={"answer": 2}, replicas=2, port=port, ready_timeout=20
     )
     counts = [len(c.outcomes) for c in clients]
-    eventually(lambda: all(len(c.outcomes) > n + 20 for c, n in zip(clients, counts)))
+    eventually(lambda: all(len(c.outcomes) > n + 20 for c, n in zip(clients, counts, strict=True)))
     for client in clients:
         client.done.set()
         client.join(10)
@@ -97,7 +97,7 @@ def test_a_redeploy_under_load_fails_no_request_and_then_answers_with_the_new_re
     assert [o for o in outcomes if o[0] != 200] == []
     assert len(outcomes) > 100
     # after the deploy returned, every answer is the new revision's
-    after = [o[1] for c, n in zip(clients, counts) for o in c.since(n)]
+    after = [o[1] for c, n in zip(clients, counts, strict=True) for o in c.since(n)]
     assert set(after) == {2}
     info = services.get("echo")
     assert info.revision == "echo@2"
@@ -140,7 +140,8 @@ def test_a_revision_that_never_gets_ready_is_rolled_back_and_the_old_one_keeps_s
     assert ask(port)[1]["answer"] == 1
     found = ServicesStore(supervisor.store).revision("echo", 2)
     assert found.state is RevisionState.FAILED
-    assert found.error is not None and reason in found.error
+    assert found.error is not None
+    assert reason in found.error
     assert services.get("echo").revision == "echo@1"
 
 
@@ -162,7 +163,8 @@ def test_a_replica_killed_with_sigkill_is_restarted_and_counted(
 
     replicas = eventually(restarted, what="the killed replica restarted")
     assert replicas[0].last_exit == "killed by SIGKILL"
-    assert replicas[1].pid == before[1].pid and replicas[1].restarts == 0
+    assert replicas[1].pid == before[1].pid
+    assert replicas[1].restarts == 0
     assert services.get("echo").restarts == 1
     assert ask(port)[1]["answer"] == 1
 
@@ -174,7 +176,8 @@ def test_rollback_to_an_earlier_revision_serves_its_spec_again(
     for answer in (1, 2, 3):
         services.deploy("echo", app=APP, config={"answer": answer}, port=port)
     created = control.rollback(store, "echo", "echo@1", "test")
-    assert created.id == "echo@4" and created.rollback_of == 1
+    assert created.id == "echo@4"
+    assert created.rollback_of == 1
     final = control.wait_for(store, "echo", created.revision, timeout=30)
     assert final.state is RevisionState.SERVING
     assert ask(port)[1]["answer"] == 1
