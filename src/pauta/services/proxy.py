@@ -22,49 +22,41 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from typing import Any
 
-import h11
-
+from pauta.services import http1
+from pauta.services.http1 import BadMessage, Head
 from pauta.services.traffic import Traffic
 
 MAX_HEAD_BYTES = 16 * 1024
 MAX_BODY_BYTES = 16 * 1024 * 1024
 CLIENT_IDLE_S = 30.0
-"""An idle kept-alive client connection is closed after this long."""
+"""An idle kept-alive client connection is closed after this long (and a request's head and
+body must arrive within it)."""
 UPSTREAM_IDLE_S = 4.0
 """A kept-alive connection to a replica is not reused after this long idle: below uvicorn's
 default keep-alive timeout (5 s), so a replica never closes one just as a request is sent."""
 CONNECT_TIMEOUT_S = 2.0
-READ_CHUNK = 64 * 1024
 CLIENT_CLOSED = 499
 """Recorded for a request whose client went away before its answer was sent (nginx's code)."""
 
 IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"})
-HOP_BY_HOP = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"proxy-connection",
-        b"proxy-authenticate",
-        b"proxy-authorization",
-        b"te",
-        b"trailer",
-        b"transfer-encoding",
-        b"upgrade",
-        b"expect",
-        b"content-length",
-    }
-)
+REASONS = {
+    400: "Bad Request",
+    413: "Content Too Large",
+    431: "Request Header Fields Too Large",
+    501: "Not Implemented",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
 
 
 class _Upstream:
-    """One connection to a replica, with its h11 state."""
+    """One connection to a replica."""
 
-    __slots__ = ("conn", "idle_since", "reader", "writer")
+    __slots__ = ("idle_since", "reader", "writer")
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
-        self.conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_BYTES)
         self.idle_since = 0.0
 
     def close(self) -> None:
@@ -83,6 +75,7 @@ class Backend:
         self.served = 0
         self._now = monotonic
         self._idle: list[_Upstream] = []
+        self._closed = False
         self._quiet = asyncio.Event()
         self._quiet.set()
 
@@ -108,19 +101,22 @@ class Backend:
                 return upstream, True
             upstream.close()
         async with asyncio.timeout(CONNECT_TIMEOUT_S):
-            reader, writer = await asyncio.open_connection(self.host, self.port)
+            reader, writer = await asyncio.open_connection(
+                self.host, self.port, limit=MAX_HEAD_BYTES
+            )
         return _Upstream(reader, writer), False
 
-    def give_back(self, upstream: _Upstream) -> None:
-        if upstream.conn.our_state is h11.DONE and upstream.conn.their_state is h11.DONE:
-            upstream.conn.start_next_cycle()
+    def give_back(self, upstream: _Upstream, reusable: bool) -> None:
+        if reusable and not self._closed:
             upstream.idle_since = self._now()
             self._idle.append(upstream)
         else:
             upstream.close()
 
     def close_idle(self) -> None:
-        """Close the kept-alive connections, before the replica is stopped."""
+        """Close the kept-alive connections (and keep none from now on), before the replica
+        is stopped."""
+        self._closed = True
         idle, self._idle = self._idle, []
         for upstream in idle:
             upstream.close()
@@ -212,23 +208,22 @@ class ServiceProxy:
         task = asyncio.current_task()
         if task is not None:
             self._clients.add(task)
-        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
         peer = writer.get_extra_info("peername")
-        client_ip = str(peer[0]) if peer else ""
+        client_ip = str(peer[0]).encode() if peer else b""
         try:
             while not self._closing:
                 try:
-                    event = await self._next(conn, reader, CLIENT_IDLE_S)
-                except h11.RemoteProtocolError as exc:
-                    await self._refuse(conn, writer, exc.error_status_hint, "bad request")
+                    async with asyncio.timeout(CLIENT_IDLE_S):
+                        head = await http1.read_request(reader)
+                except BadMessage as exc:
+                    self._refuse(writer, exc.status, str(exc), close=True)
+                    await _drain(writer)
                     return
-                if not isinstance(event, h11.Request):
+                if head is None:
                     return
-                await self._request(conn, reader, writer, event, client_ip)
-                if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
+                if not await self._request(reader, writer, head, client_ip):
                     return
-                conn.start_next_cycle()
-        except (ConnectionError, TimeoutError, _ClientGone, h11.ProtocolError):
+        except (ConnectionError, TimeoutError, _ClientGone, asyncio.IncompleteReadError):
             pass
         except asyncio.CancelledError:
             pass  # cut by close(): this connection's task just ends
@@ -238,81 +233,55 @@ class ServiceProxy:
             if task is not None:
                 self._clients.discard(task)
 
-    @staticmethod
-    async def _next(conn: h11.Connection, reader: asyncio.StreamReader, timeout: float) -> Any:
-        while True:
-            event = conn.next_event()
-            if event is not h11.NEED_DATA:
-                return event
-            async with asyncio.timeout(timeout):
-                data = await reader.read(READ_CHUNK)
-            conn.receive_data(data)
-
     async def _request(
         self,
-        conn: h11.Connection,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
-        request: h11.Request,
-        client_ip: str,
-    ) -> None:
+        head: Head,
+        client_ip: bytes,
+    ) -> bool:
+        """Answer one request; whether the connection may carry the next one."""
         started = self._now()
         traffic = self.traffic
         traffic.in_flight += 1
         status = CLIENT_CLOSED
         try:
-            body = await self._body(conn, reader, writer)
-            if body is None:
-                status = 413
-                await self._refuse(conn, writer, 413, "request body too large")
-                return
-            status = await self._forward(conn, writer, request, body, client_ip)
+            if head.expects_continue:
+                writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            try:
+                async with asyncio.timeout(CLIENT_IDLE_S):
+                    body = await http1.read_body(reader, head, self.max_body)
+            except BadMessage as exc:
+                status = exc.status
+                self._refuse(writer, status, str(exc), close=True)
+                await _drain(writer)
+                return False
+            status, keep = await self._forward(writer, head, body, client_ip)
+            return keep and head.keep_alive and not self._closing
         finally:
             traffic.in_flight -= 1
             traffic.record(status, self._now() - started)
 
-    async def _body(
-        self, conn: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> bytes | None:
-        if conn.they_are_waiting_for_100_continue:
-            writer.write(conn.send(h11.InformationalResponse(status_code=100, headers=[])) or b"")
-        parts: list[bytes] = []
-        size = 0
-        while True:
-            event = await self._next(conn, reader, CLIENT_IDLE_S)
-            if isinstance(event, h11.Data):
-                size += len(event.data)
-                if size > self.max_body:
-                    return None
-                parts.append(bytes(event.data))
-            elif isinstance(event, h11.EndOfMessage):
-                return b"".join(parts)
-            else:
-                raise ConnectionError("the client closed its connection mid-request")
-
     async def _forward(
-        self,
-        conn: h11.Connection,
-        writer: asyncio.StreamWriter,
-        request: h11.Request,
-        body: bytes,
-        client_ip: str,
-    ) -> int:
+        self, writer: asyncio.StreamWriter, head: Head, body: bytes, client_ip: bytes
+    ) -> tuple[int, bool]:
         deadline = self._now() + self.wait_s
-        headers = _upstream_headers(request, body, client_ip)
+        request = _upstream_request(head, body, client_ip)
         tried: set[int] = set()
         while True:
             backend = await self._pick(deadline, tried)
             if backend is None:
-                return await self._refuse(
-                    conn, writer, 503, f"service {self.name!r} has no ready replica"
-                )
+                self._refuse(writer, 503, f"service {self.name!r} has no ready replica")
+                await _drain(writer)
+                return 503, True
             backend.begin()
             try:
-                return await self._exchange(conn, writer, backend, request, headers, body)
+                return await self._exchange(writer, backend, head, request)
             except _Unanswered as exc:
                 if not exc.retry or self._now() >= deadline:
-                    return await self._refuse(conn, writer, 502, f"the replica failed: {exc}")
+                    self._refuse(writer, 502, f"the replica failed: {exc}")
+                    await _drain(writer)
+                    return 502, True
                 tried.add(id(backend))
             finally:
                 backend.end()
@@ -342,116 +311,96 @@ class ServiceProxy:
                     await changed.wait()
 
     async def _exchange(
-        self,
-        conn: h11.Connection,
-        writer: asyncio.StreamWriter,
-        backend: Backend,
-        request: h11.Request,
-        headers: list[tuple[bytes, bytes]],
-        body: bytes,
-    ) -> int:
+        self, writer: asyncio.StreamWriter, backend: Backend, head: Head, request: bytes
+    ) -> tuple[int, bool]:
         try:
             upstream, reused = await backend.connection()
         except (OSError, TimeoutError) as exc:
             raise _Unanswered(f"cannot connect: {exc}", retry=True) from None
         try:
-            response = await self._send_and_read_head(upstream, request, headers, body)
-        except (OSError, TimeoutError, h11.ProtocolError, EOFError) as exc:
+            upstream.writer.write(request)
+            async with asyncio.timeout(self.answer_timeout_s):
+                await upstream.writer.drain()
+                response = await http1.read_response(upstream.reader)
+        except (OSError, TimeoutError, EOFError, BadMessage) as exc:
             upstream.close()
-            retry = reused and request.method in IDEMPOTENT
+            retry = reused and head.method in IDEMPOTENT
             raise _Unanswered(str(exc) or type(exc).__name__, retry=retry) from None
         try:
-            await self._relay(conn, writer, upstream, response)
+            keep, reusable = await self._relay(writer, upstream, head, response)
         except BaseException:
             upstream.close()
             raise
-        backend.give_back(upstream)
-        return int(response.status_code)
-
-    async def _send_and_read_head(
-        self,
-        upstream: _Upstream,
-        request: h11.Request,
-        headers: list[tuple[bytes, bytes]],
-        body: bytes,
-    ) -> h11.Response:
-        up = upstream.conn
-        out = up.send(h11.Request(method=request.method, target=request.target, headers=headers))
-        if body:
-            out = (out or b"") + (up.send(h11.Data(data=body)) or b"")
-        out = (out or b"") + (up.send(h11.EndOfMessage()) or b"")
-        upstream.writer.write(out)
-        await upstream.writer.drain()
-        while True:
-            event = await self._upstream_event(upstream)
-            if isinstance(event, h11.Response):
-                return event
-            if isinstance(event, h11.InformationalResponse):
-                continue
-            raise EOFError("the replica closed the connection before answering")
-
-    async def _upstream_event(self, upstream: _Upstream) -> Any:
-        up = upstream.conn
-        while True:
-            event = up.next_event()
-            if event is not h11.NEED_DATA:
-                return event
-            async with asyncio.timeout(self.answer_timeout_s):
-                data = await upstream.reader.read(READ_CHUNK)
-            up.receive_data(data)
+        backend.give_back(upstream, reusable)
+        return response.status, keep
 
     async def _relay(
-        self,
-        conn: h11.Connection,
-        writer: asyncio.StreamWriter,
-        upstream: _Upstream,
-        response: h11.Response,
-    ) -> None:
-        headers = [(k, v) for k, v in response.headers if k not in HOP_BY_HOP]
-        length = _content_length(response.headers)
-        if length is not None:
-            headers.append((b"content-length", length))
-        head = h11.Response(
-            status_code=response.status_code, headers=headers, reason=response.reason
-        )
-        try:
-            writer.write(conn.send(head) or b"")
-        except h11.LocalProtocolError as exc:
-            raise _ClientGone(str(exc)) from None
-        while True:
-            event = await self._upstream_event(upstream)
-            if isinstance(event, h11.Data):
-                writer.write(conn.send(h11.Data(data=event.data)) or b"")
+        self, writer: asyncio.StreamWriter, upstream: _Upstream, request: Head, response: Head
+    ) -> tuple[bool, bool]:
+        """Send the replica's answer on; (client connection reusable, replica's reusable)."""
+        headers = http1.passed_on(response.headers)
+        keep = request.keep_alive
+        first = b"HTTP/1.1 " + response.first[1] + b" " + response.first[2]
+        reader = upstream.reader
+        if http1.no_body(request.method, response.status):
+            if response.length is not None:  # a HEAD answer says how long the GET's would be
+                headers.append((b"content-length", str(response.length).encode()))
+            writer.write(http1.encode_head(first, _closing(headers, keep)))
+            await _drain(writer)
+            return keep, response.keep_alive
+        if response.length is not None:
+            headers.append((b"content-length", str(response.length).encode()))
+            out = http1.encode_head(first, _closing(headers, keep))
+            remaining = response.length
+            while True:
+                if remaining:
+                    data = await reader.read(min(http1.CHUNK, remaining))
+                    if not data:
+                        raise _ClientGone("the replica closed the connection mid-answer")
+                    remaining -= len(data)
+                    out += data
+                writer.write(out)
                 await _drain(writer)
-            elif isinstance(event, h11.EndOfMessage):
-                writer.write(conn.send(h11.EndOfMessage()) or b"")
-                await _drain(writer)
-                return
-            else:
-                # cut off mid-answer: the client's connection cannot be reused either
-                raise _ClientGone("the replica closed the connection mid-answer")
+                if not remaining:
+                    return keep, response.keep_alive
+                out = b""
+        # chunked, or until the replica closes: chunked to an HTTP/1.1 client
+        chunked = request.version == b"HTTP/1.1"
+        keep = keep and chunked
+        if chunked:
+            headers.append((b"transfer-encoding", b"chunked"))
+        writer.write(http1.encode_head(first, _closing(headers, keep)))
+        pieces = http1.chunks(reader) if response.chunked else _until_closed(reader)
+        async for piece in pieces:
+            writer.write(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+            await _drain(writer)
+        if chunked:
+            writer.write(b"0\r\n\r\n")
+        await _drain(writer)
+        return keep, response.chunked and response.keep_alive
 
-    async def _refuse(
-        self, conn: h11.Connection, writer: asyncio.StreamWriter, status: int, reason: str
-    ) -> int:
-        """Answer ``status`` with a JSON reason, when the connection still allows an answer."""
-        if conn.our_state not in {h11.IDLE, h11.SEND_RESPONSE}:
-            return status
+    def _refuse(
+        self, writer: asyncio.StreamWriter, status: int, reason: str, *, close: bool = False
+    ) -> None:
+        """Answer ``status`` with a JSON reason."""
         body = json.dumps({"detail": reason}).encode()
         headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
         ]
-        if status in {400, 413}:
+        if close:
             headers.append((b"connection", b"close"))
-        try:
-            writer.write(conn.send(h11.Response(status_code=status, headers=headers)) or b"")
-            writer.write(conn.send(h11.Data(data=body)) or b"")
-            writer.write(conn.send(h11.EndOfMessage()) or b"")
-            await _drain(writer)
-        except (h11.LocalProtocolError, _ClientGone):
-            pass
-        return status
+        first = f"HTTP/1.1 {status} {REASONS.get(status, '')}".encode()
+        writer.write(http1.encode_head(first, headers) + body)
+
+
+def _closing(headers: list[tuple[bytes, bytes]], keep: bool) -> list[tuple[bytes, bytes]]:
+    return headers if keep else [*headers, (b"connection", b"close")]
+
+
+async def _until_closed(reader: asyncio.StreamReader):  # type: ignore[no-untyped-def]
+    while data := await reader.read(http1.CHUNK):
+        yield data
 
 
 async def _drain(writer: asyncio.StreamWriter) -> None:
@@ -461,28 +410,16 @@ async def _drain(writer: asyncio.StreamWriter) -> None:
         raise _ClientGone(str(exc)) from None
 
 
-def _content_length(headers: Any) -> bytes | None:
-    for key, value in headers:
-        if key == b"content-length":
-            return bytes(value)
-    return None
-
-
-def _upstream_headers(
-    request: h11.Request, body: bytes, client_ip: str
-) -> list[tuple[bytes, bytes]]:
-    named = {
-        part.strip().lower()
-        for key, value in request.headers
-        if key == b"connection"
-        for part in bytes(value).split(b",")
-    }
-    headers = [(k, v) for k, v in request.headers if k not in HOP_BY_HOP and k not in named]
-    forwarded = [v for k, v in request.headers if k == b"x-forwarded-for"]
-    chain = b", ".join([*forwarded, client_ip.encode()]) if client_ip else b", ".join(forwarded)
+def _upstream_request(head: Head, body: bytes, client_ip: bytes) -> bytes:
+    """The request as the replica gets it: HTTP/1.1 kept alive, its body framed by length,
+    the client's address added to X-Forwarded-For."""
+    headers = http1.passed_on(head.headers)
+    forwarded = [v for k, v in headers if k == b"x-forwarded-for"]
     headers = [(k, v) for k, v in headers if k != b"x-forwarded-for"]
+    chain = b", ".join([*forwarded, client_ip] if client_ip else forwarded)
     if chain:
         headers.append((b"x-forwarded-for", chain))
-    if body or request.method in {b"POST", b"PUT", b"PATCH"}:
+    if body or head.method in {b"POST", b"PUT", b"PATCH"}:
         headers.append((b"content-length", str(len(body)).encode()))
-    return headers
+    first = head.method + b" " + head.target + b" HTTP/1.1"
+    return http1.encode_head(first, headers) + body

@@ -217,12 +217,18 @@ class ServiceRunner:
         await self.ctx.write(store.promote, name, number, old.revision if old else None)
         log.info("service %s: %s serving on %s", name, new.id, self.address)
         if old is not None:
+            # its own task: a shutdown that cancels rollouts must not cut a drain short
             self.retiring.append(old)
-            try:
-                await old.stop(drain=True)
-            finally:
-                self.retiring.remove(old)
-                self.ctx.changed()
+            task = asyncio.get_running_loop().create_task(self._retire(old))
+            self._retire_tasks.add(task)
+            task.add_done_callback(self._retire_tasks.discard)
+
+    async def _retire(self, old: ReplicaSet) -> None:
+        try:
+            await old.stop(drain=True)
+        finally:
+            self.retiring.remove(old)
+            self.ctx.changed()
 
     async def _fail(self, revision: RevisionRecord, problem: str) -> None:
         self._finished.add(revision.revision)
@@ -281,8 +287,10 @@ class ServiceRunner:
         if self._stopping is not None:
             await self._stopping
         await self.proxy.close(self.ctx.stop_timeout_s)
-        sets = [s for s in (self.serving, self.starting, *self.retiring) if s is not None]
-        await asyncio.gather(*(s.stop(drain=s is self.serving) for s in sets))
+        sets = [s for s in (self.serving, self.starting) if s is not None]
+        await asyncio.gather(
+            *(s.stop(drain=s is self.serving) for s in sets), *list(self._retire_tasks)
+        )
         self.serving = self.starting = None
 
     # what the store shows -----------------------------------------------------------------------
