@@ -192,13 +192,13 @@ def main() -> None:
     )
     try:
         _wait_for_supervisor()
-        report(args, supervisor.pid)
+        report(args, supervisor.pid, apps)
     finally:
         supervisor.send_signal(signal.SIGTERM)
         supervisor.wait(60)
 
 
-def report(args: argparse.Namespace, supervisor_pid: int) -> None:
+def report(args: argparse.Namespace, supervisor_pid: int, apps: Path) -> None:
     from pauta import services
 
     port = _free_port()
@@ -303,6 +303,75 @@ def report(args: argparse.Namespace, supervisor_pid: int) -> None:
         print(_row([str(number), *_swap_cells(swap)]))
     medians = tuple(statistics.median(s[i] for s in swaps) for i in range(7))
     print(_row(["median", *_swap_cells(medians)]))
+
+    reuse = reuseport_swaps(args, apps)
+    print(
+        f"\nThe other design, measured the same way: two uvicorn replicas sharing the port with "
+        f"SO_REUSEPORT, the old one stopped with SIGTERM once the new one listens "
+        f"({args.repeat} swaps)\n"
+    )
+    print(_row(["run", "requests", "errors"]))
+    print(_row(["---", "---:", "---:"]))
+    for number, (sent, errors) in enumerate(reuse, 1):
+        print(_row([str(number), str(sent), str(errors)]))
+
+
+REUSEPORT_REPLICA = """
+import socket, sys
+sys.path.insert(0, sys.argv[2])
+import uvicorn
+from bench_app import create_app
+sock = socket.socket()
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+sock.bind(("127.0.0.1", int(sys.argv[1])))
+sock.listen(1024)
+uvicorn.Server(uvicorn.Config(create_app({}), log_level="warning")).run(sockets=[sock])
+"""
+
+
+def reuseport_swaps(args: argparse.Namespace, apps: Path) -> list[tuple[int, int]]:
+    """The other design: replicas sharing the port with SO_REUSEPORT, the old one stopped
+    gracefully (SIGTERM: uvicorn stops accepting, finishes its requests, closes its
+    connections) once the new one listens. (requests, errors) of each swap."""
+    port = _free_port()
+
+    def replica() -> subprocess.Popen[bytes]:
+        argv = [sys.executable, "-c", REUSEPORT_REPLICA, str(port), str(apps)]
+        return subprocess.Popen(argv, stderr=subprocess.DEVNULL)
+
+    def listening() -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    old = replica()
+    while not listening():
+        time.sleep(0.05)
+    found = []
+    for _ in range(args.repeat):
+        stop = threading.Event()
+        loads: dict[str, Load] = {}
+        worker = threading.Thread(
+            target=_background, args=(loads, port, args.connections, args.seconds * 4, stop)
+        )
+        worker.start()
+        time.sleep(1.0)
+        new = replica()
+        time.sleep(2.0)  # long enough for it to import and listen
+        old.send_signal(signal.SIGTERM)
+        old.wait(30)
+        time.sleep(1.0)
+        stop.set()
+        worker.join()
+        load = loads["load"]
+        found.append((len(load.latencies) + len(load.errors), len(load.errors)))
+        old = new
+    old.send_signal(signal.SIGTERM)
+    old.wait(30)
+    return found
 
 
 def _swap_cells(swap: tuple[float, ...]) -> list[str]:
