@@ -199,7 +199,12 @@ def main() -> None:
 
 
 def report(args: argparse.Namespace, supervisor_pid: int, apps: Path) -> None:
+    import logging
+
     from pauta import services
+    from pauta.definitions.context import context
+
+    context().logger.setLevel(logging.WARNING)  # the deploys' progress lines: not here
 
     port = _free_port()
     services.deploy("bench", app="bench_app:create_app", config={"answer": 0}, port=port)
