@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from conftest import SLEEPER, SupervisorThread, eventually, free_port
-from pauta import services
+from pauta import Resources, services
 from pauta.core.service_states import RevisionState
 from pauta.services import control
 from pauta.store.repository import Store
@@ -167,6 +167,19 @@ def test_a_replica_killed_with_sigkill_is_restarted_and_counted(
     assert replicas[1].restarts == 0
     assert services.get("echo").restarts == 1
     assert ask(port)[1]["answer"] == 1
+
+
+def test_a_replica_over_its_memory_limit_is_restarted(supervisor: SupervisorThread) -> None:
+    port = free_port()
+    tiny = Resources(memory="1MiB")  # any Python process is over it
+    services.deploy("echo", app=APP, config={"answer": 1}, port=port, resources=tiny)
+
+    def restarted() -> Any:
+        (replica,) = services.get("echo").replicas
+        return replica if replica.restarts >= 1 and replica.last_exit else None
+
+    replica = eventually(restarted, what="restarted for its memory")
+    assert "over its memory limit of 1.0MiB" in (replica.last_exit or "")
 
 
 def test_rollback_to_an_earlier_revision_serves_its_spec_again(

@@ -41,9 +41,7 @@ REVISION_TERMINAL: frozenset[RevisionState] = frozenset(
 """A revision in one of these states never changes again."""
 
 REVISION_TRANSITIONS: dict[RevisionState, frozenset[RevisionState]] = {
-    RevisionState.PENDING: frozenset(
-        {RevisionState.STARTING, RevisionState.SUPERSEDED, RevisionState.FAILED}
-    ),
+    RevisionState.PENDING: frozenset({RevisionState.STARTING, RevisionState.SUPERSEDED}),
     RevisionState.STARTING: frozenset(
         # superseded: the service was stopped while the revision started
         {RevisionState.SERVING, RevisionState.FAILED, RevisionState.SUPERSEDED}
