@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_services_supervisor import APP, ask
+from services_support import APP, SupervisorThread, ask, free_port
 
-from conftest import SupervisorThread, free_port
 from pauta import services
 
 pytestmark = pytest.mark.slow

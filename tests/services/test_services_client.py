@@ -10,9 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_services_supervisor import ask
-
-from conftest import SupervisorThread, free_port
+from services_support import SupervisorThread, ask, free_port
 
 pytestmark = pytest.mark.slow
 

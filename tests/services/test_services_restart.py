@@ -11,9 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_services_supervisor import APP, ask
+from services_support import APP, ask, eventually, free_port
 
-from conftest import eventually, free_port
 from pauta import services
 from pauta.core.service_states import RevisionState
 from pauta.services import control

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from services_support import APP, SLEEPER, SupervisorThread, ask, eventually, free_port
 
-from conftest import SLEEPER, SupervisorThread, eventually, free_port
 from pauta import Resources, services
 from pauta.core.service_states import RevisionState
 from pauta.services import control
@@ -21,18 +21,6 @@ from pauta.store.repository import Store
 from pauta.store.services import ServicesStore
 
 pytestmark = pytest.mark.slow
-
-APP = "service_apps:create_app"
-
-
-def ask(port: int, path: str = "/", method: str = "GET", body: bytes | None = None) -> Any:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request(method, path, body=body)
-        reply = conn.getresponse()
-        return reply.status, json.loads(reply.read() or b"null")
-    finally:
-        conn.close()
 
 
 class Client(threading.Thread):
