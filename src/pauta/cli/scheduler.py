@@ -144,7 +144,7 @@ def server(
         runner.close()
         fail(f"cannot listen on {host}:{port}: {exc.strerror}; choose another --port")
     http = _serve_http(sock, runner, service)
-    supervisor = _start_services() if run_services else None
+    supervisor = _start_services(engine.store) if run_services else None
 
     def on_lost() -> None:
         service.stop(wait=False)
@@ -170,10 +170,18 @@ def server(
             supervisor.stop()
 
 
-def _start_services() -> Any:
+def _start_services(store: Any) -> Any:
+    """The supervisor beside the server, told which SQLite file the server opened: one that
+    was deleted or replaced meanwhile it must not open (it would create or migrate it)."""
     from pauta.services.child import SupervisorProcess
+    from pauta.store.db import sqlite_path
 
-    return SupervisorProcess().start()
+    env = {}
+    path = sqlite_path(store.engine.url) if store.dialect == "sqlite" else None
+    if path is not None:
+        found = os.stat(path)
+        env["PAUTA_SERVICES_DATABASE_ID"] = f"{found.st_dev}:{found.st_ino}"
+    return SupervisorProcess(env=env).start()
 
 
 def _first_admin(store: Any) -> None:

@@ -41,6 +41,7 @@ def services_run(host: str | None, health_interval: float) -> None:
     import os
     import signal
 
+    from pauta.cli.database_watch import DatabaseWatch
     from pauta.cli.scheduler import _log_to_stderr
     from pauta.core.settings import Settings
     from pauta.services.replica import die_with_parent
@@ -56,6 +57,7 @@ def services_run(host: str | None, health_interval: float) -> None:
     bind = host or os.environ.get("PAUTA_SERVICES_HOST") or "127.0.0.1"
     with user_errors():
         settings = Settings.from_env()
+        _same_database(settings.database_url)
         store = open_store()
     supervisor = Supervisor(
         store,
@@ -68,6 +70,12 @@ def services_run(host: str | None, health_interval: float) -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
 
+        def on_lost() -> None:  # the database file is gone: stop, and write nothing more
+            supervisor.database_lost = True
+            loop.call_soon_threadsafe(stop.set)
+
+        watch = DatabaseWatch(store, "pauta services run", on_lost).start()
+
         def on_signal() -> None:
             if stop.is_set():
                 click.echo("pauta services: stopped at once", err=True)
@@ -79,7 +87,11 @@ def services_run(host: str | None, health_interval: float) -> None:
             loop.add_signal_handler(sig, on_signal)
         # the server that started this one is gone: a graceful stop, however it ended
         loop.add_signal_handler(signal.SIGHUP, stop.set)
-        return await supervisor.run(stop)
+        try:
+            return await supervisor.run(stop)
+        finally:
+            watch.hold()  # once the database is lost, the watch ends the process
+            watch.stop()
 
     try:
         kept = asyncio.run(main())
@@ -87,6 +99,31 @@ def services_run(host: str | None, health_interval: float) -> None:
         store.close()
     if not kept:
         sys.exit(EXIT_RUN_FAILED)
+
+
+def _same_database(url: str) -> None:
+    """Started by `pauta server`: exit (as the server will) when its SQLite file is not the one
+    the server opened, instead of creating or migrating another one."""
+    import os
+
+    from pauta.cli.database_watch import EXIT_DATABASE_LOST
+    from pauta.store.db import normalize_url, sqlite_path
+
+    expected = os.environ.get("PAUTA_SERVICES_DATABASE_ID")
+    path = sqlite_path(normalize_url(url)) if expected and url.startswith("sqlite") else None
+    if path is None:
+        return
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        found = None
+    if found is None or f"{found.st_dev}:{found.st_ino}" != expected:
+        click.echo(
+            f"pauta services run: the database file {path} is not the one the server opened "
+            "(deleted or replaced): not starting",
+            err=True,
+        )
+        sys.exit(EXIT_DATABASE_LOST)
 
 
 @services.command("list")

@@ -15,10 +15,13 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 log = logging.getLogger("pauta.services")
 
+DATABASE_LOST = 3
+"""The code `pauta services run` exits with when its database file was deleted or replaced
+(``pauta.cli.database_watch``): the server notices it too and stops; no new supervisor."""
 STOP_TIMEOUT_S = 45.0
 """How long a graceful stop may take (drains and replica stops) before the child is killed."""
 
@@ -26,8 +29,9 @@ STOP_TIMEOUT_S = 45.0
 class SupervisorProcess:
     """Keeps one ``pauta services run`` running until ``stop``."""
 
-    def __init__(self, args: Sequence[str] = ()) -> None:
+    def __init__(self, args: Sequence[str] = (), env: Mapping[str, str] | None = None) -> None:
         self.argv = [sys.executable, "-m", "pauta", "services", "run", *args]
+        self.env = dict(env or {})
         self._popen: subprocess.Popen[bytes] | None = None
         self._stopping = threading.Event()
         self._lock = threading.Lock()
@@ -43,7 +47,7 @@ class SupervisorProcess:
         return self
 
     def _spawn(self) -> None:
-        env = {**os.environ, "PAUTA_SUPERVISOR_PID": str(os.getpid())}
+        env = {**os.environ, **self.env, "PAUTA_SUPERVISOR_PID": str(os.getpid())}
         with self._lock:
             if self._stopping.is_set():
                 return
@@ -58,7 +62,7 @@ class SupervisorProcess:
             if popen is None:
                 return
             code = popen.wait()
-            if self._stopping.is_set():
+            if self._stopping.is_set() or code == DATABASE_LOST:
                 return
             log.error("services: the supervisor exited with code %s; starting it again", code)
             if self._stopping.wait(delay):

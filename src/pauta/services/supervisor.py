@@ -73,6 +73,8 @@ class Supervisor:
         self.runners: dict[str, ServiceRunner] = {}
         self.epoch: int | None = None
         self._dirty: asyncio.Event | None = None
+        self.database_lost = False
+        """Set when the database file is gone: the shutdown then writes nothing more."""
 
     # the loop -----------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event, *, on_ready: Callable[[], None] | None = None) -> bool:
@@ -93,7 +95,9 @@ class Supervisor:
                 now = self.clock.monotonic()
                 if now - last_beat >= HEARTBEAT_S:
                     last_beat = now
-                    if not await self._read(self.services.renew_lease, self.holder, self.epoch):
+                    # None: the database failed this time (logged); False: the lease is gone
+                    renewed = await self._read(self.services.renew_lease, self.holder, self.epoch)
+                    if renewed is False:
                         log.error("services: another supervisor took the lease; stopping")
                         lost = True
                         break
@@ -228,6 +232,8 @@ class Supervisor:
         if runners:
             log.info("services: stopping %d service(s)", len(runners))
         await asyncio.gather(*(r.shutdown() for r in runners), return_exceptions=True)
+        if self.database_lost:
+            return  # a write now could create, or write into, a file that is not the store
         await self._write_status()
         if release and self.epoch is not None:
             await self._read(self.services.release_lease, self.holder, self.epoch)
