@@ -12,17 +12,22 @@ activity (nothing is downloaded). Run it with::
     pauta run examples/weekly_training.py
     pauta run examples/weekly_training.py --param end=2026-11-23 --param min_accuracy=0.9
     pauta run examples/weekly_training.py --param forest_in=venv
+    pauta trigger weekly_training --flows examples --param serve=true   # with `make server`
 
 With ``forest_in=venv`` the random forest trains in a virtualenv of its own whose scikit-learn is
 pinned to the version this environment scores with (built once under the pauta home by uv, or
 pip, on the first run; later runs reuse it), while the logistic regression trains in an ordinary
 worker process: the pinned version keeps the trained pickle loadable wherever the model is
 scored, whatever else changes in the server's environment.
+
+With ``serve=true`` the deploy step also deploys the model as a new revision of the churn service
+(``examples/churn_service.py``), which answers ``POST http://127.0.0.1:8600/predict``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import sqlite3
 import sys
@@ -33,7 +38,7 @@ from typing import Any, Literal
 
 from churn_features import FEATURES, feature_matrix, pauta_home
 
-from pauta import Asset, Resources, context, flow, task
+from pauta import Asset, Resources, context, flow, services, task
 
 
 def _generate_day(day: date, rows: int = 400) -> list[tuple[Any, ...]]:
@@ -174,9 +179,14 @@ def evaluate(model: Any, features: dict[str, Any], kind: str) -> float:
     return accuracy
 
 
+CHURN_PORT = int(os.environ.get("PAUTA_CHURN_PORT", "8600"))
+"""Where the churn service answers (examples/churn_service.py)."""
+
+
 @task(outputs=[Asset("churn_model")])
-def deploy(model: Any, accuracy: float, kind: str) -> str:
-    """Save the model with its metrics and point ``deployed.json`` at it."""
+def deploy(model: Any, accuracy: float, kind: str, serve: bool = False) -> str:
+    """Save the model with its metrics and point ``deployed.json`` at it; with ``serve``, make
+    it the revision the churn service answers with (its supervisor runs in `pauta server`)."""
     folder = pauta_home() / "models"
     folder.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
@@ -188,6 +198,12 @@ def deploy(model: Any, accuracy: float, kind: str) -> str:
         json.dumps({"model": str(model_path.resolve()), **metrics}, indent=2)
     )
     context().logger.info("deployed %s (accuracy %.3f)", model_path.name, accuracy)
+    if serve:
+        config = {"model": str(model_path.resolve()), **metrics}
+        revision = services.deploy(
+            "churn", app="churn_service:create_app", config=config, replicas=2, port=CHURN_PORT
+        )
+        context().logger.info("%s serves on http://127.0.0.1:%d", revision, CHURN_PORT)
     return str(model_path)
 
 
@@ -196,6 +212,7 @@ def weekly_training(
     end: date | None = None,
     min_accuracy: float = 0.7,
     forest_in: Literal["process", "venv"] = "process",
+    serve: bool = False,
 ) -> dict[str, Any]:
     """Retrain the churn model on last week's data and deploy the better of two models."""
     end = end or context().interval.end.date()
@@ -215,7 +232,7 @@ def weekly_training(
         "deployed": None,
     }
     if best_score >= min_accuracy:
-        summary["deployed"] = deploy(best, best_score, kind).result()
+        summary["deployed"] = deploy(best, best_score, kind, serve).result()
     else:
         context().logger.warning(
             "best accuracy %.3f < %.3f: not deploying", best_score, min_accuracy

@@ -40,6 +40,12 @@ ENDPOINTS = [
     ("POST", "/api/v1/users", {"username": "u", "password": "p" * 8, "role": "viewer"}, "admin"),
     ("POST", "/api/v1/users/admin/tokens", None, "admin"),
     ("GET", "/metrics", None, "viewer"),
+    ("GET", "/api/v1/services", None, "viewer"),
+    ("GET", "/api/v1/services/churn", None, "viewer"),
+    ("GET", "/api/v1/services/churn/logs", None, "viewer"),
+    ("POST", "/api/v1/services/churn/revisions", {"config": {"x": 1}}, "operator"),
+    ("POST", "/api/v1/services/churn/rollback", None, "operator"),
+    ("POST", "/api/v1/services/churn/stop", None, "operator"),
 ]
 
 

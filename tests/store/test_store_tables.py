@@ -121,6 +121,30 @@ COLUMNS = {
         "updated_at",
     },
     "deadline_misses": {"flow_run_id", "flow", "due_at", "missed_at", "seen_by"},
+    "services": {"name", "port", "stopped_at", "created_at", "updated_at"},
+    "service_revisions": {
+        "service",
+        "revision",
+        "state",
+        "spec",
+        "rollback_of",
+        "created_by",
+        "created_at",
+        "started_at",
+        "ready_at",
+        "ended_at",
+        "error",
+    },
+    "service_status": {"service", "supervisor", "status", "updated_at"},
+    "service_supervisors": {
+        "name",
+        "holder",
+        "host",
+        "pid",
+        "address_host",
+        "epoch",
+        "heartbeat_at",
+    },
 }
 
 PRIMARY_KEYS = {
@@ -138,6 +162,10 @@ PRIMARY_KEYS = {
     "sessions": ["id"],
     "connections": ["name"],
     "deadline_misses": ["flow_run_id"],
+    "services": ["name"],
+    "service_revisions": ["service", "revision"],
+    "service_status": ["service"],
+    "service_supervisors": ["name"],
 }
 
 

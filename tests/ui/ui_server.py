@@ -71,6 +71,8 @@ def running_server(base: Path) -> Iterator[Server]:
     home, flows = base / "home", base / "flows"
     flows.mkdir()
     shutil.copy(Path(__file__).with_name("ui_flows.py"), flows / "ui_flows.py")
+    # the app of the Services page's tests: the API deploys it from the flows folder
+    shutil.copy(Path(__file__).with_name("ui_service.py"), flows / "ui_service.py")
     for example in ("weekly_training.py", "churn_features.py"):  # the pipeline and its helper
         shutil.copy(ROOT / "examples" / example, flows / example)
     env = _env(home)

@@ -32,7 +32,9 @@ from pauta.core.errors import (
     RunNotFoundError,
     UnknownUserError,
 )
+from pauta.services.errors import ServiceSpecError
 from pauta.store.auth import UnknownTokenError, UserExistsError
+from pauta.store.services import ServiceNotFoundError
 
 NOT_FOUND = (
     FlowNotFoundError,
@@ -42,6 +44,7 @@ NOT_FOUND = (
     UnknownUserError,
     UnknownTokenError,
     UnknownConnectionError,
+    ServiceNotFoundError,
 )
 
 
@@ -87,6 +90,8 @@ async def _pauta_error(request: Request, exc: Exception) -> JSONResponse:
             for e in exc.errors
         ] or [_item(("body", "params"), text, "parameter")]
         return invalid(items, text)
+    if isinstance(exc, ServiceSpecError):
+        return invalid([_item(("body",), text, "service")], text)
     if isinstance(exc, BadCursorError):
         return invalid([_item(("query", "cursor"), text, "cursor")], text)
     if isinstance(exc, LoginThrottledError):

@@ -16,7 +16,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from pauta.api import admin, connections, docs, errors, flows, metrics, runs, tasks
+from pauta.api import admin, connections, docs, errors, flows, metrics, runs, services, tasks
 from pauta.api.auth import require_role, verify_csrf
 from pauta.api.headers import SecurityHeaders
 from pauta.api.limits import BodyLimit
@@ -39,8 +39,14 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": Error, "description": "The body is not valid JSON."},
     401: {"model": Error, "description": "No valid credentials."},
     403: {"model": Error, "description": "The user's role may not do this, or no CSRF token."},
-    404: {"model": Error, "description": "Unknown flow, run, task, user or connection."},
-    409: {"model": Error, "description": "The state of the run or flow does not allow it."},
+    404: {
+        "model": Error,
+        "description": "Unknown flow, run, task, user, connection or service.",
+    },
+    409: {
+        "model": Error,
+        "description": "The state of the run, flow or service does not allow it.",
+    },
     413: {"model": Error, "description": "The body is over the limit (see docs/api.md)."},
 }
 
@@ -73,7 +79,7 @@ def create_app(
 
     app = FastAPI(
         title="pauta",
-        summary="Flows, runs, tasks, logs and pools of a pauta server.",
+        summary="Flows, runs, tasks, logs, pools and services of a pauta server.",
         version="1",
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=None,  # docs.install serves them from the package, under the CSP
@@ -96,7 +102,7 @@ def create_app(
     app.add_middleware(SecurityHeaders)
 
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(verify_csrf)], responses=_ERRORS)
-    for module in (flows, runs, tasks, admin, connections):
+    for module in (flows, runs, tasks, admin, connections, services):
         api.include_router(module.router)
     app.include_router(api)
     app.add_api_route(

@@ -96,6 +96,13 @@ def scheduler(flows_dir: str | None, rescan: float, max_catchup: int) -> None:
 @click.option(
     "--rescan", type=float, default=10.0, show_default=True, help="Seconds between flow scans."
 )
+@click.option(
+    "--services/--no-services",
+    "run_services",
+    default=True,
+    show_default=True,
+    help="Run the services flows deploy (a `pauta services run` beside the server).",
+)
 @capacity_options
 def server(
     flows_dir: str | None,
@@ -103,6 +110,7 @@ def server(
     port: int,
     max_runs: int,
     rescan: float,
+    run_services: bool,
     cpus: float | None,
     memory: str | None,
     gpus: int | None,
@@ -113,7 +121,8 @@ def server(
     GET /health answers 200 once the first scan of the flows finished (503 before). When the
     SQLite file is deleted or replaced under it, it stops and exits with code 3. On the
     first start (no users yet) an admin user is created and its password printed once. The
-    first Ctrl-C or SIGTERM stops scheduling and lets the runs in progress finish.
+    services that flows deploy run in a supervisor process beside it (--no-services: not
+    here). The first Ctrl-C or SIGTERM stops scheduling and lets the runs in progress finish.
     """
     from pauta.cli.database_watch import DatabaseWatch
     from pauta.engine.runner import Runner
@@ -135,6 +144,7 @@ def server(
         runner.close()
         fail(f"cannot listen on {host}:{port}: {exc.strerror}; choose another --port")
     http = _serve_http(sock, runner, service)
+    supervisor = _start_services(engine.store) if run_services else None
 
     def on_lost() -> None:
         service.stop(wait=False)
@@ -150,10 +160,28 @@ def server(
         Worker(runner, max_runs=max_runs).run_until(stop)
         watch.hold()
     finally:
+        if supervisor is not None:
+            supervisor.begin_stop()  # its replicas drain while the rest stops
         watch.stop()
         service.stop()
         http.stop()
         runner.close()
+        if supervisor is not None:
+            supervisor.stop()
+
+
+def _start_services(store: Any) -> Any:
+    """The supervisor beside the server, told which SQLite file the server opened: one that
+    was deleted or replaced meanwhile it must not open (it would create or migrate it)."""
+    from pauta.services.child import SupervisorProcess
+    from pauta.store.db import sqlite_path
+
+    env = {}
+    path = sqlite_path(store.engine.url) if store.dialect == "sqlite" else None
+    if path is not None:
+        found = os.stat(path)
+        env["PAUTA_SERVICES_DATABASE_ID"] = f"{found.st_dev}:{found.st_ino}"
+    return SupervisorProcess(env=env).start()
 
 
 def _first_admin(store: Any) -> None:

@@ -337,3 +337,75 @@ connections = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
 )
+
+# Long-running services (``pauta.services``). The desired state: a service's stable port and
+# whether it was stopped, written by deploy, rollback and stop.
+services = Table(
+    "services",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("port", Integer, nullable=False, unique=True),
+    # set by `pauta services stop`; a new revision clears it
+    Column("stopped_at", UTCDateTime()),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# Every deployed version of a service. Created PENDING by deploy or rollback; the supervisor
+# moves it on (pauta.core.service_states), compare-and-set on the state.
+service_revisions = Table(
+    "service_revisions",
+    metadata,
+    Column(
+        "service",
+        String(64),
+        ForeignKey("services.name", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("revision", Integer, primary_key=True),
+    Column("state", STATE, nullable=False),
+    # app or command, config, replicas, health path, ready timeout, resources, path, cwd
+    Column("spec", JSONValue(), nullable=False),
+    # a rollback's revision runs the spec of this earlier one
+    Column("rollback_of", Integer),
+    Column("created_by", String(255), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("started_at", UTCDateTime()),
+    Column("ready_at", UTCDateTime()),
+    Column("ended_at", UTCDateTime()),
+    # why it failed or was superseded, with the log tail of the replica that failed
+    Column("error", Text),
+)
+Index("ix_service_revisions_state", service_revisions.c.state)
+
+# What the supervisor sees of each service it runs (replicas, health, restarts, traffic), so
+# that every process on the database can show it; written only by the supervisor.
+service_status = Table(
+    "service_status",
+    metadata,
+    Column(
+        "service",
+        String(64),
+        ForeignKey("services.name", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("supervisor", String(255), nullable=False),
+    Column("status", JSONValue(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# The one supervisor that runs the services of this database: a lease renewed by its
+# heartbeat; another supervisor takes over once it expires (or at once when the holder was on
+# the same host and its process is gone).
+service_supervisors = Table(
+    "service_supervisors",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(255), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    # the address clients use to reach the services' ports
+    Column("address_host", String(255), nullable=False),
+    Column("epoch", Integer, nullable=False),
+    Column("heartbeat_at", UTCDateTime(), nullable=False),
+)

@@ -16,7 +16,14 @@ from fastapi.staticfiles import StaticFiles
 
 from pauta.api import create_app as create_api_app
 from pauta.api.errors import request_invalid, validation_message
-from pauta.ui import routes_auth, routes_compare, routes_connections, routes_flows, routes_runs
+from pauta.ui import (
+    routes_auth,
+    routes_compare,
+    routes_connections,
+    routes_flows,
+    routes_runs,
+    routes_services,
+)
 from pauta.ui.render import page
 from pauta.ui.session import Forbidden, LoginRequired, PageSession, page_session
 from pauta.ui.templating import STATIC
@@ -67,7 +74,14 @@ def create_app(
     """The API app (``/api/v1``, ``/health``) with the web UI's pages and ``/static``."""
     app = create_api_app(settings, store=store, flows_dir=flows_dir)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    routers = (routes_auth, routes_flows, routes_runs, routes_compare, routes_connections)
+    routers = (
+        routes_auth,
+        routes_flows,
+        routes_runs,
+        routes_compare,
+        routes_services,
+        routes_connections,
+    )
     for router in (module.router for module in routers):
         app.include_router(router)
     app.add_exception_handler(LoginRequired, _login_required)
