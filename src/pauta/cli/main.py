@@ -28,6 +28,7 @@ COMMANDS = {
     "db": "admin",
     "envs": "envs",
     "connections": "connections",
+    "plugins": "plugins",
 }
 
 

@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from pauta.api import create_app as create_api_app
 from pauta.api.errors import request_invalid, validation_message
 from pauta.ui import routes_auth, routes_connections, routes_flows, routes_runs
+from pauta.ui.plugin_pages import mount_plugin_pages
 from pauta.ui.render import page
 from pauta.ui.session import Forbidden, LoginRequired, PageSession, page_session
 from pauta.ui.templating import STATIC
@@ -70,6 +71,8 @@ def create_app(
     routers = (routes_auth, routes_flows, routes_runs, routes_connections)
     for router in (module.router for module in routers):
         app.include_router(router)
+    # plugins' pages come after pauta's own, so a plugin's route never shadows one of them
+    app.state.plugin_pages = mount_plugin_pages(app)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(RequestValidationError, _invalid)
