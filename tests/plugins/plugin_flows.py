@@ -23,3 +23,15 @@ def doubled(n: int) -> int:
 @flow
 def failing() -> None:
     explode().result()
+
+
+@task
+def measure(value: float) -> object:
+    from pauta_example_plugin.serializer import Measurement
+
+    return Measurement("accuracy", value, "%")
+
+
+@flow
+def measured(value: float) -> object:
+    return measure(value).result()

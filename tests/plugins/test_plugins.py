@@ -152,6 +152,7 @@ def test_the_catalog_lists_every_plugin_with_its_error(site: Site) -> None:
         ("pauta.executors", "broken"),
         ("pauta.notifiers", "broken"),
         ("pauta.notifiers", "jsonl"),
+        ("pauta.serializers", "example-json"),
         ("pauta.ui", "broken"),
         ("pauta.ui", "example"),
         ("pauta.ui", "wrong"),

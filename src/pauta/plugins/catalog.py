@@ -9,6 +9,7 @@ from __future__ import annotations
 from pauta.plugins.discovery import (
     EXECUTORS,
     NOTIFIERS,
+    SERIALIZERS,
     UI,
     Plugin,
     distribution_of,
@@ -37,5 +38,5 @@ def executor_plugins() -> list[Plugin]:
 
 
 def all_plugins() -> list[Plugin]:
-    """Executors, notifiers and UI pages, each group sorted by name."""
-    return executor_plugins() + load_group(NOTIFIERS) + load_group(UI)
+    """Executors, notifiers, serializers and UI pages, each group sorted by name."""
+    return executor_plugins() + load_group(NOTIFIERS) + load_group(SERIALIZERS) + load_group(UI)

@@ -21,10 +21,14 @@ log = logging.getLogger("pauta.plugins")
 EXECUTORS = "pauta.executors"
 NOTIFIERS = "pauta.notifiers"
 UI = "pauta.ui"
-GROUPS: tuple[str, ...] = (EXECUTORS, NOTIFIERS, UI)
+SERIALIZERS = "pauta.serializers"
+GROUPS: tuple[str, ...] = (EXECUTORS, NOTIFIERS, SERIALIZERS, UI)
 
 BUILT_IN_NOTIFIERS = frozenset({"webhook", "slack", "smtp", "smtps"})
 """Schemes of ``PAUTA_NOTIFY`` that pauta's own notifiers answer; a plugin cannot take them."""
+
+BUILT_IN_SERIALIZERS = frozenset({"pickle", "numpy", "file"})
+"""Serializer names of pauta's result store; a plugin cannot take them."""
 
 # a notifier's name is the scheme of its PAUTA_NOTIFY entry; a page's is a path segment
 _NOTIFIER_NAME = re.compile(r"[a-z][a-z0-9.\-]*")
@@ -92,7 +96,29 @@ def check_page(name: str, obj: Any) -> None:
         )
 
 
-CHECKS: dict[str, Callable[[str, Any], None]] = {NOTIFIERS: check_notifier, UI: check_page}
+def check_serializer(name: str, obj: Any) -> None:
+    if name in BUILT_IN_SERIALIZERS:
+        raise PluginError(f"{name!r} is a built-in serializer and cannot be replaced")
+    if not _NOTIFIER_NAME.fullmatch(name) or len(name) > 64:
+        raise PluginError(
+            "a serializer's name is stored with each result: lower-case letters, digits, "
+            f"'.' and '-', starting with a letter, at most 64, not {name!r}"
+        )
+    types = getattr(obj, "types", None)
+    if not isinstance(types, tuple) or not types or not all(isinstance(t, type) for t in types):
+        raise PluginError("a serializer needs `types`, a non-empty tuple of classes")
+    if not isinstance(getattr(obj, "extension", None), str):
+        raise PluginError("a serializer needs `extension`, the file name ending of its files")
+    for method in ("dumps", "loads"):
+        if not callable(getattr(obj, method, None)):
+            raise PluginError(f"a serializer needs a `{method}` method")
+
+
+CHECKS: dict[str, Callable[[str, Any], None]] = {
+    NOTIFIERS: check_notifier,
+    SERIALIZERS: check_serializer,
+    UI: check_page,
+}
 
 
 def installed_entry_points(group: str) -> Iterable[Any]:
@@ -126,6 +152,12 @@ def load_entry(group: str, entry: Any) -> Plugin:
 
 _lock = threading.Lock()
 _cache: dict[str, list[Plugin]] = {}
+_generation = 0
+
+
+def generation() -> int:
+    """A number that changes at each ``reload()``, for caches built from loaded plugins."""
+    return _generation
 
 
 def load_group(group: str) -> list[Plugin]:
@@ -151,5 +183,7 @@ def find(group: str, name: str) -> Plugin | None:
 
 def reload() -> None:
     """Forget what was loaded, so that the next request reads the entry points again."""
+    global _generation
     with _lock:
         _cache.clear()
+        _generation += 1
