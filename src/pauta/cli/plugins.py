@@ -9,7 +9,7 @@ from pauta.cli.common import print_json
 
 @click.group()
 def plugins() -> None:
-    """Plugins: packages adding executors, notifiers and UI pages through entry points."""
+    """Plugins: packages adding executors, notifiers, serializers and UI pages."""
 
 
 @plugins.command("list")
@@ -24,7 +24,8 @@ def plugins_list(as_json: bool) -> None:
         return
     if not found:
         click.echo(
-            "no plugins installed (entry point groups: pauta.executors, pauta.notifiers, pauta.ui)"
+            "no plugins installed (entry point groups: "
+            "pauta.executors, pauta.notifiers, pauta.serializers, pauta.ui)"
         )
         return
     rows = [

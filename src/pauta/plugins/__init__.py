@@ -1,4 +1,4 @@
-"""Plugins: packages that add executors, notifiers and UI pages through entry points.
+"""Plugins: packages adding executors, notifiers, result serializers and UI pages.
 
 ``discovery`` finds and loads the entry points of one group (nothing is read at
 ``import pauta``: a group is loaded the first time something asks for it) and records a plugin
