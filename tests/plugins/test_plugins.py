@@ -153,6 +153,7 @@ def test_the_catalog_lists_every_plugin_with_its_error(site: Site) -> None:
         ("pauta.notifiers", "broken"),
         ("pauta.notifiers", "jsonl"),
         ("pauta.serializers", "example-json"),
+        ("pauta.connection_types", "tcp"),
         ("pauta.ui", "broken"),
         ("pauta.ui", "example"),
         ("pauta.ui", "wrong"),

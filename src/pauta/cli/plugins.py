@@ -9,7 +9,7 @@ from pauta.cli.common import print_json
 
 @click.group()
 def plugins() -> None:
-    """Plugins: packages adding executors, notifiers, serializers and UI pages."""
+    """Plugins: packages adding executors, notifiers, serializers, connection types, pages."""
 
 
 @plugins.command("list")
@@ -25,7 +25,8 @@ def plugins_list(as_json: bool) -> None:
     if not found:
         click.echo(
             "no plugins installed (entry point groups: "
-            "pauta.executors, pauta.notifiers, pauta.serializers, pauta.ui)"
+            "pauta.executors, pauta.notifiers, pauta.serializers, pauta.connection_types, "
+            "pauta.ui)"
         )
         return
     rows = [

@@ -7,6 +7,7 @@ says what ``executor=NAME`` will find; notifiers and UI pages are loaded by ``di
 from __future__ import annotations
 
 from pauta.plugins.discovery import (
+    CONNECTION_TYPES,
     EXECUTORS,
     NOTIFIERS,
     SERIALIZERS,
@@ -38,5 +39,6 @@ def executor_plugins() -> list[Plugin]:
 
 
 def all_plugins() -> list[Plugin]:
-    """Executors, notifiers, serializers and UI pages, each group sorted by name."""
-    return executor_plugins() + load_group(NOTIFIERS) + load_group(SERIALIZERS) + load_group(UI)
+    """Executors, notifiers, serializers, connection types and UI pages, by name in each."""
+    groups = (NOTIFIERS, SERIALIZERS, CONNECTION_TYPES, UI)
+    return executor_plugins() + [plugin for group in groups for plugin in load_group(group)]

@@ -22,7 +22,8 @@ EXECUTORS = "pauta.executors"
 NOTIFIERS = "pauta.notifiers"
 UI = "pauta.ui"
 SERIALIZERS = "pauta.serializers"
-GROUPS: tuple[str, ...] = (EXECUTORS, NOTIFIERS, SERIALIZERS, UI)
+CONNECTION_TYPES = "pauta.connection_types"
+GROUPS: tuple[str, ...] = (EXECUTORS, NOTIFIERS, SERIALIZERS, CONNECTION_TYPES, UI)
 
 BUILT_IN_NOTIFIERS = frozenset({"webhook", "slack", "smtp", "smtps"})
 """Schemes of ``PAUTA_NOTIFY`` that pauta's own notifiers answer; a plugin cannot take them."""
@@ -114,7 +115,23 @@ def check_serializer(name: str, obj: Any) -> None:
             raise PluginError(f"a serializer needs a `{method}` method")
 
 
+def check_connection_type(name: str, obj: Any) -> None:
+    if name in ("http", "https"):
+        raise PluginError(f"{name!r} connections are built in and cannot be replaced")
+    if not _NOTIFIER_NAME.fullmatch(name):
+        raise PluginError(
+            "a connection type's name is its URL scheme: lower-case letters, digits, '.' and "
+            f"'-', starting with a letter, not {name!r}"
+        )
+    if not callable(getattr(obj, "client", None)):
+        raise PluginError("a connection type needs a `client(connection)` method")
+    probe = getattr(obj, "probe", None)
+    if probe is not None and not callable(probe):
+        raise PluginError("a connection type's `probe` must be a method")
+
+
 CHECKS: dict[str, Callable[[str, Any], None]] = {
+    CONNECTION_TYPES: check_connection_type,
     NOTIFIERS: check_notifier,
     SERIALIZERS: check_serializer,
     UI: check_page,
