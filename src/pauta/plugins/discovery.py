@@ -108,6 +108,9 @@ def check_serializer(name: str, obj: Any) -> None:
     types = getattr(obj, "types", None)
     if not isinstance(types, tuple) or not types or not all(isinstance(t, type) for t in types):
         raise PluginError("a serializer needs `types`, a non-empty tuple of classes")
+    builtin = [t.__name__ for t in types if t.__module__ == "builtins"]
+    if builtin:
+        raise PluginError(f"builtin types are always pickled, not {', '.join(builtin)}")
     if not isinstance(getattr(obj, "extension", None), str):
         raise PluginError("a serializer needs `extension`, the file name ending of its files")
     for method in ("dumps", "loads"):

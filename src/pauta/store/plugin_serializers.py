@@ -3,7 +3,8 @@
 A serializer plugin names an object with ``types`` (a tuple of classes), ``extension`` (of
 its files), ``dumps(value) -> bytes`` and ``loads(data) -> value``. The result store asks for
 one only for a value that is neither a plain builtin nor a numpy array, so the plugins are
-read on the first such result of a process, and the answer per type is cached.
+read on the first such result of a process whose type is not a builtin, and the answer per
+type is cached.
 """
 
 from __future__ import annotations
@@ -20,8 +21,14 @@ _seen = [-1]  # the plugins' generation _by_type was built from
 
 def serializer_for(value: Any) -> tuple[str, Any] | None:
     """The (name, serializer) of the first loaded plugin whose ``types`` ``value`` is an
-    instance of; None when no plugin takes it (it is pickled)."""
+    instance of; None when no plugin takes it (it is pickled).
+
+    Builtin types (dicts, lists, tuples...) are always pickled: most results are one, and
+    reading the entry points costs ``importlib.metadata``'s import (tens of ms) in each
+    worker process."""
     kind = type(value)
+    if kind.__module__ == "builtins":
+        return None
     if _seen[0] != generation():
         with _lock:
             _by_type.clear()
