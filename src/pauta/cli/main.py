@@ -29,6 +29,7 @@ COMMANDS = {
     "envs": "envs",
     "connections": "connections",
     "services": "services",
+    "plugins": "plugins",
 }
 
 

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from pauta.connections.urls import sqlalchemy_url
-from pauta.connections.value import Connection
+from pauta.connections.value import Connection, connection_type, has_connection_type
 from pauta.core.secrets import mask
 
 TIMEOUT_S = 10
-SQL, HTTP, FILESYSTEM = "sql", "http", "filesystem"
+SQL, HTTP, FILESYSTEM, PLUGIN = "sql", "http", "filesystem", "plugin"
 _SHOWN_ENTRIES = 5
 
 
@@ -35,8 +35,9 @@ class Probe:
 
 
 def kind_of(conn: Connection) -> str:
-    """ "http" for http(s) URLs, "sql" for a scheme SQLAlchemy has a dialect for, else
-    "filesystem" (fsspec says whether it knows the protocol)."""
+    """ "http" for http(s) URLs, "sql" for a scheme SQLAlchemy has a dialect for, "plugin"
+    for a scheme a ``pauta.connection_types`` plugin has, else "filesystem" (fsspec says
+    whether it knows the protocol)."""
     if conn.scheme in {"http", "https"}:
         return HTTP
     import sqlalchemy as sa
@@ -45,7 +46,7 @@ def kind_of(conn: Connection) -> str:
     try:
         sa.engine.make_url(sqlalchemy_url(conn.url)).get_dialect()
     except (NoSuchModuleError, ArgumentError, ValueError):
-        return FILESYSTEM
+        return PLUGIN if has_connection_type(conn.scheme) else FILESYSTEM
     except ImportError:
         return SQL  # a dialect whose driver is missing: the probe says so
     return SQL
@@ -62,6 +63,8 @@ def probe(conn: Connection) -> Probe:
             message = _sql(conn)
         elif kind == HTTP:
             message = _http(conn)
+        elif kind == PLUGIN:
+            message = _plugin(conn)
         else:
             message = _filesystem(conn)
     except Exception as exc:
@@ -118,6 +121,16 @@ def _http(conn: Connection) -> str:
         if status >= 500 or status in (401, 403, 407):
             raise RuntimeError(f"HTTP {status} {reason}") from None
     return f"reached {conn.masked_url}: HTTP {status} {reason}"
+
+
+def _plugin(conn: Connection) -> str:
+    """The plugin's ``probe(conn)``; without one, making a client is the test."""
+    kind = connection_type(conn.scheme)
+    probe = getattr(kind, "probe", None)
+    if probe is not None:
+        return str(probe(conn))
+    conn.client()
+    return f"made a {conn.scheme} client for {conn.masked_url}"
 
 
 def _filesystem(conn: Connection) -> str:

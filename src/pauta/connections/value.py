@@ -87,6 +87,10 @@ class Connection:
         return self.masked_url
 
     # -- clients ----------------------------------------------------------------------------
+    def client(self) -> Any:
+        """The client a ``pauta.connection_types`` plugin gives for this URL's scheme."""
+        return connection_type(self.scheme).client(self)
+
     def sqlalchemy_engine(self, **kwargs: Any) -> Any:
         """A SQLAlchemy engine for this URL; ``kwargs`` go to ``sqlalchemy.create_engine``.
 
@@ -158,3 +162,29 @@ def _decoded(value: str) -> Any:
         return json.loads(value)
     except ValueError:
         return value
+
+
+def connection_type(scheme: str) -> Any:
+    """The loaded ``pauta.connection_types`` plugin of ``scheme``; ConnectionsError when no
+    plugin has it or it failed to load."""
+    from pauta.connections.errors import ConnectionsError
+    from pauta.plugins.discovery import CONNECTION_TYPES, find
+
+    plugin = find(CONNECTION_TYPES, scheme)
+    if plugin is None:
+        raise ConnectionsError(
+            f"no connection type plugin handles {scheme}:// URLs (use .sqlalchemy_engine(), "
+            ".filesystem() or .http_url() for the built-in kinds; `pauta plugins list`)"
+        )
+    if not plugin.loaded:
+        raise ConnectionsError(
+            f"connection type {scheme!r} comes from {plugin.distribution or plugin.value}, "
+            f"which failed to load: {plugin.error}"
+        )
+    return plugin.obj
+
+
+def has_connection_type(scheme: str) -> bool:
+    from pauta.plugins.discovery import CONNECTION_TYPES, find
+
+    return find(CONNECTION_TYPES, scheme) is not None

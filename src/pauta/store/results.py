@@ -44,6 +44,7 @@ _PREVIEW_MAX = 200
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 # Exact builtin types that the C pickler serializes identically to cloudpickle, much faster.
 _PLAIN = (type(None), bool, int, float, complex, str, bytes)
+_BUILT_IN = frozenset({"pickle", "numpy", "file"})
 
 
 def make_preview(value: Any) -> str:
@@ -197,6 +198,11 @@ class ResultStore:
             return StoredResult(self._uri(path), None, len(data), "pickle", preview)
         if kind.__module__ == "numpy" and _is_plain_array(value):
             return self._put_array(value, preview, run_id, key, attempt)
+        from pauta.store.plugin_serializers import serializer_for
+
+        plugin = serializer_for(value)
+        if plugin is not None:
+            return self._put_bytes(plugin[1].dumps(value), plugin, preview, run_id, key, attempt)
         import cloudpickle
 
         path = self._path_for(run_id, key, attempt, "pkl")
@@ -213,6 +219,24 @@ class ResultStore:
             return StoredResult(None, data, len(data), "pickle", preview)
         writer.file.close()
         return StoredResult(self._uri(path), None, writer.size, "pickle", preview)
+
+    def _put_bytes(
+        self,
+        data: bytes,
+        plugin: tuple[str, Any],
+        preview: str,
+        run_id: str,
+        key: str,
+        attempt: int,
+    ) -> StoredResult:
+        """A plugin serializer's bytes, inline or in a file named with its extension."""
+        name, serializer = plugin
+        if len(data) <= self.inline_max:
+            return StoredResult(None, data, len(data), name, preview)
+        path = self._path_for(run_id, key, attempt, _safe_name(serializer.extension))
+        with self._open(path, "wb") as handle:
+            handle.write(data)
+        return StoredResult(self._uri(path), None, len(data), name, preview)
 
     def _put_array(
         self, value: Any, preview: str, run_id: str, key: str, attempt: int
@@ -257,6 +281,8 @@ class ResultStore:
 
     def get(self, stored: StoredResult) -> Any:
         """Load the value a ``StoredResult`` describes (a file artifact: its bytes)."""
+        if stored.serializer not in _BUILT_IN:
+            return self._get_plugin(stored)
         if stored.inline is not None:
             if stored.serializer == "numpy":
                 import numpy as np
@@ -273,6 +299,17 @@ class ResultStore:
 
                 return np.load(handle, allow_pickle=False)
             return pickle.load(handle)
+
+    def _get_plugin(self, stored: StoredResult) -> Any:
+        from pauta.store.plugin_serializers import serializer_named
+
+        serializer = serializer_named(stored.serializer)
+        if stored.inline is not None:
+            return serializer.loads(stored.inline)
+        if stored.uri is None:
+            raise ValueError("a StoredResult needs either inline bytes or a uri")
+        with self._open_uri(stored.uri) as handle:
+            return serializer.loads(handle.read())
 
     def delete_run(self, run_id: str) -> None:
         """Remove every stored file of a run (inline results live in the database)."""

@@ -24,6 +24,7 @@ from pauta.ui import (
     routes_runs,
     routes_services,
 )
+from pauta.ui.plugin_pages import mount_plugin_pages
 from pauta.ui.render import page
 from pauta.ui.session import Forbidden, LoginRequired, PageSession, page_session
 from pauta.ui.templating import STATIC
@@ -84,6 +85,8 @@ def create_app(
     )
     for router in (module.router for module in routers):
         app.include_router(router)
+    # plugins' pages come after pauta's own, so a plugin's route never shadows one of them
+    app.state.plugin_pages = mount_plugin_pages(app)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(RequestValidationError, _invalid)

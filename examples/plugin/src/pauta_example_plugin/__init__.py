@@ -1,0 +1,1 @@
+"""An example pauta plugin: the ``jsonl`` notifier and the ``example`` UI page."""

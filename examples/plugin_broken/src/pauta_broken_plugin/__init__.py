@@ -1,0 +1,1 @@
+"""A plugin package whose entry points name a module that fails on import."""

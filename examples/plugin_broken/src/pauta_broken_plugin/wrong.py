@@ -1,0 +1,3 @@
+"""Imports fine but names a string where pauta expects a router."""
+
+router = "not a router"
