@@ -181,3 +181,23 @@ def sleeps_long() -> None:
 @flow
 def times_out() -> None:
     sleeps_long().result()
+
+
+@task(executor="ray")
+def step(path: str, i: int, previous: int | None = None) -> int:
+    with open(path, "a") as out:
+        out.write(f"step{i}:start\n")
+    time.sleep(0.4)
+    with open(path, "a") as out:
+        out.write(f"step{i}\n")
+    print(f"step {i} done on ray")
+    return i
+
+
+@flow
+def durable_on_ray(path: str, steps: int = 6) -> int:
+    """A chain of Ray tasks that note when they start and end (the kill -9 test)."""
+    last = None
+    for i in range(steps):
+        last = step(path, i, last)
+    return last.result()  # type: ignore[union-attr]

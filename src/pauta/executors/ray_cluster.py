@@ -30,6 +30,7 @@ _connected: list[str] = []  # the address this process is connected to, once it 
 # Ray keeps dead nodes in its node table; the view needs the live ones.
 _NOT_CUSTOM = frozenset({"CPU", "GPU", "memory", "object_store_memory"})
 _MAX_BUNDLES = 2000
+PROBE_TIMEOUT_S = 5.0
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -51,11 +52,12 @@ def connect(address: str | None) -> None:
             ray.shutdown()
             _connected.clear()
         try:
+            _probe(target)
             ray.init(
                 address=target,
                 namespace="pauta",
                 log_to_driver=False,  # attempts' output goes to pauta's logs instead
-                logging_level=logging.WARNING,
+                logging_level=logging.ERROR,
             )
         except Exception as exc:
             raise ClusterUnreachable(
@@ -65,6 +67,16 @@ def connect(address: str | None) -> None:
                 "and RAY_AUTH_TOKEN (or RAY_AUTH_TOKEN_PATH) as on its nodes"
             ) from None
         _connected[:] = [target]
+
+
+def _probe(target: str) -> None:
+    """Fail at once where nothing listens at a HOST:PORT address (Ray itself retries for a
+    minute before it gives up)."""
+    host, sep, port = target.rpartition(":")
+    if not sep or not port.isdigit() or "://" in target:
+        return  # "auto", or a ray:// client address: Ray resolves it
+    with socket.create_connection((host.strip("[]"), int(port)), timeout=PROBE_TIMEOUT_S):
+        pass
 
 
 def to_ray(request: Resources) -> dict[str, float]:
