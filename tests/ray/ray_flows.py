@@ -201,3 +201,14 @@ def durable_on_ray(path: str, steps: int = 6) -> int:
     for i in range(steps):
         last = step(path, i, last)
     return last.result()  # type: ignore[union-attr]
+
+
+@task
+def plain_square(x: int) -> int:
+    """No executor of its own: it runs where the run's default executor says."""
+    return x * x
+
+
+@flow
+def plain_fan_out(n: int = 4) -> list[int]:
+    return [f.result() for f in plain_square.map(list(range(n)))]

@@ -120,3 +120,32 @@ def test_the_weekly_training_example_runs_on_ray_unchanged(
     assert view["state"] == "SUCCEEDED"
     assert {t["name"].rsplit(".", 1)[-1] for t in view["tasks"]} >= {"train", "deploy"}
     assert all(t["node"] in {n.node_id for n in cluster.nodes} for t in view["tasks"])
+
+
+def test_a_worker_with_executor_ray_runs_claimed_runs_tasks_on_the_cluster(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    queued = pauta(home, "trigger", f"{FLOWS}:plain_fan_out", "-p", "n=4", "--json")
+    assert queued.returncode == 0, queued.stderr
+    run_id = json.loads(queued.stdout)["id"]
+    env = {**os.environ, "PAUTA_HOME": str(home), "PAUTA_RAY_ADDRESS": cluster.address}
+    env.pop("PAUTA_DATABASE_URL", None)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "pauta", "worker", "--executor", "ray", "--poll", "0.2"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        view: dict = {}
+        while time.monotonic() < deadline:
+            view = json.loads(pauta(home, "runs", "show", run_id, "--json").stdout)
+            if view["state"] in ("SUCCEEDED", "FAILED"):
+                break
+            time.sleep(0.3)
+        assert view["state"] == "SUCCEEDED", view
+    finally:
+        worker.send_signal(signal.SIGINT)
+        worker.communicate(timeout=60)
+    assert len(view["tasks"]) == 4
+    assert all(t["node"] in {n.node_id for n in cluster.nodes} for t in view["tasks"])
