@@ -38,22 +38,39 @@ ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'paut
 from ray_support import Cluster, Node, free_port  # noqa: E402
 
 
-@pytest.fixture(scope="session")
-def cluster() -> Iterator[Cluster]:
-    """The session's two-node cluster; this process is connected to it (token auth on)."""
+def _start() -> Cluster:
     # A short path: Ray's unix sockets live under it, and a socket path has ~107 characters.
     temp = Path(tempfile.mkdtemp(prefix="pray-", dir="/tmp"))
     made = Cluster(free_port(), temp, {**os.environ, **RAY_ENV})
     try:
         made.start_node("head", "--num-cpus=1", "--num-gpus=0", head=True)
         made.start_node("b", "--num-cpus=1", "--num-gpus=1", '--resources={"node_b": 1}')
+    except BaseException:
+        _stop(made)
+        raise
+    return made
+
+
+def _stop(made: Cluster) -> None:
+    if ray.is_initialized():
+        ray.shutdown()
+    for node in reversed(made.nodes):
+        node.stop()
+    shutil.rmtree(made.temp, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[Cluster]:
+    """The session's two-node cluster; this process is connected to it (token auth on)."""
+    try:
+        made = _start()
+    except RuntimeError:
+        # a port taken between choosing it and Ray binding it: once more, with other ports
+        made = _start()
+    try:
         yield made
     finally:
-        if ray.is_initialized():
-            ray.shutdown()
-        for node in reversed(made.nodes):
-            node.stop()
-        shutil.rmtree(temp, ignore_errors=True)
+        _stop(made)
 
 
 @pytest.fixture

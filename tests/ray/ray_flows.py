@@ -212,3 +212,15 @@ def plain_square(x: int) -> int:
 @flow
 def plain_fan_out(n: int = 4) -> list[int]:
     return [f.result() for f in plain_square.map(list(range(n)))]
+
+
+@task(executor="ray")
+def hold_pid(folder: str) -> None:
+    (Path(folder) / "pid").write_text(str(os.getpid()))
+    time.sleep(120)
+
+
+@flow(timeout=4)
+def cancelled_on_ray(folder: str) -> None:
+    """Its flow timeout cancels the Ray task it waits for."""
+    hold_pid(folder).result()

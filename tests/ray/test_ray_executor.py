@@ -155,6 +155,29 @@ def test_a_timeout_stops_the_ray_task(runner: Runner) -> None:
     assert task.error["kind"] == "timeout"
 
 
+def _gone(pid: int, within: float = 30) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                if stat.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_a_cancelled_attempt_stops_its_ray_task(runner: Runner, tmp_path: Path) -> None:
+    run = runner.run(flows.cancelled_on_ray, {"folder": str(tmp_path)})
+    assert run.state == "FAILED"
+    assert run.error["type"] == "FlowTimeout"
+    [task] = runner.engine().store.list_task_runs(run.id)
+    assert task.state == State.CANCELLED
+    pid = int((tmp_path / "pid").read_text())
+    assert _gone(pid), "ray.cancel(force=True) ended the task's worker process"
+
+
 def test_a_high_priority_task_overtakes_queued_low_ones_on_a_full_cluster(
     runner: Runner, tmp_path: Path
 ) -> None:

@@ -55,6 +55,7 @@ _INTERRUPTED = ErrorInfo(
 )
 _CANCELLED = ErrorInfo("Cancelled", "the task was cancelled", "", "cancelled")
 _NOTHING = Resources(cpus=0)
+_LAG_S = 3.0  # how long after an attempt ended Ray may still count its resources as in use
 
 
 @dataclasses.dataclass(slots=True)
@@ -95,6 +96,8 @@ class RayExecutor:
         self._seq = itertools.count()
         self._view: ClusterView | None = None
         self._busy: Resources | None = None
+        # (monotonic end, request) of attempts that ended lately, for reading what others hold
+        self._recent: deque[tuple[float, Resources]] = deque()
         self._demand: list[Resources] | None = None
         self._connected = threading.Event()
         self._error: str | None = None
@@ -297,6 +300,7 @@ class RayExecutor:
         attempt = self._running.pop((run_id, key), None)
         if attempt is not None:
             attempt.done = True
+            self._recent.append((self._clock.monotonic(), attempt.request))
             self._lock.notify_all()
         return attempt
 
@@ -391,16 +395,26 @@ class RayExecutor:
         self._finish(self._failed(item, info, attempt.started))
 
     def _see(self) -> None:
-        """Read the cluster; a changed view wakes the engine."""
+        """Read the cluster; a changed view wakes the engine.
+
+        What other work holds is what Ray says is in use less what this executor's attempts
+        hold, counting those that ended in the last ``_LAG_S`` seconds too (Ray reports a
+        task's resources back a moment after it ended); of two readings in a row the smaller
+        counts. Over-counting our own only under-counts the others', which Ray's own queue
+        absorbs; the other way round would leave free capacity unused.
+        """
+        now = self._clock.monotonic()
         with self._lock:
+            while self._recent and self._recent[0][0] < now - _LAG_S:
+                self._recent.popleft()
             ours = _NOTHING
             for attempt in self._running.values():
                 ours = ours.plus(attempt.request)
+            for _, request in self._recent:
+                ours = ours.plus(request)
         view = ray_cluster.read_view(self._results_url, ours)
         busy_before, self._busy = self._busy, view.busy
         if busy_before is not None:
-            # of two readings in a row the smaller counts: Ray reports a finished task's
-            # resources back a moment after it ended
             view = dataclasses.replace(view, busy=ray_cluster.smaller(view.busy, busy_before))
         old = self._view
         if old is None or old != view:
