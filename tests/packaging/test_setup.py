@@ -86,4 +86,4 @@ def test_the_package_metadata_builds_without_a_warning(tmp_path: Path) -> None:
     metadata = Parser().parsestr((out / done.stdout.split()[-1] / "METADATA").read_text())
     assert metadata["License-Expression"] == "Apache-2.0"
     assert metadata.get_all("License-File") == ["LICENSE"]
-    assert set(metadata.get_all("Provides-Extra")) == {"postgres", "examples", "dev", "uv"}
+    assert set(metadata.get_all("Provides-Extra")) == {"postgres", "examples", "dev", "uv", "ray"}
