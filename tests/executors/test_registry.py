@@ -32,7 +32,7 @@ def _config(tmp_path: Path) -> ExecutorConfig:
 
 def test_built_ins_are_found_by_name_with_their_capacity_model(tmp_path: Path) -> None:
     registry = ExecutorRegistry(entry_points=list)
-    assert registry.names() == ["container", "inline", "local", "sensor", "venv"]
+    assert registry.names() == ["container", "inline", "local", "ray", "sensor", "venv"]
     local = registry.create("local", _config(tmp_path))
     assert isinstance(local, LocalExecutor)
     assert local.slots() == 2
@@ -40,6 +40,7 @@ def test_built_ins_are_found_by_name_with_their_capacity_model(tmp_path: Path) -
     assert isinstance(inline, InlineExecutor)
     assert inline.slots() == 3
     assert registry.spec("sensor").capacity == "unbounded"
+    assert registry.spec("ray").capacity == "nodes"
     venv = registry.create("venv", _config(tmp_path))
     assert isinstance(venv, VenvExecutor)
     assert venv.slots() == 2
@@ -54,7 +55,7 @@ def test_an_unknown_name_suggests_the_closest_and_lists_all() -> None:
         registry.spec("locl")
     message = str(error.value)
     assert "did you mean 'local'?" in message
-    assert "'container', 'inline', 'local', 'sensor', 'venv'" in message
+    assert "'container', 'inline', 'local', 'ray', 'sensor', 'venv'" in message
 
 
 def test_plugins_are_not_read_until_a_name_is_not_built_in() -> None:
@@ -68,7 +69,7 @@ def test_plugins_are_not_read_until_a_name_is_not_built_in() -> None:
     registry.spec("local")
     assert reads == []
     with pytest.raises(PautaError):
-        registry.spec("ray")
+        registry.spec("dask")
     assert reads == [1]
 
 
@@ -139,7 +140,10 @@ except PautaError as exc:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
     )
     lines = done.stdout.splitlines()
-    assert lines[0] == "['container', 'inline', 'local', 'sensor', 'threads1', 'threads2', 'venv']"
+    assert (
+        lines[0]
+        == "['container', 'inline', 'local', 'ray', 'sensor', 'threads1', 'threads2', 'venv']"
+    )
     assert lines[1] == "1 2"
     assert lines[2] == "Two threads of this process. | package demo-exec-plugin 1.0"
     assert lines[3] == "['broken']"

@@ -94,4 +94,5 @@ def test_the_package_metadata_builds_without_a_warning(tmp_path: Path) -> None:
         "examples",
         "dev",
         "uv",
+        "ray",
     }

@@ -89,6 +89,7 @@ COLUMNS = {
         "error",
         "worker",
         "log_path",
+        "node",
     },
     "metrics": {"id", "flow_run_id", "key", "attempt", "name", "value", "step", "logged_at"},
     "artifacts": {

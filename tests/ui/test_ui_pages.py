@@ -467,3 +467,30 @@ def test_the_run_page_shows_the_flow_log_escaped(
         assert 'id="flow-log"' in html
         assert "&lt;script&gt;alert(1)&lt;/script&gt; best accuracy 0.5 &lt; 0.7" in html
         assert "<script>alert(1)" not in html
+
+
+def test_the_task_table_shows_where_each_attempt_ran_escaped(
+    app_client: TestClient, sqlite_store: Store
+) -> None:
+    [run_id] = seed_runs(sqlite_store, ["simple"], 1)
+    ray_node = "3e9dcab3" + "0f" * 24
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = [
+        {"key": "load-0", "node": ray_node},
+        {"key": "train-0", "node": "<b>host</b>"},
+    ]
+    with sqlite_store.engine.begin() as conn:
+        conn.execute(
+            sa.insert(task_attempts),
+            [
+                {"flow_run_id": run_id, "attempt": 1, "state": "SUCCEEDED", "started_at": at, **row}
+                for row in rows
+            ],
+        )
+    log_in(app_client, "vera")
+    for url in (f"/runs/{run_id}", f"/runs/{run_id}/live"):
+        html = app_client.get(url).text
+        assert "<th>Node</th>" in html
+        assert f'title="Ray node {ray_node}">{ray_node[:12]}</span>' in html
+        assert "&lt;b&gt;host&lt;/b&gt;" in html
+        assert "<b>host</b>" not in html

@@ -51,6 +51,9 @@ class Attempt(_Out):
     started_at: str | None = None
     ended_at: str | None = None
     worker: str | None = None
+    node: str | None = Field(
+        default=None, description="Where the attempt ran: a host name, or a Ray node's id."
+    )
     error: Json | None = None
     interrupted: bool = Field(
         default=False,
@@ -84,6 +87,7 @@ class Task(_Out):
     map_index: int | None = None
     child_run_id: str | None = None
     cached_from: str | None = None
+    node: str | None = Field(default=None, description="Where the latest attempt ran.")
     error: Json | None = None
     result: Json | None = None
     metrics: list[Json] = []

@@ -132,6 +132,8 @@ def task_view(
         "map_index": task.map_index,
         "child_run_id": task.child_run_id,
         "cached_from": task.cached_from,
+        # where the latest attempt ran (a host name, or the id of the Ray node that ran it)
+        "node": attempts[-1].node if attempts else None,
         "error": task.error,
         "result": (
             {"preview": task.result.preview, "size": task.result.size, "uri": task.result.uri}
@@ -160,6 +162,7 @@ def task_view(
                 "started_at": iso(a.started_at),
                 "ended_at": iso(a.ended_at),
                 "worker": a.worker,
+                "node": a.node,
                 "error": a.error,
                 # cut off when its driver died; the task ran again without using a retry
                 "interrupted": bool(a.error and a.error.get("kind") == "interrupted"),

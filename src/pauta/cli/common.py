@@ -108,6 +108,37 @@ def params_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     )(fn)
 
 
+def executor_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--executor NAME and --ray-address ADDR: where tasks run by default."""
+    fn = click.option(
+        "--ray-address",
+        metavar="ADDR",
+        help="The Ray cluster of --executor ray (default: PAUTA_RAY_ADDRESS, else Ray's own).",
+    )(fn)
+    return click.option(
+        "--executor",
+        metavar="NAME",
+        help="Where tasks run by default: local (warm processes), inline, ray (a Ray "
+        "cluster), or a plugin's executor.",
+    )(fn)
+
+
+def executor_settings(executor: str | None, ray_address: str | None) -> Settings:
+    """The settings from the environment, with --ray-address; an unknown --executor is a
+    usage error here, before anything runs."""
+    import dataclasses
+
+    if executor is not None:
+        from pauta.executors.registry import default_registry
+
+        with user_errors():
+            default_registry().spec(executor)
+    settings = Settings.from_env()
+    if ray_address:
+        settings = dataclasses.replace(settings, ray_address=ray_address)
+    return settings
+
+
 def capacity_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """--cpus/--memory/--gpus/--resource: declare what this process may use."""
     for option in reversed(

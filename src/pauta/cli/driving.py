@@ -56,6 +56,33 @@ def drive_with_progress(action: Any, *, as_json: bool, quiet: bool) -> None:
     sys.exit(EXIT_OK if run.state == "SUCCEEDED" else EXIT_RUN_FAILED)
 
 
+def start_cluster(settings: Any, capacity: Any, name: str) -> tuple[Any, Any]:
+    """A cluster executor (``ray``) reaching its cluster in the background, and the wakeup
+    to bind to the engine that will own it; ``ready`` (below) waits for it."""
+    from pauta.dispatch.capacity import default_workers
+    from pauta.executors.base import LateWakeup
+    from pauta.executors.registry import ExecutorConfig, default_registry
+
+    settings.ensure_home()
+    settings.export_home()
+    config = ExecutorConfig(settings, capacity, default_workers(capacity))
+    with user_errors():
+        executor = default_registry().create(name, config)
+    wakeup = LateWakeup()
+    executor.start(wakeup)
+    return executor, wakeup
+
+
+def ready(started: dict[str, tuple[Any, Any]]) -> None:
+    """Refuse to run (exit 2, with the reason) while a started cluster executor cannot run
+    attempts: no cluster at the address, a result store its nodes cannot reach."""
+    for executor, _ in started.values():
+        wait = getattr(executor, "wait_ready", None)
+        if wait is not None:
+            with user_errors():
+                wait()
+
+
 def start_local_pool(settings: Any, capacity: Any, workers: int | None) -> tuple[Any, Any]:
     """A started local executor and the wakeup to bind to the engine that will own it."""
     from pauta.dispatch.capacity import default_workers

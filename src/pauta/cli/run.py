@@ -7,21 +7,19 @@ import click
 from pauta.cli.common import (
     build_capacity,
     capacity_options,
+    executor_options,
+    executor_settings,
     params_options,
     parse_params,
     user_errors,
 )
-from pauta.cli.driving import drive_with_progress, start_local_pool
+from pauta.cli.driving import drive_with_progress, ready, start_cluster, start_local_pool
 
 
 @click.command()
 @click.argument("target", metavar="FILE[:FLOW]")
 @params_options
-@click.option(
-    "--executor",
-    metavar="NAME",
-    help="Where tasks run by default: local (warm processes), inline, or a plugin's executor.",
-)
+@executor_options
 @click.option(
     "--workers", type=int, help="Warm worker processes (default: one per cpu of capacity)."
 )
@@ -34,6 +32,7 @@ def run(
     params: tuple[str, ...],
     params_file: str | None,
     executor: str | None,
+    ray_address: str | None,
     workers: int | None,
     no_cache: bool,
     as_json: bool,
@@ -44,22 +43,18 @@ def run(
     resources: tuple[str, ...],
 ) -> None:
     """Run a flow once, showing live progress; the exit code is the outcome (0 succeeded)."""
-    from pauta.core.settings import Settings
     from pauta.dispatch.capacity import detect_capacity
 
-    if executor is not None:
-        from pauta.executors.registry import default_registry
-
-        with user_errors():
-            default_registry().spec(executor)
+    settings = executor_settings(executor, ray_address)
     from_file, strings = parse_params(params, params_file)
     capacity = build_capacity(cpus, memory, gpus, resources) or detect_capacity()
-    settings = Settings.from_env()
-    # Warm the worker pool first: the processes start while this one imports the store and
-    # validates parameters, which roughly halves the wall time of a short run.
-    started = (
-        {} if executor == "inline" else {"local": start_local_pool(settings, capacity, workers)}
-    )
+    # Warm the worker pool first (or reach the cluster): that happens while this process
+    # imports the store and validates parameters, which roughly halves a short run's time.
+    started = {}
+    if executor == "ray":
+        started["ray"] = start_cluster(settings, capacity, "ray")
+    elif executor != "inline":
+        started["local"] = start_local_pool(settings, capacity, workers)
 
     from pauta.app.flows import resolve_flow
     from pauta.app.params import check_params_size
@@ -69,6 +64,7 @@ def run(
         flow = resolve_flow(target)
         values = flow.parameters.validate_input(from_file, strings)
         check_params_size(flow.name, flow.parameters.to_json(values), settings.max_params_bytes)
+    ready(started)
     runner = Runner(
         settings,
         capacity=capacity,

@@ -9,6 +9,8 @@ import click
 from pauta.cli.common import (
     build_capacity,
     capacity_options,
+    executor_options,
+    executor_settings,
     fail,
     open_store,
     print_json,
@@ -182,6 +184,7 @@ def runs_compare(run_a: str, run_b: str, as_json: bool) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the finished run as JSON only.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress or summary.")
+@executor_options
 @capacity_options
 def runs_resume(
     run_id: str,
@@ -189,6 +192,8 @@ def runs_resume(
     allow_changes: bool,
     as_json: bool,
     quiet: bool,
+    executor: str | None,
+    ray_address: str | None,
     cpus: float | None,
     memory: str | None,
     gpus: int | None,
@@ -197,7 +202,10 @@ def runs_resume(
     """Replay a run whose driver died (or that failed): finished tasks are not run again."""
     from pauta.engine.runner import Runner
 
-    runner = Runner(capacity=build_capacity(cpus, memory, gpus, resources))
+    settings = executor_settings(executor, ray_address)
+    runner = Runner(
+        settings, capacity=build_capacity(cpus, memory, gpus, resources), default_executor=executor
+    )
     try:
         drive_with_progress(
             lambda on_start: runner.resume(

@@ -12,6 +12,8 @@ import click
 from pauta.cli.common import (
     build_capacity,
     capacity_options,
+    executor_options,
+    executor_settings,
     fail,
     user_errors,
 )
@@ -25,11 +27,14 @@ from pauta.cli.common import (
 @click.option(
     "--workers", type=int, help="Warm worker processes (default: one per cpu of capacity)."
 )
+@executor_options
 @capacity_options
 def worker(
     max_runs: int,
     poll: float,
     workers: int | None,
+    executor: str | None,
+    ray_address: str | None,
     cpus: float | None,
     memory: str | None,
     gpus: int | None,
@@ -37,6 +42,8 @@ def worker(
 ) -> None:
     """Claim queued runs and drive them until stopped.
 
+    With ``--executor ray`` the claimed runs' tasks run on the Ray cluster at ``--ray-address``
+    (or ``PAUTA_RAY_ADDRESS``); the worker refuses to start while it cannot use that cluster.
     Also resumes runs whose driver stopped renewing its lease. The first Ctrl-C (or SIGTERM)
     stops claiming and waits for the runs in progress; a second one exits at once, and those
     runs are resumed by another worker once their lease expires.
@@ -47,7 +54,22 @@ def worker(
 
     if max_runs < 1:
         fail("--max-runs must be at least 1")
-    runner = Runner(capacity=build_capacity(cpus, memory, gpus, resources), workers=workers)
+    from pauta.cli.driving import ready, start_cluster
+    from pauta.dispatch.capacity import detect_capacity
+
+    settings = executor_settings(executor, ray_address)
+    capacity = build_capacity(cpus, memory, gpus, resources)
+    started = {}
+    if executor == "ray":
+        started["ray"] = start_cluster(settings, capacity or detect_capacity(), "ray")
+        ready(started)
+    runner = Runner(
+        settings,
+        capacity=capacity,
+        workers=workers,
+        default_executor=executor,
+        started=started,
+    )
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:

@@ -72,6 +72,8 @@ class Settings:
     max_child_flow_depth: int = DEFAULT_MAX_CHILD_FLOW_DEPTH
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     max_params_bytes: int = DEFAULT_MAX_PARAMS_BYTES
+    # the Ray cluster of the ray executor (PAUTA_RAY_ADDRESS; None: Ray's own default)
+    ray_address: str | None = None
 
     @classmethod
     def from_env(cls, home: Path | None = None) -> Settings:
@@ -100,6 +102,7 @@ class Settings:
             max_child_flow_depth=int(depth),
             max_request_bytes=_size("PAUTA_MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES),
             max_params_bytes=_size("PAUTA_MAX_PARAMS_BYTES", DEFAULT_MAX_PARAMS_BYTES),
+            ray_address=os.environ.get("PAUTA_RAY_ADDRESS") or None,
         )
 
     def export_home(self) -> None:

@@ -46,6 +46,10 @@ def _count(value: int, option: str, minimum: int = 0) -> int:
     return value
 
 
+# The executor a task's isolation asks for, unless the task names one.
+_EXECUTOR_OF_ISOLATION = {"inline": "inline", "venv": "venv", "container": "container"}
+
+
 @dataclass(frozen=True, slots=True)
 class TaskOptions:
     """Everything ``@task(...)`` accepts, normalized."""
@@ -88,6 +92,11 @@ class TaskOptions:
     def venv(self) -> VenvSpec | None:
         """The virtualenv an ``isolation="venv"`` task runs in."""
         return VenvSpec(self.requirements, self.python) if self.isolation == "venv" else None
+
+    def executor_or(self, default: str) -> str:
+        """The executor the task's attempts run on: the one it names, else the one its
+        isolation asks for, else ``default`` (the engine's, for ``"process"`` tasks)."""
+        return self.executor or _EXECUTOR_OF_ISOLATION.get(self.isolation, default)
 
     @property
     def container(self) -> ContainerSpec | None:

@@ -151,7 +151,8 @@ class ReadyQueue:
     """Ready tasks in priority order, and the packing policy that picks which start now.
 
     ``total`` is the capacity of the biggest worker: a task that asks for more can never run
-    and is refused at ``push``. ``reservation_after`` bounds how long smaller tasks may
+    and is refused at ``push``; None where the caller checks that itself (a cluster, whose
+    nodes come and go). ``reservation_after`` bounds how long smaller tasks may
     overtake the head (0 reserves at once; ``float("inf")`` never reserves and may starve big
     tasks). ``scan_limit`` bounds how many blocked lanes one pick looks past, so a pick costs
     the same however long the queue is.
@@ -164,7 +165,7 @@ class ReadyQueue:
 
     def __init__(
         self,
-        total: Resources,
+        total: Resources | None,
         *,
         reservation_after: float = 30.0,
         scan_limit: int = 1000,
@@ -205,7 +206,7 @@ class ReadyQueue:
         if task.id in self._index:
             raise ValueError(f"task {task.id!r} is already in the ready queue")
         _check_limits(task)
-        if not task.resources.fits_in(self.total):
+        if self.total is not None and not task.resources.fits_in(self.total):
             raise ResourceError(_never_fits(task, self.total))
         key: _LaneKey = (
             task.resources,
@@ -229,6 +230,18 @@ class ReadyQueue:
         lane.live += 1
         if lane.heap[0] is entry:
             self._push_head(lane)
+
+    def tasks(self) -> list[ReadyTask]:
+        """Every queued task, in no particular order."""
+        return [entry[3] for entry in self._index.values()]
+
+    def demand(self) -> list[tuple[Resources, int]]:
+        """What the queued tasks ask for: each request with how many tasks ask for it."""
+        counts: dict[Resources, int] = {}
+        for lane in self._lanes.values():
+            request = lane.key[0]
+            counts[request] = counts.get(request, 0) + lane.live
+        return list(counts.items())
 
     def remove(self, task_id: Hashable) -> bool:
         """Take a queued task out (cancelled); False if it was not queued."""
@@ -401,9 +414,9 @@ def _check_limits(task: ReadyTask) -> None:
             raise DefinitionError(f"task {task.id!r} has {name}={value} but no {owner_name}")
 
 
-def _never_fits(task: ReadyTask, total: Resources) -> str:
+def _never_fits(task: ReadyTask, total: Resources | None) -> str:
     """A message that says what the task asks for, what the worker has, and what to do."""
-    need, have = task.resources, total
+    need, have = task.resources, total or Resources(cpus=0)
     short: list[str] = []
     if need.cpus > have.cpus + _EPS:
         short.append(f"cpus {need.cpus:g} > {have.cpus:g}")

@@ -82,6 +82,8 @@ class TaskCall:
         self.started_at: datetime | None = None
         self.ended_at: datetime | None = None
         self.worker: str | None = None
+        # where the current attempt ran (a host name, a Ray node id)
+        self.node: str | None = None
         self.log_path: str | None = None
         self.child_run_id: str | None = None
         self.cache_key: str | None = None
@@ -198,6 +200,7 @@ class TaskCall:
             error=self.error,
             worker=self.worker,
             log_path=self.log_path,
+            node=self.node,
         )
 
     def __repr__(self) -> str:

@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from pauta.core.clusters import ClusterView
 from pauta.core.errors import PautaError
 from pauta.core.resources import Resources
 from pauta.core.states import State
+from pauta.dispatch.clusters import Cluster, Clusters
 from pauta.dispatch.queue import ReadyQueue, ReadyTask, RunningCounts
 from pauta.engine.caching import cache_key_for
 from pauta.engine.calls import TaskCall
@@ -42,10 +45,6 @@ from pauta.engine.retries import retry_delay, should_retry
 from pauta.engine.runstate import RunState
 from pauta.executors.base import WorkOutcome
 
-# The executor a task's isolation asks for, unless the task names one; "process" tasks run on
-# the engine's default executor.
-_EXECUTOR_OF_ISOLATION = {"inline": "inline", "venv": "venv", "container": "container"}
-
 
 @dataclass(slots=True)
 class Running:
@@ -55,6 +54,7 @@ class Running:
     ready: ReadyTask
     executor: str
     gpus: tuple[int, ...]
+    cluster: Cluster | None = None
 
 
 class ExecutionCore:
@@ -68,6 +68,7 @@ class ExecutionCore:
         no_cache: bool = False,
         policy: str = "priority",
         reservation_after: float = 30.0,
+        capacity_model: Callable[[str], str] | None = None,
     ) -> None:
         self.capacity = capacity
         self.default_executor = default_executor
@@ -77,6 +78,8 @@ class ExecutionCore:
         if policy != "priority":
             queue_options["policy"] = policy
         self.queue = ReadyQueue(capacity, **queue_options)
+        # executors of capacity model "nodes" get queues of their own; the rest share this one
+        self.clusters = Clusters(capacity_model or (lambda name: "slots"), queue_options)
         self.counts = RunningCounts()
         self.pools: dict[str, int] = {}
         self.free = capacity
@@ -210,13 +213,31 @@ class ExecutionCore:
         The loop writes first when ``needs_durability`` holds for any of them, then ``start``s
         them, or hands them back with ``unpick`` when the write failed.
         """
-        if not len(self.queue):
-            return []
-        return self.queue.pick(self.free, running=self.counts, pools=self.pools, now=now.monotonic)
+        counts, pools, at = self.counts, self.pools, now.monotonic
+        picked = (
+            self.queue.pick(self.free, running=counts, pools=pools, now=at) if self.queue else []
+        )
+        if self.clusters:
+            picked += self.clusters.pick(picked, running=counts, pools=pools, now=at)
+        return picked
 
     def unpick(self, picked: list[ReadyTask]) -> None:
         for ready in picked:
-            self.queue.push(ready)
+            call = self.call_for(ready)
+            cluster = self.clusters.of(self.executor_for(call)) if call is not None else None
+            (self.queue if cluster is None else cluster.queue).push(ready)
+
+    def executor_for(self, call: TaskCall) -> str:
+        """The executor a call's attempts run on."""
+        return call.task.options.executor_or(self.default_executor)  # type: ignore[union-attr]
+
+    def set_view(self, name: str, view: ClusterView, now: Now) -> Effects:
+        """A cluster executor saw its cluster anew; calls that can never start there fail."""
+        for ready, error in self.clusters.see(name, view):
+            call = self.call_for(ready)
+            if call is not None:
+                self._finish_not_ok(call, State.FAILED, error, now)
+        return self.fx
 
     def start(self, picked: list[ReadyTask], now: Now) -> Effects:
         """Reserve capacity for the picked calls and ask the loop to start their attempts."""
@@ -226,18 +247,22 @@ class ExecutionCore:
             if call is None or call.state != State.QUEUED:
                 continue
             call.after_undurable = False
-            options = call.task.options  # type: ignore[union-attr]
-            executor = options.executor or _EXECUTOR_OF_ISOLATION.get(
-                options.isolation, self.default_executor
-            )
+            executor = self.executor_for(call)
+            cluster = self.clusters.of(executor)
             gpus: tuple[int, ...] = ()
-            wanted = ready.resources.gpus
-            if wanted:
-                gpus = tuple(self.free_gpus[:wanted])
-                del self.free_gpus[:wanted]
-            self.free = self.free.minus(ready.resources)
+            request = ready.resources
+            if cluster is not None:
+                cluster.reserve(request)  # the cluster assigns devices itself
+            else:
+                wanted = request.gpus
+                if wanted:
+                    gpus = tuple(self.free_gpus[:wanted])
+                    del self.free_gpus[:wanted]
+                self.free = self.free.minus(request)
             self.counts.started(ready)
-            self.running[ready.id] = Running(call, ready, executor, gpus)  # type: ignore[index]
+            self.running[ready.id] = Running(  # type: ignore[index]
+                call, ready, executor, gpus, cluster
+            )
             call.move(State.RUNNING)
             call.started_at = now.wall
             fx.writes.append(call)
@@ -271,6 +296,7 @@ class ExecutionCore:
         call.started_at = started_at or call.started_at
         call.ended_at = ended_at
         call.worker = outcome.worker or None
+        call.node = outcome.node or None
         self.fx.writes.append(call)
         if outcome.interrupted and not call.run.cancelling:
             self._move(call, State.QUEUED)
@@ -375,6 +401,7 @@ class ExecutionCore:
             call.attempt += 1
             call.started_at = call.ended_at = None
             call.worker = None
+            call.node = None
         call.move(State.QUEUED)
         self.fx.writes.append(call)
         call.queued_at = now.wall
@@ -391,8 +418,14 @@ class ExecutionCore:
             concurrency_key=task.name if options.max_concurrency else None,
             concurrency_limit=options.max_concurrency,
         )
+        cluster = self.clusters.of(self.executor_for(call))
+        if cluster is not None:
+            refused = cluster.refusal(ready.resources)
+            if refused is not None:
+                self._finish_not_ok(call, State.FAILED, refused, now)
+                return
         try:
-            self.queue.push(ready)
+            (self.queue if cluster is None else cluster.queue).push(ready)
         except PautaError as exc:
             error = exception_error(exc)
             error["kind"] = "resources"
@@ -426,7 +459,12 @@ class ExecutionCore:
             self._finish_not_ok(call, State.FAILED, error, now)
 
     def _free(self, running: Running) -> None:
-        self.free = self.free.plus(running.ready.resources)
+        request = running.ready.resources
+        cluster = running.cluster
+        if cluster is not None:
+            cluster.release(request)
+        else:
+            self.free = self.free.plus(request)
         self.counts.finished(running.ready)
         if running.gpus:
             self.free_gpus.extend(running.gpus)
@@ -447,6 +485,8 @@ class ExecutionCore:
             ready_id = (current.run.run_id, current.key)
             if ready_id in self.queue:
                 self.queue.remove(ready_id)
+            elif self.clusters:
+                self.clusters.remove(ready_id)
             current.move(new_state)
             current.error = err
             current.ended_at = current.ended_at or now.wall

@@ -30,6 +30,7 @@ from pauta.core.states import State
 from pauta.dispatch.capacity import default_workers
 from pauta.engine.callbacks import CallbackRunner, task_event
 from pauta.engine.calls import TaskCall
+from pauta.engine.clusterwatch import ClusterWatch
 from pauta.engine.commands import (
     CancelRun,
     Command,
@@ -121,7 +122,11 @@ class Engine:
             no_cache=no_cache,
             policy=policy,
             reservation_after=reservation_after,
+            capacity_model=self._capacity_model,
         )
+        # outcomes that name no node ran on this host
+        self._host = socket.gethostname()
+        self._clusters = ClusterWatch(self.core, self._executor)
         self.signals = Signals()
         self.drivers: dict[str, DrivenRun] = {}
         self.writer = StateWriter(store, self.clock, lazy_interval=lazy_interval)
@@ -191,6 +196,12 @@ class Engine:
             executor.start(self)
             self._executors[name] = executor
         return executor
+
+    def _capacity_model(self, name: str) -> str:
+        try:
+            return self.registry.spec(name).capacity
+        except PautaError:
+            return "slots"  # an unknown executor fails its attempts when they start
 
     # -- called from other threads ------------------------------------------------------------
     def set(self) -> None:
@@ -298,6 +309,9 @@ class Engine:
         if core.has_releases():
             core.release_successes(now)
         self._perform(core.take())
+        if core.clusters:
+            self._clusters.step(now)
+            self._perform(core.take())
         self._dispatch(now)
         deadline = self.writer.deadline()
         monotonic = self.clock.monotonic()
@@ -410,6 +424,7 @@ class Engine:
                     ref = self._task_refs[id(task)] = task_ref_for(task.fn)
                 item = self.drivers[call.run.run_id].work_item(call, ref)
                 item.gpu_ids = start.gpus
+                item.resources = start.ready.resources
                 self._executor(start.executor)
             except Exception as exc:
                 self.core.start_failed(start, exc, self._now())
@@ -439,6 +454,8 @@ class Engine:
             if outcome.secrets:
                 reveal_secrets(outcome.secrets)
                 reveal_connections(outcome.secrets)
+            if not outcome.node:
+                outcome.node = self._host
             core.outcome(
                 outcome,
                 now,

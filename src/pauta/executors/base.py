@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from pauta.core.clusters import ClusterView
+from pauta.core.resources import Resources
 from pauta.core.states import State
 from pauta.definitions.environments import ContainerSpec, VenvSpec
 from pauta.store.results import StoredResult
@@ -70,6 +72,8 @@ class WorkItem:
     is_async: bool = False
     venv: VenvSpec | None = None
     container: ContainerSpec | None = None
+    # what the task asked for (a cluster executor turns it into the cluster's own requests)
+    resources: Resources | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +152,8 @@ class WorkOutcome:
     interrupted: bool = False
     artifacts: list[Artifact] = field(default_factory=list)
     secrets: tuple[str, ...] = ()
+    # where it ran: a cluster executor names the node; empty means this host
+    node: str = ""
 
 
 def failed_outcome(
@@ -158,6 +164,7 @@ def failed_outcome(
     started: float | None = None,
     worker: str = "",
     interrupted: bool = False,
+    node: str = "",
 ) -> WorkOutcome:
     """The outcome of an attempt that ended without running to completion."""
     return WorkOutcome(
@@ -170,6 +177,7 @@ def failed_outcome(
         error=error,
         worker=worker,
         interrupted=interrupted,
+        node=node,
     )
 
 
@@ -231,6 +239,23 @@ class Executor(Protocol):
 
     def shutdown(self, *, kill: bool = False) -> None:
         """Stop workers: wait for running items, or kill them when ``kill`` is true."""
+        ...
+
+
+class ClusterExecutor(Executor, Protocol):
+    """An executor whose capacity is a cluster's (``ExecutorSpec.capacity == "nodes"``).
+
+    The engine keeps deciding what starts (priorities, pools, limits): it submits only what
+    fits the ``view()`` and tells the executor what waits, so a cluster that grows can grow.
+    """
+
+    def view(self) -> ClusterView | None:
+        """The cluster as last seen; None until it was reached once. Cheap: no I/O."""
+        ...
+
+    def request_capacity(self, demand: Sequence[Resources]) -> None:
+        """Everything running or waiting for this executor (one request per attempt), for a
+        cluster that scales to it; a cluster without an autoscaler ignores it."""
         ...
 
 

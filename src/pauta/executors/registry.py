@@ -1,11 +1,11 @@
 """Executors by name: the one place the engine asks for an executor.
 
-Built-in executors (``local``, ``venv``, ``container``, ``inline``, ``sensor``) are registered
-here; packages add their own through the ``pauta.executors`` entry point group, whose objects are
-``ExecutorSpec`` values (or factories taking an ``ExecutorConfig``). Entry points are read
-only when a name is not built in or when the registry is listed, so ``pauta run`` with the
-built-ins pays nothing for plugins. A plugin that fails to load is kept with its error: it
-never stops pauta, and asking for it says what went wrong.
+Built-in executors (``local``, ``venv``, ``container``, ``inline``, ``sensor``, ``ray``) are
+registered here; packages add their own through the ``pauta.executors`` entry point group,
+whose objects are ``ExecutorSpec`` values (or factories taking an ``ExecutorConfig``). Entry
+points are read only when a name is not built in or when the registry is listed, so ``pauta
+run`` with the built-ins pays nothing for plugins. A plugin that fails to load is kept with its
+error: it never stops pauta, and asking for it says what went wrong.
 """
 
 from __future__ import annotations
@@ -138,12 +138,30 @@ def _container(config: ExecutorConfig) -> Executor:
     )
 
 
+def _ray(config: ExecutorConfig) -> Executor:
+    try:
+        from pauta.executors.ray_executor import RayExecutor
+    except ImportError as exc:
+        raise PautaError(
+            f"the ray executor needs Ray, which cannot be imported ({exc}): "
+            "pip install 'pauta[ray]'"
+        ) from None
+    settings = config.settings
+    return RayExecutor(
+        address=settings.ray_address,
+        results_url=config.results_url,
+        inline_max=config.inline_max,
+        clock=config.clock,
+    )
+
+
 BUILT_IN: tuple[ExecutorSpec, ...] = (
     ExecutorSpec("local", _local, "slots", "a pool of warm worker processes on this machine"),
     ExecutorSpec("venv", _venv, "slots", "warm worker processes in each task's own virtualenv"),
     ExecutorSpec("container", _container, "slots", "each attempt in its own container (podman)"),
     ExecutorSpec("inline", _inline, "slots", "threads of this process (debugging, notebooks)"),
     ExecutorSpec("sensor", _sensor, "unbounded", "sensors waiting as coroutines of one thread"),
+    ExecutorSpec("ray", _ray, "nodes", "a Ray cluster: pauta decides what starts, Ray where"),
 )
 
 

@@ -146,6 +146,8 @@ class AttemptRecord:
     error: dict[str, Any] | None = None
     worker: str | None = None
     log_path: str | None = None
+    # where it ran: this host's name, or the id of the Ray node that ran it
+    node: str | None = None
 
 
 @dataclass(slots=True)

@@ -192,6 +192,8 @@ task_attempts = Table(
     Column("error", JSONValue()),
     Column("worker", String(255)),
     Column("log_path", Text),
+    # where the attempt ran: this host's name, or the id of the Ray node that ran it
+    Column("node", String(255)),
 )
 
 metrics = Table(

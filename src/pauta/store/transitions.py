@@ -301,6 +301,7 @@ def _attempt_row(rec: AttemptRecord) -> dict[str, Any]:
         "error": rec.error,
         "worker": rec.worker,
         "log_path": rec.log_path,
+        "node": rec.node,
     }
 
 

@@ -60,6 +60,18 @@ def state_badge(state: str | None) -> Markup:
     return Markup(f'<span class="state s-{escape(state)}">{escape(state)}</span>')
 
 
+def node_tag(node: str | None) -> Markup:
+    """Where an attempt ran: a host name as it is, a Ray node id (56 hex digits) cut to its
+    first 12, the whole id in the title."""
+    if not node:
+        return Markup('<span class="muted">&ndash;</span>')
+    if len(node) > 16 and all(c in "0123456789abcdef" for c in node):
+        return Markup(
+            f'<span class="mono" title="Ray node {escape(node)}">{escape(node[:12])}</span>'
+        )
+    return Markup(f'<span class="mono">{escape(node)}</span>')
+
+
 def to_json(value: Any) -> Markup:
     """JSON safe inside ``<script type="application/json">`` (no ``</script>`` breakout)."""
     text = json.dumps(value, default=str)
@@ -82,6 +94,7 @@ def build() -> Jinja2Templates:
         zoned=zoned_time,
         duration=format_seconds,
         state=state_badge,
+        node=node_tag,
         tojson_safe=to_json,
         pretty=pretty,
     )
