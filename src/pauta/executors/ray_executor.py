@@ -146,10 +146,12 @@ class RayExecutor:
                 info = ErrorInfo("ClusterUnavailable", self._error, "", "environment")
                 _note(item.log_path, self._error)
                 self._finish(self._failed(item, info))
-            elif not self._connected.is_set():
-                with self._lock:
-                    self._waiting.append(item)
             else:
+                with self._lock:
+                    # the watcher hands these over once connected (under the same lock)
+                    if not self._connected.is_set():
+                        self._waiting.append(item)
+                        continue
                 self._launch(item)
 
     def waitables(self) -> list[Any]:
@@ -341,8 +343,8 @@ class RayExecutor:
             self._error = str(exc)
             nothing = _NOTHING
             self._view = ClusterView(nothing, nothing, (), error=self._error)
-        self._connected.set()
         with self._lock:
+            self._connected.set()
             waiting, self._waiting = self._waiting, []
         if waiting:
             self.submit(waiting)
