@@ -1,16 +1,14 @@
 """The execution core: the state machine of every task call of the runs in this process.
 
-It is given events with the time they happen at (a call was submitted, attempts were picked and
-started, an attempt ended, a retry is due, a run is cancelled, a cache lookup answered) and
-answers with ``Effects``: the calls whose state changed (to write), the attempts to start or
-kill, the cache lookups to make, the callbacks to notify and whether waiting flow bodies must
-wake. It performs no I/O and holds nothing but its own data, so it can be driven step by step
-in a test; ``Engine`` is the loop around it that does the I/O.
+It is given events with their time (a call was submitted, attempts were picked and started,
+an attempt ended, a retry is due, a run is cancelled, a cache lookup answered) and answers with
+``Effects``: the calls whose state changed (to write), the attempts to start or kill, the cache
+lookups, the callbacks to notify and whether waiting flow bodies must wake. It does no I/O
+and holds only its own data: a test drives it step by step; the ``Engine`` loop does the I/O.
 
-Per-call dependency counters make the cost per task constant (no rescans); the pure
-``ReadyQueue`` decides what starts on the free capacity. A success is held back from what
-depends on it until it is durable: ``needs_durability`` tells the loop when a write must come
-first.
+Per-call dependency counters keep the cost per task constant; the pure ``ReadyQueue`` decides
+what starts on the free capacity. A success is held back from its dependents until it is
+durable (``needs_durability`` tells the loop when a write must come first).
 """
 
 from __future__ import annotations
@@ -18,7 +16,6 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -26,7 +23,7 @@ from pauta.core.clusters import ClusterView
 from pauta.core.errors import PautaError
 from pauta.core.resources import Resources
 from pauta.core.states import State
-from pauta.dispatch.clusters import Cluster, Clusters
+from pauta.dispatch.clusters import Clusters
 from pauta.dispatch.queue import ReadyQueue, ReadyTask, RunningCounts
 from pauta.engine.caching import cache_key_for
 from pauta.engine.calls import TaskCall
@@ -37,24 +34,20 @@ from pauta.engine.effects import (
     LookupCache,
     NotifyCallbacks,
     Now,
+    Running,
     StartAttempt,
     exception_error,
 )
-from pauta.engine.failures import skipped_error, upstream_error
-from pauta.engine.retries import retry_delay, should_retry
+from pauta.engine.failures import (
+    dependents_after,
+    runs_past,
+    skipped_after,
+    skipped_error,
+    upstream_error,
+)
+from pauta.engine.retries import delay_after, should_retry
 from pauta.engine.runstate import RunState
 from pauta.executors.base import WorkOutcome
-
-
-@dataclass(slots=True)
-class Running:
-    """An attempt that was started and has not ended."""
-
-    call: TaskCall
-    ready: ReadyTask
-    executor: str
-    gpus: tuple[int, ...]
-    cluster: Cluster | None = None
 
 
 class ExecutionCore:
@@ -154,10 +147,10 @@ class ExecutionCore:
             self._finish_not_ok(call, State.SKIPPED, skipped_error(reason), now)
             return self.fx
         for upstream in call.upstream:
-            if upstream.done and not upstream.ok and (call.teardown or _passes(upstream, call)):
+            if upstream.done and not upstream.ok and runs_past(upstream, call):
                 continue  # ended: nothing to wait for, and it does not stop this call
             if upstream.done and upstream.state == State.SKIPPED:
-                self._finish_not_ok(call, State.SKIPPED, _skipped_after(upstream), now)
+                self._finish_not_ok(call, State.SKIPPED, skipped_after(upstream), now)
                 return self.fx
             if upstream.done and not upstream.ok:
                 for other in call.upstream:
@@ -260,9 +253,8 @@ class ExecutionCore:
                     del self.free_gpus[:wanted]
                 self.free = self.free.minus(request)
             self.counts.started(ready)
-            self.running[ready.id] = Running(  # type: ignore[index]
-                call, ready, executor, gpus, cluster
-            )
+            running = Running(call, ready, executor, gpus, cluster)
+            self.running[ready.id] = running  # type: ignore[index]
             call.move(State.RUNNING)
             call.started_at = now.wall
             fx.writes.append(call)
@@ -444,14 +436,7 @@ class ExecutionCore:
         options = task.options
         if should_retry(options, call.failed_attempts, mro):
             self._move(call, State.RETRYING)
-            delay = retry_delay(
-                call.failed_attempts,
-                base=options.retry_delay,
-                backoff=options.retry_backoff,
-                jitter=options.retry_jitter,
-                max_delay=options.max_retry_delay,
-            )
-            call.retry_at = now.monotonic + delay
+            call.retry_at = now.monotonic + delay_after(options, call.failed_attempts)
             heapq.heappush(self._timers, (call.retry_at, next(self._seq), call))
             if options.on_retry:
                 self.fx.notices.append(NotifyCallbacks(call, "retry", options.on_retry))
@@ -495,19 +480,9 @@ class ExecutionCore:
             task = current.task
             if new_state == State.FAILED and task is not None and task.options.on_failure:
                 fx.notices.append(NotifyCallbacks(current, "failure", task.options.on_failure))
-            for dependent in current.dependents:
-                if not dependent.done and (dependent.teardown or _passes(current, dependent)):
-                    # what it waits for has ended, however: one fewer to wait for
-                    dependent.waiting -= 1
-                    if dependent.waiting == 0:
-                        teardowns.append(dependent)
-                elif not dependent.done and dependent.state == State.PENDING:
-                    if new_state == State.SKIPPED:
-                        stack.append((dependent, State.SKIPPED, _skipped_after(current)))
-                    elif dependent.run.cancelling:
-                        stack.append((dependent, State.CANCELLED, CANCELLED_ERROR))
-                    else:
-                        stack.append((dependent, State.UPSTREAM_FAILED, upstream_error(current)))
+            ended, unblocked = dependents_after(current, new_state, CANCELLED_ERROR)
+            stack.extend(ended)
+            teardowns.extend(unblocked)
         self._resolve(resolved)
         for teardown in teardowns:
             if not teardown.done:
@@ -523,12 +498,3 @@ class ExecutionCore:
             # it for every call costs a context switch and the GIL each time.
             if call.awaited or (run.awaiting_all and run.unfinished == 0):
                 fx.wake = True
-
-
-def _passes(upstream: TaskCall, call: TaskCall) -> bool:
-    """Whether a skipped ``upstream`` lets ``call`` run: it only waited for it (wait_for=)."""
-    return upstream.state == State.SKIPPED and upstream.key in call.order_only
-
-
-def _skipped_after(upstream: TaskCall) -> dict[str, Any]:
-    return skipped_error(f"{upstream.key} was skipped and this call takes its result")

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pauta.dispatch.clusters import Cluster
     from pauta.dispatch.queue import ReadyTask
     from pauta.engine.calls import TaskCall
 
@@ -33,6 +34,17 @@ class StartAttempt:
     ready: ReadyTask
     executor: str
     gpus: tuple[int, ...] = ()
+
+
+@dataclass(slots=True)
+class Running:
+    """An attempt the core started and that has not ended (what it holds, where it runs)."""
+
+    call: TaskCall
+    ready: ReadyTask
+    executor: str
+    gpus: tuple[int, ...]
+    cluster: Cluster | None = None
 
 
 @dataclass(frozen=True, slots=True)

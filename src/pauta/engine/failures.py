@@ -83,3 +83,38 @@ def first_root_cause(
 def skipped_error(reason: str) -> dict[str, Any]:
     """Why a call was SKIPPED (not a failure: the run's outcome does not count it)."""
     return {"type": "Skipped", "message": reason, "traceback": "", "kind": "skipped"}
+
+
+def runs_past(upstream: Any, call: Any) -> bool:
+    """Whether ``call`` runs although ``upstream`` ended without a result: a teardown runs
+    whatever happened, and a call that only waited for a skipped call (wait_for=) runs."""
+    skipped_wait = upstream.state == State.SKIPPED and upstream.key in call.order_only
+    return bool(call.teardown) or skipped_wait
+
+
+def skipped_after(upstream: Any) -> dict[str, Any]:
+    return skipped_error(f"{upstream.key} was skipped and this call takes its result")
+
+
+def dependents_after(
+    ended: Any, state: State, cancelled: dict[str, Any]
+) -> tuple[list[tuple[Any, State, dict[str, Any]]], list[Any]]:
+    """What becomes of the calls waiting for ``ended``, which ended in ``state`` without a
+    result: (those that end too, with their state and error; those now free to run)."""
+    ending: list[tuple[Any, State, dict[str, Any]]] = []
+    unblocked: list[Any] = []
+    for dependent in ended.dependents:
+        if dependent.done:
+            continue
+        if runs_past(ended, dependent):
+            dependent.waiting -= 1  # one fewer to wait for
+            if dependent.waiting == 0:
+                unblocked.append(dependent)
+        elif dependent.state == State.PENDING:
+            if state == State.SKIPPED:
+                ending.append((dependent, State.SKIPPED, skipped_after(ended)))
+            elif dependent.run.cancelling:
+                ending.append((dependent, State.CANCELLED, cancelled))
+            else:
+                ending.append((dependent, State.UPSTREAM_FAILED, upstream_error(ended)))
+    return ending, unblocked

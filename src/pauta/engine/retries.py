@@ -47,3 +47,14 @@ def should_retry(options: TaskOptions, failed_attempts: int, error_types: tuple[
     wanted = {f"{t.__module__}.{t.__qualname__}" for t in options.retry_on}
     wanted |= {t.__qualname__ for t in options.retry_on}
     return any(name in wanted for name in error_types)
+
+
+def delay_after(options: TaskOptions, failed_attempts: int) -> float:
+    """The wait before the next attempt of a task with these options (``TaskOptions``)."""
+    return retry_delay(
+        failed_attempts,
+        base=options.retry_delay,
+        backoff=options.retry_backoff,
+        jitter=options.retry_jitter,
+        max_delay=options.max_retry_delay,
+    )
