@@ -46,7 +46,7 @@ def test_out_of_range_integers_are_422_everywhere(
     run = add_run(store, state=FlowRunState.FAILED)
     add_task(store, run, "shout-0", State.FAILED)
     for path, name, schema in integer_query_parameters(client):
-        url = path.format(run_id=run.id, task_key="shout-0", flow="greet")
+        url = path.format(run_id=run.id, task_key="shout-0", flow="greet", name="churn")
         reply = client.get(url, params={name: value}, headers=as_admin)
         if schema["minimum"] <= int(value) <= schema["maximum"]:
             assert reply.status_code < 500, (url, name, reply.text)
