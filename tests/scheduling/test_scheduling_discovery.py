@@ -119,6 +119,10 @@ def test_private_hidden_and_cache_files_are_not_imported(folder: Path) -> None:
         write(folder, name, "raise RuntimeError('must not be imported')\n")
     write(folder, "venv/pyvenv.cfg", "")
     write(folder, "venv/lib/site.py", "raise RuntimeError('must not be imported')\n")
+    # a package of its own (a plugin kept beside the flows): imported by its name, not scanned
+    write(folder, "plugin/pyproject.toml", "[project]\nname = 'p'\n")
+    write(folder, "plugin/src/p/mod.py", "raise RuntimeError('must not be imported')\n")
+    write(folder, "legacy/setup.py", "raise RuntimeError('must not be imported')\n")
     write(folder, "notes.txt", "not python")
     assert flow_files(folder) == [folder / "good.py"]
     found = discover(folder)

@@ -175,7 +175,9 @@ def flows_folder() -> Path:
 
 def flow_files(folder: Path) -> list[Path]:
     """The ``*.py`` files under ``folder``, sorted, skipping names that start with ``_`` or
-    ``.`` (private helpers, ``__pycache__``, hidden folders) and virtual environments."""
+    ``.`` (private helpers, ``__pycache__``, hidden folders), virtual environments, and folders
+    that hold a Python project of their own (a ``pyproject.toml`` or ``setup.py``: a package
+    such as a plugin, whose modules are imported by their package name, not as flow files)."""
     found = []
     for parent, dirs, files in os.walk(folder):
         dirs[:] = sorted(
@@ -183,12 +185,16 @@ def flow_files(folder: Path) -> list[Path]:
             for d in dirs
             if not d.startswith(("_", "."))
             and d not in SKIPPED_FOLDERS
-            and not (Path(parent) / d / "pyvenv.cfg").exists()
+            and not _own_project(Path(parent) / d)
         )
         found.extend(
             Path(parent) / f for f in files if f.endswith(".py") and not f.startswith(("_", "."))
         )
     return sorted(found)
+
+
+def _own_project(path: Path) -> bool:
+    return any((path / name).exists() for name in ("pyvenv.cfg", "pyproject.toml", "setup.py"))
 
 
 def discover(
