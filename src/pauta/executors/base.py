@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from pauta.core.clock import Clock
 from pauta.core.clusters import ClusterView
 from pauta.core.resources import Resources
 from pauta.core.states import State
@@ -266,3 +268,62 @@ def wake_pipe() -> tuple[int, int]:
     os.set_blocking(read_fd, False)
     os.set_blocking(write_fd, False)
     return read_fd, write_fd
+
+
+class WakePipe:
+    """The :func:`wake_pipe` of an executor whose attempts end in its own threads, with the
+    engine's wakeup: ``wake`` tells both that an outcome is ready, ``drain`` empties the pipe
+    before outcomes are collected. Safe to call from any thread; ``wake`` after ``close`` does
+    nothing."""
+
+    def __init__(self, wakeup: Wakeup | None = None) -> None:
+        self.read_fd, self._write_fd = wake_pipe()
+        self._wakeup = wakeup
+        self._closed = False
+
+    def wake(self) -> None:
+        if not self._closed:
+            # a full pipe is readable already: the engine wakes anyway
+            with suppress(OSError):
+                os.write(self._write_fd, b"x")
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    def drain(self) -> int:
+        """Empty the pipe; the number of bytes read (one per ``wake``)."""
+        count = 0
+        with suppress(BlockingIOError, OSError):
+            while chunk := os.read(self.read_fd, 4096):
+                count += len(chunk)
+        return count
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            os.close(self.read_fd)
+            os.close(self._write_fd)
+
+
+class FailsAttempts:
+    """``_failed``: the outcome of an attempt that ended without running to completion, timed
+    by the executor's clock and named after its worker (empty for a cluster's node)."""
+
+    _clock: Clock
+    _worker: str = ""
+
+    def _failed(
+        self,
+        item: WorkItem,
+        error: ErrorInfo,
+        started: float | None = None,
+        *,
+        interrupted: bool = False,
+    ) -> WorkOutcome:
+        return failed_outcome(
+            item,
+            error,
+            now=self._clock.timestamp(),
+            started=started,
+            worker=self._worker,
+            interrupted=interrupted,
+        )

@@ -40,10 +40,11 @@ from pauta.core.clock import Clock, get_clock
 from pauta.core.errors import PautaError
 from pauta.executors.base import (
     ErrorInfo,
+    FailsAttempts,
+    WakePipe,
     Wakeup,
     WorkItem,
     WorkOutcome,
-    failed_outcome,
     wake_pipe,
 )
 from pauta.executors.container_cli import (
@@ -93,7 +94,7 @@ class _Attempt:
                 os.close(fd)
 
 
-class ContainerExecutor:
+class ContainerExecutor(FailsAttempts):
     """Runs each item in a new container of its task's image; up to ``workers`` at once."""
 
     name = "container"
@@ -116,7 +117,7 @@ class ContainerExecutor:
         self._cli = list(cli or container_cli())
         self._worker = worker_name()
         self._wakeup: Wakeup | None = None
-        self._pipe: tuple[int, int] | None = None
+        self._pipe: WakePipe | None = None
         self._running: dict[tuple[str, str], _Attempt] = {}
         self._threads: list[threading.Thread] = []
         self._done: deque[WorkOutcome] = deque()
@@ -129,7 +130,7 @@ class ContainerExecutor:
     def start(self, wakeup: Wakeup) -> None:
         """Check the CLI is there and remove the containers dead pauta processes left."""
         self._wakeup = wakeup
-        self._pipe = wake_pipe()
+        self._pipe = WakePipe(wakeup)
         if shutil.which(self._cli[0]) is None:
             self._missing = (
                 f"the container CLI {self._cli[0]!r} is not installed: install podman "
@@ -165,7 +166,7 @@ class ContainerExecutor:
 
     def waitables(self) -> list[Any]:
         assert self._pipe is not None
-        return [self._pipe[0]]
+        return [self._pipe.read_fd]
 
     def collect(self) -> list[WorkOutcome]:
         self._drain_pipe()
@@ -411,33 +412,11 @@ class ContainerExecutor:
     def _finish(self, outcome: WorkOutcome) -> None:
         self._done.append(outcome)
         assert self._pipe is not None
-        with suppress(OSError):
-            os.write(self._pipe[1], b"x")
-        if self._wakeup is not None:
-            self._wakeup.set()
+        self._pipe.wake()
 
     def _drain_pipe(self) -> None:
         assert self._pipe is not None
-        with suppress(BlockingIOError):
-            while os.read(self._pipe[0], 4096):
-                pass
-
-    def _failed(
-        self,
-        item: WorkItem,
-        error: ErrorInfo,
-        started: float | None = None,
-        *,
-        interrupted: bool = False,
-    ) -> WorkOutcome:
-        return failed_outcome(
-            item,
-            error,
-            now=self._clock.timestamp(),
-            started=started,
-            worker=self._worker,
-            interrupted=interrupted,
-        )
+        self._pipe.drain()
 
 
 def _wait(

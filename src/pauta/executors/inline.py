@@ -10,7 +10,6 @@ is captured per attempt; output of child processes and C code goes to the driver
 
 from __future__ import annotations
 
-import contextlib
 import os
 import queue
 import socket
@@ -19,13 +18,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from pauta.core.clock import Clock, get_clock
-from pauta.executors.base import ErrorInfo, Wakeup, WorkItem, WorkOutcome, failed_outcome, wake_pipe
+from pauta.executors.base import ErrorInfo, FailsAttempts, WakePipe, Wakeup, WorkItem, WorkOutcome
 from pauta.executors.capture import thread_capture
 from pauta.executors.worker import run_item
 from pauta.store.results import ResultStore
 
 
-class InlineExecutor:
+class InlineExecutor(FailsAttempts):
     """Runs items in ``threads`` threads of this process."""
 
     name = "inline"
@@ -50,13 +49,13 @@ class InlineExecutor:
         self._abandoned: set[int] = set()  # idents of threads whose attempt timed out
         self._pool: list[threading.Thread] = []
         self._wakeup: Wakeup | None = None
-        self._read_fd = self._write_fd = -1
+        self._pipe: WakePipe | None = None
         self._stopping = False
         self._closed = False
 
     def start(self, wakeup: Wakeup) -> None:
         self._wakeup = wakeup
-        self._read_fd, self._write_fd = wake_pipe()
+        self._pipe = WakePipe(wakeup)
         for _ in range(self._threads):
             self._add_thread()
 
@@ -71,13 +70,11 @@ class InlineExecutor:
             self._queue.put(item)
 
     def waitables(self) -> list[Any]:
-        return [] if self._read_fd < 0 else [self._read_fd]
+        return [] if self._pipe is None else [self._pipe.read_fd]
 
     def collect(self) -> list[WorkOutcome]:
-        if self._read_fd >= 0:
-            with contextlib.suppress(BlockingIOError):
-                while os.read(self._read_fd, 4096):
-                    pass
+        if self._pipe is not None:
+            self._pipe.drain()
         with self._lock:
             out, self._done = self._done, []
         return out
@@ -119,10 +116,9 @@ class InlineExecutor:
                 thread.join()
         with self._lock:
             self._closed = True
-            if self._read_fd >= 0:
-                os.close(self._read_fd)
-                os.close(self._write_fd)
-            self._read_fd = self._write_fd = -1
+            if self._pipe is not None:
+                self._pipe.close()
+                self._pipe = None
         if self._wakeup is not None:
             self._wakeup.set()
 
@@ -176,27 +172,6 @@ class InlineExecutor:
     def _finish(self, outcome: WorkOutcome) -> None:
         """Hand an outcome to collect() and wake the engine (called with the lock held)."""
         self._done.append(outcome)
-        if self._closed:
+        if self._closed or self._pipe is None:
             return
-        # A full pipe is readable already: the engine wakes anyway.
-        with contextlib.suppress(BlockingIOError):
-            os.write(self._write_fd, b"!")
-        if self._wakeup is not None:
-            self._wakeup.set()
-
-    def _failed(
-        self,
-        item: WorkItem,
-        error: ErrorInfo,
-        started: float | None = None,
-        *,
-        interrupted: bool = False,
-    ) -> WorkOutcome:
-        return failed_outcome(
-            item,
-            error,
-            now=self._clock.timestamp(),
-            started=started,
-            worker=self._worker,
-            interrupted=interrupted,
-        )
+        self._pipe.wake()

@@ -30,7 +30,7 @@ from pickle import loads
 from typing import Any
 
 from pauta.core.clock import Clock, get_clock
-from pauta.executors.base import ErrorInfo, Wakeup, WorkItem, WorkOutcome, failed_outcome
+from pauta.executors.base import ErrorInfo, FailsAttempts, Wakeup, WorkItem, WorkOutcome
 from pauta.executors.loading import refuse_while_importing_main
 from pauta.executors.worker import (
     WorkerProcess,
@@ -67,7 +67,7 @@ class _Inflight:
         self.unsent = False
 
 
-class LocalExecutor:
+class LocalExecutor(FailsAttempts):
     """Runs items in a pool of warm worker processes on this machine.
 
     Up to ``workers`` processes (default: the number of CPUs) run one item each at a time;
@@ -438,22 +438,6 @@ class LocalExecutor:
         )
         while self._queue:
             out.append(self._failed(self._queue.popleft(), self._broken))
-
-    def _failed(
-        self,
-        item: WorkItem,
-        error: ErrorInfo,
-        started: float | None = None,
-        *,
-        interrupted: bool = False,
-    ) -> WorkOutcome:
-        return failed_outcome(
-            item,
-            error,
-            now=self._clock.timestamp(),
-            started=started,
-            interrupted=interrupted,
-        )
 
     def _wake(self) -> None:
         if self._wakeup is not None:
