@@ -4,6 +4,8 @@
   postgres); dropped afterwards. The suite fails, never skips, when the server is unreachable.
 - ``store``: a migrated ``Store`` on SQLite (a file under ``tmp_path``) and on PostgreSQL.
 - ``home``: ``PAUTA_HOME`` pointed at a fresh folder, ``PAUTA_DATABASE_URL`` unset.
+- ``webhook``: an HTTP server on 127.0.0.1 that keeps the JSON bodies posted to it
+  (``.url``, ``.received``), for the notifier tests.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pytest
 from psycopg import sql
 
 from pauta.store.repository import Store
+from webhook_receiver import WebhookReceiver
 
 PG_SERVER = os.environ.get("PAUTA_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432")
 
@@ -68,3 +71,10 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PAUTA_HOME", str(folder))
     monkeypatch.delenv("PAUTA_DATABASE_URL", raising=False)
     return folder
+
+
+@pytest.fixture
+def webhook() -> Iterator[WebhookReceiver]:
+    """A webhook endpoint on 127.0.0.1 that answers 204 and keeps what it was posted."""
+    with WebhookReceiver.serving() as receiver:
+        yield receiver

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import engine_flows as ef
@@ -14,6 +11,7 @@ import pytest
 from pauta.core.resources import Resources
 from pauta.core.settings import Settings
 from pauta.engine.runner import Runner
+from webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.slow
 
@@ -58,35 +56,10 @@ def test_failure_callbacks_and_a_broken_callback_changes_nothing(
     assert run.tasks[0].attempts == 2
 
 
-class _Recorder(BaseHTTPRequestHandler):
-    received: list[dict] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        type(self).received.append(json.loads(body))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        return None
-
-
-@pytest.fixture
-def webhook_url() -> Iterator[str]:
-    _Recorder.received = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
-    server.shutdown()
-    server.server_close()
-    thread.join()
-
-
 def test_pauta_notify_posts_flow_failures_to_a_webhook(
-    tmp_path: Path, webhook_url: str, events: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, webhook: WebhookReceiver, events: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("PAUTA_NOTIFY", f"webhook+{webhook_url}")
+    monkeypatch.setenv("PAUTA_NOTIFY", f"webhook+{webhook.url}")
     runner = Runner(Settings.from_env(tmp_path / "home"), capacity=Resources(cpus=2), workers=1)
     try:
         ok = runner.run(ef.sums, {"n": 2})
@@ -94,7 +67,7 @@ def test_pauta_notify_posts_flow_failures_to_a_webhook(
     finally:
         runner.close()
     assert ok.state == "SUCCEEDED"
-    [posted] = _Recorder.received
+    [posted] = webhook.received
     assert posted["kind"] == "flow"
     assert posted["what"] == "failure"
     assert posted["run_id"] == failed.id

@@ -4,12 +4,10 @@ callbacks and the PAUTA_NOTIFY webhook; cancel=True cancels; a quick run reports
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ from pauta.engine.runs import FlowRun
 from pauta.scheduling.deadlines import DeadlineCheck
 from pauta.store.deadlines import missed_deadlines
 from pauta.store.tables import deadline_misses
+from webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.slow
 
@@ -44,31 +43,6 @@ class ShiftedClock(SystemClock):
 
     def advance(self, **delta: float) -> None:
         self.offset += timedelta(**delta)
-
-
-class Hooks(BaseHTTPRequestHandler):
-    received: list[dict[str, Any]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        type(self).received.append(json.loads(body))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        return None
-
-
-@pytest.fixture
-def webhook_url() -> Iterator[str]:
-    Hooks.received = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Hooks)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
-    server.shutdown()
-    server.server_close()
-    thread.join()
 
 
 @pytest.fixture
@@ -128,10 +102,10 @@ def test_a_run_past_its_deadline_is_reported_once_while_it_goes_on(
     tmp_path: Path,
     clock: ShiftedClock,
     pipe: Path,
-    webhook_url: str,
+    webhook: WebhookReceiver,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("PAUTA_NOTIFY", f"webhook+{webhook_url}")
+    monkeypatch.setenv("PAUTA_NOTIFY", f"webhook+{webhook.url}")
     runner = Runner(
         Settings.from_env(tmp_path / "home"), capacity=Resources(cpus=2), workers=1, clock=clock
     )
@@ -162,7 +136,7 @@ def test_a_run_past_its_deadline_is_reported_once_while_it_goes_on(
     [event] = df.EVENTS
     assert (event.what, event.run_id, event.state) == ("deadline_missed", rid, "RUNNING")
     assert event.deadline_at == run.logical_date + timedelta(minutes=10)
-    [posted] = Hooks.received
+    [posted] = webhook.received
     assert (posted["what"], posted["run_id"]) == ("deadline_missed", rid)
     assert (row.flow_run_id, row.seen_by) == (rid, "driver")
 

@@ -4,11 +4,7 @@ webhook; cancel=True cancels; a run that finished in time reports nothing."""
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +21,7 @@ from pauta.scheduling.service import SchedulerService
 from pauta.store.deadlines import missed_deadlines
 from pauta.store.records import FlowRunRecord
 from pauta.store.repository import Store
+from webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.slow
 
@@ -55,29 +52,9 @@ def strict() -> None:
 """
 
 
-class Hooks(BaseHTTPRequestHandler):
-    received: list[dict[str, Any]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        type(self).received.append(json.loads(body))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        return None
-
-
 @pytest.fixture
-def webhook() -> Iterator[Webhook]:
-    Hooks.received = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Hooks)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield Webhook(f"http://127.0.0.1:{server.server_address[1]}/hook")
-    server.shutdown()
-    server.server_close()
-    thread.join()
+def notifier(webhook: WebhookReceiver) -> Webhook:
+    return Webhook(webhook.url)
 
 
 @pytest.fixture(scope="module")
@@ -109,11 +86,11 @@ def test_the_discovered_flow_carries_its_deadline(found: Discovery) -> None:
 
 
 def test_a_missed_deadline_is_reported_once_even_after_a_restart(
-    store: Store, found: Discovery, seen: list[Any], webhook: Webhook
+    store: Store, found: Discovery, seen: list[Any], notifier: Webhook, webhook: WebhookReceiver
 ) -> None:
     run = queue(store, found, "etl")
     assert run.deadline_at == T0 + timedelta(hours=1)
-    check = DeadlineCheck(store, notifiers=lambda: [webhook])
+    check = DeadlineCheck(store, notifiers=lambda: [notifier])
     try:
         assert check.check(T0 + timedelta(minutes=59)) == []
         [missed] = check.check(T0 + timedelta(minutes=61))
@@ -131,20 +108,20 @@ def test_a_missed_deadline_is_reported_once_even_after_a_restart(
     )
     assert event.deadline_at == T0 + timedelta(hours=1)
     assert "missed its deadline (due 2026-03-02 07:00 UTC)" in event.summary()
-    [posted] = Hooks.received
+    [posted] = webhook.received
     assert posted["what"] == "deadline_missed"
     assert posted["deadline_at"] == "2026-03-02T07:00:00+00:00"
     assert posted["error"]["type"] == "DeadlineMissed"
     # the run goes on
     assert store.get_flow_run(run.id).state == FlowRunState.QUEUED
     # a restarted scheduler finds the miss recorded and says nothing
-    restarted = DeadlineCheck(store, notifiers=lambda: [webhook])
+    restarted = DeadlineCheck(store, notifiers=lambda: [notifier])
     try:
         assert restarted.check(T0 + timedelta(hours=3)) == []
     finally:
         restarted.close()
     assert len(seen) == 1
-    assert len(Hooks.received) == 1
+    assert len(webhook.received) == 1
 
 
 def test_cancel_true_cancels_the_run_after_reporting_it(
