@@ -61,3 +61,22 @@ def tuned(
         "limit": limit,
         "extra": extra,
     }
+
+
+# what a flow's author, or a person posting the form, could slip into it: shown, never run
+HOSTILE = '"><img src=x onerror=window.__pwned=1>'
+
+
+class Sneaky(BaseModel):
+    inner: Annotated[str, Field(description=f"inner {HOSTILE}")] = HOSTILE
+
+
+@flow
+def hostile(
+    note: Annotated[str, Field(description=f"<script>window.__pwned=1</script>{HOSTILE}")] = (
+        HOSTILE
+    ),
+    deep: Sneaky = Sneaky(),  # noqa: B008
+    counts: dict[str, int] = {},  # noqa: B006
+) -> None:
+    """Its parameters' descriptions and defaults hold markup."""
