@@ -12,7 +12,7 @@ from ui_forms import tuned
 
 from pauta.core.errors import ParameterError
 from pauta.definitions.params import ParameterSchema
-from pauta.ui.form_values import errors_by_field, params_from_form, zoned_datetime
+from pauta.ui.form_values import FormValues, errors_by_field, params_from_form, zoned_datetime
 from pauta.ui.forms import form_fields
 
 FIELDS = form_fields(tuned.parameters.json_schema())
@@ -110,3 +110,8 @@ def test_a_union_takes_text_that_is_not_json() -> None:
 )
 def test_a_datetime_is_read_in_the_flows_zone(raw: str, zone: str, expected: str) -> None:
     assert zoned_datetime(raw, zone) == expected
+
+
+def test_a_post_without_the_fields_takes_every_default() -> None:
+    # the flows page's Trigger button posts no field at all
+    assert params_from_form(FIELDS, {}) == FormValues({}, {})

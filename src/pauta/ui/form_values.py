@@ -137,7 +137,9 @@ def zoned_datetime(raw: str, zone: str) -> str:
     return moment.isoformat()
 
 
-def errors_by_field(fields: Iterable[FormField], details: Iterable[Mapping[str, Any]]) -> dict:
+def errors_by_field(
+    fields: Iterable[FormField], details: Iterable[Mapping[str, Any]]
+) -> dict[str, str]:
     """The server's validation errors (``ParameterError.errors``) by form field name: each goes
     to the deepest field its location names, saying which list item or union member it is
     about. An error no field names is left out (the form's banner says every error)."""
