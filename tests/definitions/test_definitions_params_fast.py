@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from pauta.core.errors import ParameterError
-from pauta.definitions.params import ParameterSchema
+from pauta.definitions.params import ParameterSchema, _schema_generator
 
 
 class Level(IntEnum):
@@ -86,8 +86,10 @@ def test_json_schema_equals_pydantic(source: str) -> None:
 def test_other_parameters_are_not_plain(source: str) -> None:
     schema = _schema(source)
     assert not schema.plain_parameters
-    # and they keep pydantic's schema
-    assert schema.json_schema() == schema.model.model_json_schema()
+    # and they keep pydantic's schema (with the names of an Enum's members)
+    assert schema.json_schema() == schema.model.model_json_schema(
+        schema_generator=_schema_generator()
+    )
 
 
 INT_TEXTS = ["10", "-3", "+4", "007", "0", "-0", "+0", "9" * 640, "1" + "0" * 639]

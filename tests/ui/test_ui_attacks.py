@@ -8,6 +8,7 @@ from urllib.parse import quote
 import pytest
 from browsing import csrf_of, log_in
 from playwright.sync_api import Page, expect
+from ui_forms import HOSTILE
 
 pytestmark = pytest.mark.slow
 
@@ -65,3 +66,25 @@ def test_a_crafted_run_id_in_the_run_page_link_runs_no_script(page: Page, kind: 
     log_in(page, "ada")
     payload = PAYLOADS[kind]
     open_crafted(page, f"/runs/{quote(payload, safe='')}", payload)
+
+
+def test_markup_in_a_flows_parameters_and_in_posted_values_runs_no_script(page: Page) -> None:
+    log_in(page, "ada")
+    page.goto("/flows/hostile")
+    # the descriptions and defaults are there, as text
+    expect(page.locator("#help-note")).to_contain_text("<script>window.__pwned=1</script>")
+    expect(page.locator("#param-note")).to_have_value(HOSTILE)
+    expect(page.locator("#help-deep-inner")).to_contain_text(HOSTILE)
+    expect(page.locator("#param-deep-inner")).to_have_value(HOSTILE)
+    # a posted value the server refuses comes back in the form and in the message
+    posted = '{"x": "<img src=x onerror=window.__pwned=1>"}'
+    page.fill("#param-counts", posted)
+    with page.expect_response(lambda r: r.url.endswith("/flows/hostile/trigger")) as answer:
+        page.click("#trigger-form button[type=submit]")
+    assert answer.value.status == 422
+    expect(page.locator("#error-counts")).to_contain_text("valid integer")
+    expect(page.locator("#param-counts")).to_have_value(posted)
+    page.wait_for_function("() => Array.from(document.images).every((img) => img.complete)")
+    page.wait_for_timeout(500)
+    assert page.evaluate("() => window.__pwned") is None
+    assert page.locator("#trigger-form img").count() == 0

@@ -98,6 +98,21 @@ def test_the_lists_and_the_flow_page_work_under_the_policy(
     assert_clean(page, refused)
 
 
+def test_the_forms_list_rows_work_under_the_policy(watched: tuple[Page, list[str]]) -> None:
+    page, refused = watched
+    log_in(page, "olga")
+    page.goto("/flows/tuned")
+    rows = page.locator("#param-tags .list-row")
+    expect(rows).to_have_count(1)
+    page.click("#param-tags [data-add-row]")
+    expect(rows).to_have_count(2)
+    # the new row's input has the focus, to type in straight away
+    expect(rows.nth(1).locator("input")).to_be_focused()
+    rows.nth(0).locator("[data-remove-row]").click()
+    expect(rows).to_have_count(1)
+    assert_clean(page, refused)
+
+
 def test_the_api_docs_work_under_the_policy(watched: tuple[Page, list[str]]) -> None:
     page, refused = watched
     log_in(page, "vera")

@@ -1,60 +1,17 @@
-"""The pure parts of the web UI: the parameter form, the graph and timeline, the vendored
+"""The pure parts of the web UI: the graph and timeline, the vendored
 files' checksums."""
 
 from __future__ import annotations
 
 import hashlib
 import re
-from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from pauta.core.states import State
-from pauta.definitions.params import ParameterSchema
 from pauta.store.records import AttemptRecord, CallGroup
 from pauta.ui.charts import format_seconds, gantt, graph_data, state_counts
-from pauta.ui.forms import DATE, JSON, SELECT, TEXT, form_fields, params_from_form
 from pauta.ui.templating import STATIC, time_tag, to_json, zoned_time
-
-
-def schema_of(fn: Any) -> dict[str, Any]:
-    return ParameterSchema(fn, "f").json_schema()
-
-
-def test_form_fields_follow_the_parameter_types() -> None:
-    def f(
-        n: int,
-        end: date | None = None,
-        kind: Literal["a", "b"] = "a",
-        flag: bool = False,
-        tags: list[str] | None = None,
-        rate: float = 0.5,
-        name: str = "x",
-    ) -> None: ...
-
-    fields = {f.name: f for f in form_fields(schema_of(f))}
-    assert [(k, v.kind, v.required, v.value) for k, v in fields.items()] == [
-        ("n", TEXT, True, ""),
-        ("end", DATE, False, ""),
-        ("kind", SELECT, False, "a"),
-        ("flag", SELECT, False, "false"),
-        ("tags", JSON, False, ""),
-        ("rate", TEXT, False, "0.5"),
-        ("name", TEXT, False, "x"),
-    ]
-    assert fields["kind"].options == ["", "a", "b"]
-    assert fields["end"].type_label == "date | None"
-    assert fields["tags"].type_label == "list[str] | None"
-
-
-def test_posted_values_become_parameters() -> None:
-    def f(n: int, rate: float = 0.5, name: str = "x", tags: list[int] | None = None) -> None: ...
-
-    schema = schema_of(f)
-    form = {"n": " 3 ", "rate": "", "name": "123", "tags": "[1, 2]", "csrf_token": "t"}
-    # empty fields keep their defaults; text stays text; JSON is read where the type wants it
-    assert params_from_form(schema, form) == {"n": 3, "name": "123", "tags": [1, 2]}
-    # what is not JSON is sent as typed, for the server to name what is wrong
-    assert params_from_form(schema, {"n": "many"}) == {"n": "many"}
 
 
 def call(key: str, state: str, upstream: list[str] | None = None, **more: Any) -> CallGroup:

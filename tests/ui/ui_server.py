@@ -1,8 +1,8 @@
 """A real `pauta server` for the browser tests, and where to find Chromium.
 
 The server runs in a subprocess on a free port with its own pauta home (SQLite), serving the
-flows of ``ui_flows.py`` and the example pipeline ``examples/weekly_training.py`` (with
-the module it imports). Users are
+flows of ``ui_flows.py`` and ``ui_forms.py`` and the example pipeline
+``examples/weekly_training.py`` (with the module it imports). Users are
 created with `pauta users create` against the same database before it starts.
 """
 
@@ -71,6 +71,8 @@ def running_server(base: Path) -> Iterator[Server]:
     home, flows = base / "home", base / "flows"
     flows.mkdir()
     shutil.copy(Path(__file__).with_name("ui_flows.py"), flows / "ui_flows.py")
+    # the flow with a parameter of every common type, for the trigger form
+    shutil.copy(Path(__file__).with_name("ui_forms.py"), flows / "ui_forms.py")
     # the app of the Services page's tests: the API deploys it from the flows folder
     shutil.copy(Path(__file__).with_name("ui_service.py"), flows / "ui_service.py")
     for example in ("weekly_training.py", "churn_features.py"):  # the pipeline and its helper

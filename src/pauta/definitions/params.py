@@ -19,13 +19,14 @@ import re
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any
 
 from pauta.core.errors import DefinitionError, ParameterError
 
 if TYPE_CHECKING:
     from pydantic import BaseModel, TypeAdapter, ValidationError
+    from pydantic.json_schema import GenerateJsonSchema
 
 _PLAIN = (type(None), bool, int, float, str)
 
@@ -119,7 +120,7 @@ class ParameterSchema:
         if self.plain_parameters:
             return self._fast_json_schema()
         try:
-            return self.model.model_json_schema()
+            return self.model.model_json_schema(schema_generator=_schema_generator())
         except Exception:
             # types pydantic cannot describe (arbitrary classes) still validate by isinstance
             return {
@@ -269,9 +270,26 @@ class ParameterSchema:
                     f"parameter {name!r}{where}: expected {expected}, got {received!r} "
                     f"({err['msg'].lower()})"
                 )
-            details.append({"param": name, "error": err["msg"], "expected": expected})
+            # loc: where in the value, for forms that show each nested field's own error
+            loc = [part if isinstance(part, int) else str(part) for part in err["loc"]]
+            details.append({"param": name, "error": err["msg"], "expected": expected, "loc": loc})
         text = f"invalid parameters for flow {self.flow_name!r}: " + "; ".join(lines)
         return ParameterError(text, errors=details)
+
+
+@cache
+def _schema_generator() -> type[GenerateJsonSchema]:
+    """pydantic's JSON schema generator, adding to an Enum's schema its members' names
+    (``x-enum-names``, in the order of ``enum``): the UI's form shows a member by its name."""
+    from pydantic.json_schema import GenerateJsonSchema
+
+    class _WithEnumNames(GenerateJsonSchema):
+        def enum_schema(self, schema: Any) -> dict[str, Any]:
+            described = super().enum_schema(schema)
+            described["x-enum-names"] = [member.name for member in schema["members"]]
+            return described
+
+    return _WithEnumNames
 
 
 def _is_fast_type(annotation: Any) -> bool:

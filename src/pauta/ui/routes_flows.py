@@ -15,7 +15,8 @@ from pauta.core.errors import FlowNotFoundError, ParameterError, PautaError
 from pauta.core.states import FLOW_ACTIVE
 from pauta.ui import queries
 from pauta.ui.charts import graph_data
-from pauta.ui.forms import form_fields, params_from_form
+from pauta.ui.form_values import errors_by_field, params_from_form
+from pauta.ui.forms import form_fields
 from pauta.ui.render import fragment, page
 from pauta.ui.session import Session, back, check_form, flash, store_of
 from pauta.ui.svg import Colors, runs_chart
@@ -83,8 +84,14 @@ def flow_page(request: Request, name: str, session: Session, runs: Runs = DEFAUL
         context = _flow_context(request, name, runs)
     except UnknownFlowError as exc:
         return page(request, "error.html", session, {"message": str(exc)}, status=404)
-    context["fields"] = form_fields(context["flow"]["parameters_schema"])
+    view = context["flow"]
+    context["fields"] = form_fields(view["parameters_schema"], zone=_zone(view))
     return page(request, "flow.html", session, context)
+
+
+def _zone(view: dict[str, Any]) -> str:
+    """The time zone the form's datetimes are read in: the flow's own, else UTC."""
+    return str(view.get("timezone") or "UTC")
 
 
 @router.get("/flows/{name}/metrics", response_class=HTMLResponse)
@@ -103,24 +110,38 @@ def flow_metrics_panel(
 @router.post("/flows/{name}/trigger")
 async def trigger(request: Request, name: str, session: Session) -> Response:
     await check_form(request, session, "operator")
-    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    # a name may come more than once: a list's rows, a checkbox after its hidden "false"
+    posted: dict[str, list[str]] = {}
+    for key, value in (await request.form()).multi_items():
+        if isinstance(value, str) and key != "csrf_token":
+            posted.setdefault(key, []).append(value)
     try:
         context = _flow_context(request, name)
     except UnknownFlowError as exc:
         return page(request, "error.html", session, {"message": str(exc)}, status=404)
-    schema = context["flow"]["parameters_schema"]
-    params = params_from_form(schema, form)
+    schema, zone = context["flow"]["parameters_schema"], _zone(context["flow"])
+    fields = form_fields(schema, zone=zone)
+    read = params_from_form(fields, posted)
+    if read.errors:
+        context.update(
+            fields=form_fields(schema, posted, read.errors, zone),
+            form_error="Some fields could not be read; nothing was queued: "
+            + "; ".join(f"{field}: {message}" for field, message in read.errors.items()),
+        )
+        return page(request, "flow.html", session, context, status=422)
     folder = getattr(request.app.state, "flows_dir", None)
     try:
         limit = request.app.state.settings.max_params_bytes
         store = store_of(request)
-        run = trigger_run(store, folder, name, params, trigger="manual", max_params_bytes=limit)
+        run = trigger_run(
+            store, folder, name, read.params, trigger="manual", max_params_bytes=limit
+        )
     except ParameterError as exc:
-        errors = {str(e.get("param")): str(e.get("error")) for e in exc.errors}
-        context.update(fields=form_fields(schema, form, errors), form_error=str(exc))
+        errors = errors_by_field(fields, exc.errors)
+        context.update(fields=form_fields(schema, posted, errors, zone), form_error=str(exc))
         return page(request, "flow.html", session, context, status=422)
     except PautaError as exc:
-        context.update(fields=form_fields(schema, form), form_error=str(exc))
+        context.update(fields=form_fields(schema, posted, zone=zone), form_error=str(exc))
         return page(request, "flow.html", session, context, status=400)
     return RedirectResponse(f"/runs/{run.id}", status_code=303)
 
