@@ -21,35 +21,7 @@ from pauta.scheduling.claims import Worker
 
 pytestmark = pytest.mark.slow
 
-STEER = """
-import os
-from pathlib import Path
-from pauta import flow, task
-
-def _mark(name, text):
-    with Path(os.environ["STEER_DIR"], name).open("a") as marks:
-        marks.write(text + "\\n")
-
-@task
-def first() -> int:
-    _mark("first", "ran")
-    return 1
-
-@task
-def second(value: int) -> int:
-    if not Path(os.environ["STEER_DIR"], "fixed").exists():
-        raise RuntimeError("not yet")
-    return value + 1
-
-@task
-def third(value):
-    _mark("third", repr(value))
-    return value
-
-@flow
-def steer():
-    return third(second(first())).result()
-"""
+STEER = (Path(__file__).resolve().parents[1] / "engine" / "steer_flows.py").read_text()
 
 
 @dataclass
