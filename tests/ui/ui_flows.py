@@ -62,3 +62,32 @@ def wide(n: int = 50) -> int:
 @flow
 def history() -> None:
     """The browser tests write this flow's runs, with their metrics, straight into the store."""
+
+
+@task
+def load() -> int:
+    return 5
+
+
+@task
+def check(value: int, fail: bool) -> int:
+    if fail:
+        raise RuntimeError("check refuses, on purpose")
+    return value
+
+
+@task
+def report(value: object) -> str:
+    return f"report of {value!r}"
+
+
+@flow
+def steered() -> str:
+    """Fails in its middle task: to mark it SUCCEEDED from the run page."""
+    return report(check(load(), True)).result()
+
+
+@flow
+def steady() -> str:
+    """Succeeds: to clear a call from the run page and see it run again."""
+    return report(check(load(), False)).result()
