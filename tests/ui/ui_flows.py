@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from pauta import flow, task
+from pauta import flow, group, task
 
 
 @task
@@ -91,3 +91,29 @@ def steered() -> str:
 def steady() -> str:
     """Succeeds: to clear a call from the run page and see it run again."""
     return report(check(load(), False)).result()
+
+
+@task
+def fit(kind: str) -> str:
+    if kind == "bad":
+        raise RuntimeError("this model does not fit, on purpose")
+    return kind
+
+
+@task
+def evaluate(models: list[str]) -> int:
+    return len(models)
+
+
+@flow
+def grouped() -> None:
+    """Nested task groups: train (with forest inside it) fails in forest; report is outside."""
+    prepared = prepare()
+    with group("train"):
+        linear = fit("linear")
+        with group("forest"):
+            deep = fit("bad")
+            shallow = fit("shallow")
+    evaluate([linear, deep, shallow])
+    load()
+    prepared.result()

@@ -205,6 +205,8 @@ class CallGroup:
     started_at: datetime | None = None
     ended_at: datetime | None = None
     attempts: int = 0
+    # the path of the task group its calls were made in (``train.forest``), or None
+    group: str | None = None
 
     @property
     def total(self) -> int:

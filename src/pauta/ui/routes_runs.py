@@ -76,9 +76,10 @@ class TaskFilter:
     task_state: Annotated[str, Query(max_length=32)] = ""
     map: Annotated[str, Query(max_length=512)] = ""
     task_page: Annotated[int, Query(ge=1, le=MAX_TASK_PAGE)] = 1
+    groups: Annotated[str, Query(max_length=4096)] = ""
 
     def query(self) -> TaskQuery:
-        return TaskQuery.of(self.task_state, self.map, self.task_page)
+        return TaskQuery.of(self.task_state, self.map, self.task_page, self.groups)
 
 
 Tasks = Annotated[TaskFilter, Depends()]
