@@ -43,7 +43,9 @@ def descendants(tasks: Iterable[TaskRunRecord], key: str) -> list[TaskRunRecord]
     return [task for task in ordered if task.key in found]
 
 
-def _steerable(store: Store, run_id: str, key: str, action: str) -> tuple[FlowRunRecord, Any]:
+def _steerable(
+    store: Store, run_id: str, key: str, action: str
+) -> tuple[FlowRunRecord, TaskRunRecord, list[TaskRunRecord]]:
     """The run and the call, or the reason (RunStateError, UnknownTaskError) they cannot be
     steered now."""
     run = store.get_flow_run(run_id)
@@ -68,7 +70,7 @@ def _steerable(store: Store, run_id: str, key: str, action: str) -> tuple[FlowRu
             f"{key!r} of run {run.id} is a child flow call ({task.child_run_id}); only task "
             f"calls can be steered: {action} a task of the flow instead"
         )
-    return run, (task, tasks)
+    return run, task, tasks
 
 
 def _queue(store: Store, run: FlowRunRecord, changes: list[CallChange]) -> FlowRunRecord:
@@ -99,7 +101,7 @@ def mark_success(
     RunStateError when the run is being driven, is a child run, or the call is running or
     already succeeded; UnknownTaskError for an unknown key; ValueError for a result too large.
     """
-    run, (task, tasks) = _steerable(store, run_id, key, "mark success")
+    run, task, tasks = _steerable(store, run_id, key, "mark success")
     if task.state in TASK_OK:
         raise RunStateError(
             f"task {key!r} of run {run.id} already {task.state}: nothing to mark; clear it to "
@@ -129,7 +131,7 @@ def clear_task(store: Store, run_id: str, key: str) -> FlowRunRecord:
     RunStateError when the run is being driven, is a child run, or the call has not finished;
     UnknownTaskError for an unknown key.
     """
-    run, (task, tasks) = _steerable(store, run_id, key, "clear")
+    run, task, tasks = _steerable(store, run_id, key, "clear")
     if task.state not in CLEARABLE:
         raise RunStateError(
             f"task {key!r} of run {run.id} is {task.state}: only a finished task can be cleared"
