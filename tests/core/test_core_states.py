@@ -7,10 +7,12 @@ from enum import StrEnum
 import pytest
 
 from pauta.core.states import (
+    CLEARABLE,
     FLOW_ACTIVE,
     FLOW_TERMINAL,
     FLOW_TRANSITIONS,
     FOLDED_ORDER,
+    MARKABLE,
     TASK_ACTIVE,
     TASK_NOT_OK,
     TASK_OK,
@@ -136,9 +138,10 @@ def test_task_transitions(old: State, new: State, allowed: bool) -> None:
         (F.FAILED, F.RUNNING, True),
         (F.CANCELLED, F.QUEUED, True),
         (F.CANCELLED, F.RUNNING, True),
+        # clearing a call of a succeeded run queues it for a replay
+        (F.SUCCEEDED, F.QUEUED, True),
         # refused
         (F.SUCCEEDED, F.RUNNING, False),
-        (F.SUCCEEDED, F.QUEUED, False),
         (F.SUCCEEDED, F.FAILED, False),
         (F.SCHEDULED, F.RUNNING, False),
         (F.SCHEDULED, F.SUCCEEDED, False),
@@ -153,8 +156,17 @@ def test_flow_transitions(old: FlowRunState, new: FlowRunState, allowed: bool) -
     assert flow_transition_allowed(old, new) is allowed
 
 
-def test_a_succeeded_flow_run_is_final() -> None:
-    assert FLOW_TRANSITIONS[F.SUCCEEDED] == frozenset()
+def test_a_succeeded_flow_run_only_reopens_to_the_queue() -> None:
+    # only a user's clear (or mark success) takes it there; nothing drives it directly
+    assert FLOW_TRANSITIONS[F.SUCCEEDED] == frozenset({F.QUEUED})
+
+
+def test_marked_and_cleared_states() -> None:
+    assert {S.FAILED, S.UPSTREAM_FAILED, S.CANCELLED, S.SKIPPED} == MARKABLE
+    assert not MARKABLE & TASK_OK
+    assert CLEARABLE == TASK_TERMINAL
+    # a mark is not a transition the engine may write
+    assert all(not task_transition_allowed(state, S.SUCCEEDED) for state in MARKABLE)
 
 
 @pytest.mark.parametrize("state", sorted(TASK_TERMINAL), ids=str)

@@ -17,7 +17,7 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 F = FlowRunState
 
 # DESIGN.md §2: SCHEDULED → QUEUED → RUNNING → SUCCEEDED | FAILED | CANCELLED, a run whose
-# driver died goes back to QUEUED, and a failed or cancelled run may be reopened.
+# driver died goes back to QUEUED, and a finished run may be reopened (retry, clear, mark).
 FLOW_ALLOWED = {
     (F.SCHEDULED, F.QUEUED),
     (F.SCHEDULED, F.CANCELLED),
@@ -31,6 +31,8 @@ FLOW_ALLOWED = {
     (F.FAILED, F.RUNNING),
     (F.CANCELLED, F.QUEUED),
     (F.CANCELLED, F.RUNNING),
+    # clearing a call of a succeeded run (or marking a skipped one) queues it for a replay
+    (F.SUCCEEDED, F.QUEUED),
 }
 FLOW_PAIRS = list(itertools.product(FlowRunState, FlowRunState))
 TASK_PAIRS = list(itertools.product(State, State))

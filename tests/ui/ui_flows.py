@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from pauta import flow, task
+from pauta import flow, group, task
 
 
 @task
@@ -62,3 +62,58 @@ def wide(n: int = 50) -> int:
 @flow
 def history() -> None:
     """The browser tests write this flow's runs, with their metrics, straight into the store."""
+
+
+@task
+def load() -> int:
+    return 5
+
+
+@task
+def check(value: int, fail: bool) -> int:
+    if fail:
+        raise RuntimeError("check refuses, on purpose")
+    return value
+
+
+@task
+def report(value: object) -> str:
+    return f"report of {value!r}"
+
+
+@flow
+def steered() -> str:
+    """Fails in its middle task: to mark it SUCCEEDED from the run page."""
+    return report(check(load(), True)).result()
+
+
+@flow
+def steady() -> str:
+    """Succeeds: to clear a call from the run page and see it run again."""
+    return report(check(load(), False)).result()
+
+
+@task
+def fit(kind: str) -> str:
+    if kind == "bad":
+        raise RuntimeError("this model does not fit, on purpose")
+    return kind
+
+
+@task
+def evaluate(models: list[str]) -> int:
+    return len(models)
+
+
+@flow
+def grouped() -> None:
+    """Nested task groups: train (with forest inside it) fails in forest; report is outside."""
+    prepared = prepare()
+    with group("train"):
+        linear = fit("linear")
+        with group("forest"):
+            deep = fit("bad")
+            shallow = fit("shallow")
+    evaluate([linear, deep, shallow])
+    load()
+    prepared.result()

@@ -76,6 +76,11 @@ class Task(_Out):
         description="A teardown call: it runs whatever happened before it, and its failure "
         "does not change the run's outcome.",
     )
+    marked_by: str | None = Field(
+        default=None,
+        description="The user who marked the call SUCCEEDED (mark-success); null: it ran.",
+    )
+    marked_at: str | None = Field(default=None, description="When it was marked SUCCEEDED.")
     name: str
     kind: str
     state: str

@@ -1,17 +1,19 @@
-"""``/api/v1/runs/{run_id}/tasks`` and logs: task calls, their attempts, retries and logs, and
-the run's flow log."""
+"""``/api/v1/runs/{run_id}/tasks`` and logs: task calls, their attempts, retries, marks and
+clears, logs, and the run's flow log."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Body, Depends, HTTPException, Query
 from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from pauta.api.deps import Operator, RunId, SettingsDep, StoreDep, TaskKey, Viewer
 from pauta.api.schemas import FlowLog, Logs, Run, Task
 from pauta.app import logs as app_logs
+from pauta.app import steering as app_steering
 from pauta.app import tasks as app_tasks
 from pauta.app.runs import run_view
 
@@ -47,6 +49,47 @@ def retry_task(run_id: RunId, task_key: TaskKey, user: Operator, store: StoreDep
     the store; this task, its downstream tasks and any other task that did not succeed run
     again. 409 when the run is active or succeeded, or the task did not fail."""
     return run_view(app_tasks.retry_task(store, run_id, task_key))
+
+
+class MarkSuccess(BaseModel):
+    """What a marked call returns to its dependents."""
+
+    model_config = ConfigDict(extra="forbid")
+    result: Any = Field(
+        default=None,
+        description="The call's result, any JSON value (null when left out); at most "
+        f"{app_steering.MAX_MARKED_RESULT // 1024} KiB serialized.",
+    )
+
+
+@router.post("/runs/{run_id}/tasks/{task_key}/mark-success", response_model=Run)
+def mark_success(
+    run_id: RunId,
+    task_key: TaskKey,
+    user: Operator,
+    store: StoreDep,
+    body: Annotated[MarkSuccess | None, Body()] = None,
+) -> dict[str, Any]:
+    """Mark a FAILED, UPSTREAM_FAILED, CANCELLED or SKIPPED task of a finished run SUCCEEDED
+    (recorded with who and when, `marked_by` and `marked_at` on the task), with `result` as its
+    result (null unless given). The run is queued again and a worker replays it: its
+    UPSTREAM_FAILED and SKIPPED descendants run with that result. 409 when the run is being
+    driven or the task is running or already succeeded."""
+    result = body.result if body is not None else None
+    try:
+        run = app_steering.mark_success(store, run_id, task_key, user=user.username, result=result)
+    except ValueError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from None
+    return run_view(run)
+
+
+@router.post("/runs/{run_id}/tasks/{task_key}/clear", response_model=Run)
+def clear_task(run_id: RunId, task_key: TaskKey, user: Operator, store: StoreDep) -> dict[str, Any]:
+    """Clear a finished task (any end state, SUCCEEDED included) and every finished task
+    downstream of it: they are reset and the run is queued again (FAILED, CANCELLED or
+    SUCCEEDED → QUEUED); a worker replays it, running them again as new attempts. 409 when the
+    run is being driven or the task has not finished."""
+    return run_view(app_steering.clear_task(store, run_id, task_key))
 
 
 @dataclass

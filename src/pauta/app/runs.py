@@ -121,6 +121,9 @@ def task_view(
         "label": task.label,
         "group": task.group,
         "teardown": task.teardown,
+        # a user marked it SUCCEEDED (it did not run): who, and when
+        "marked_by": task.marked_by,
+        "marked_at": iso(task.marked_at),
         "name": task.name,
         "kind": task.kind,
         "state": str(task.state),

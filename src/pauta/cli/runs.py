@@ -277,3 +277,13 @@ def logs(run_id: str, task: str | None) -> None:
         except FileNotFoundError:
             # an attempt that ended with output has a log; a missing one was deleted
             click.echo("(no output yet)" if log.state in TASK_ACTIVE else "(log removed)")
+
+
+def _add_steering() -> None:
+    from pauta.cli.steering import runs_clear, runs_mark_success
+
+    runs.add_command(runs_mark_success)
+    runs.add_command(runs_clear)
+
+
+_add_steering()

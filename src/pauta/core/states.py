@@ -89,6 +89,16 @@ def folded_state(counts: dict[str, int]) -> str:
     return min(present, key=lambda state: (rank.get(state, len(rank)), state))
 
 
+MARKABLE: frozenset[State] = frozenset(
+    {State.FAILED, State.UPSTREAM_FAILED, State.CANCELLED, State.SKIPPED}
+)
+"""Task states a user may mark SUCCEEDED (``pauta runs mark-success``). Not a transition of
+``TASK_TRANSITIONS``: the engine never moves a call into SUCCEEDED without running it, only a
+user's explicit mark does (``pauta.store.steering``)."""
+
+CLEARABLE: frozenset[State] = TASK_TERMINAL
+"""Task states a user may clear (reset to PENDING, with their descendants, to run again)."""
+
 # Flow run states ---------------------------------------------------------------------------
 FLOW_TERMINAL: frozenset[FlowRunState] = frozenset(
     {FlowRunState.SUCCEEDED, FlowRunState.FAILED, FlowRunState.CANCELLED}
@@ -150,7 +160,8 @@ FLOW_TRANSITIONS: dict[FlowRunState, frozenset[FlowRunState]] = {
     # reopening a failed or cancelled run replays it
     FlowRunState.FAILED: frozenset({FlowRunState.QUEUED, FlowRunState.RUNNING}),
     FlowRunState.CANCELLED: frozenset({FlowRunState.QUEUED, FlowRunState.RUNNING}),
-    FlowRunState.SUCCEEDED: frozenset(),
+    # clearing a call of a succeeded run (or marking a skipped one) replays it
+    FlowRunState.SUCCEEDED: frozenset({FlowRunState.QUEUED}),
 }
 
 

@@ -48,7 +48,7 @@ class FoldedCallsStore(StoreBase):
         single = (
             sa.select(
                 t.key, t.name, t.label, t.state, t.upstream, t.kind, t.child_run_id,
-                t.created_at, t.started_at, t.ended_at, t.attempts,
+                t.created_at, t.started_at, t.ended_at, t.attempts, t.task_group,
             )
             .where(t.flow_run_id == run_id, t.map_index.is_(None))
         )  # fmt: skip
@@ -58,20 +58,21 @@ class FoldedCallsStore(StoreBase):
             sa.select(
                 stem, t.name, t.state, t.upstream, sa.func.count(), sa.func.min(t.created_at),
                 sa.func.min(t.started_at), sa.func.max(t.ended_at), sa.func.count(t.ended_at),
-                sa.func.sum(t.attempts),
+                sa.func.sum(t.attempts), t.task_group,
             )
             .where(t.flow_run_id == run_id, t.map_index.isnot(None))
-            .group_by(stem, t.name, t.state, t.upstream)
+            .group_by(stem, t.name, t.state, t.upstream, t.task_group)
         )  # fmt: skip
         with self.engine.connect() as conn:
             singles = conn.execute(single).all()
             counts = conn.execute(counted).all()
         maps: dict[str, dict[str, Any]] = {}
-        for key, name, state, upstream, count, created, started, ended, n_ended, tries in counts:
+        for (key, name, state, upstream, count, created, started, ended, n_ended, tries,
+             group) in counts:  # fmt: skip
             entry = maps.setdefault(
                 key,
                 {"name": name, "states": {}, "upstream": [], "created": [], "started": [],
-                 "ended": [], "open": 0, "attempts": 0},
+                 "ended": [], "open": 0, "attempts": 0, "group": group},
             )  # fmt: skip
             entry["states"][state] = entry["states"].get(state, 0) + count
             entry["upstream"].extend(upstream or [])
@@ -98,10 +99,10 @@ class FoldedCallsStore(StoreBase):
             CallGroup(
                 key=key, name=name, mapped=False, states={state: 1}, upstream=fold(upstream or []),
                 label=label, kind=kind, child_run_id=child, created_at=created,
-                started_at=started, ended_at=ended, attempts=attempts,
+                started_at=started, ended_at=ended, attempts=attempts, group=group,
             )
-            for key, name, label, state, upstream, kind, child, created, started, ended, attempts
-            in singles
+            for (key, name, label, state, upstream, kind, child, created, started, ended, attempts,
+                 group) in singles
         ]  # fmt: skip
         for key, entry in maps.items():
             groups.append(
@@ -115,6 +116,7 @@ class FoldedCallsStore(StoreBase):
                     started_at=min(entry["started"], default=None),
                     ended_at=None if entry["open"] else max(entry["ended"], default=None),
                     attempts=entry["attempts"],
+                    group=entry["group"],
                 )
             )
         groups.sort(key=lambda g: (g.created_at or _LAST, g.key))

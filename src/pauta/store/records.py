@@ -130,6 +130,9 @@ class TaskRunRecord:
     # a teardown call: it ran whatever happened before it, and its failure did not decide
     # the run's outcome (``@task(teardown=True)``, or called while the run was cancelled)
     teardown: bool = False
+    # a user marked it SUCCEEDED instead of it running (``runs mark-success``): who and when
+    marked_by: str | None = None
+    marked_at: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -202,6 +205,8 @@ class CallGroup:
     started_at: datetime | None = None
     ended_at: datetime | None = None
     attempts: int = 0
+    # the path of the task group its calls were made in (``train.forest``), or None
+    group: str | None = None
 
     @property
     def total(self) -> int:

@@ -5,7 +5,7 @@ object leaves the store. State changes go through ``pauta.store.transitions``. T
 split by aggregate: ``flows`` (flows and pools), ``runs`` (flow runs and leases), ``calls``
 (task calls, attempts, metrics, artifacts), with ``folded`` (calls folded by map, and paged)
 and ``series`` (metrics shaped for charts) reading the same tables for pages; ``auth`` and
-``events`` keep their own tables.
+``events`` keep their own tables; ``steering`` marks and clears calls of finished runs.
 """
 
 from __future__ import annotations
@@ -16,11 +16,14 @@ from pauta.store.folded import FoldedCallsStore
 from pauta.store.rows import DuplicateRunError, flow_run_from_row
 from pauta.store.runs import RunsStore
 from pauta.store.series import MetricSeriesStore
+from pauta.store.steering import SteeringStore
 
 __all__ = ["DuplicateRunError", "Store", "flow_run_from_row"]
 
 
-class Store(FlowsStore, RunsStore, TaskCallsStore, FoldedCallsStore, MetricSeriesStore):
+class Store(
+    FlowsStore, RunsStore, TaskCallsStore, FoldedCallsStore, MetricSeriesStore, SteeringStore
+):
     """The metadata store. Opening it migrates the schema when needed (``migrate=False`` skips).
 
     ``url`` is a SQLAlchemy URL: ``sqlite:///path/pauta.db`` or

@@ -83,7 +83,7 @@ TASK_COLUMNS = [
         "flow_run_id", "key", "name", "state", "attempts", "map_index", "fingerprint", "upstream",
         "priority", "resources", "kind", "child_run_id", "created_at", "started_at", "ended_at",
         *transitions.RESULT_COLUMNS, "error", "cache_key", "cached_from", "label", "task_group",
-        "teardown",
+        "teardown", "marked_by", "marked_at",
     )
 ]  # fmt: skip
 
@@ -91,7 +91,7 @@ TASK_COLUMNS = [
 def task_run_record(row: Any) -> TaskRunRecord:
     (run, key, name, state, attempts, map_index, fingerprint, upstream, priority, resources, kind,
      child_run_id, created_at, started_at, ended_at, uri, inline, size, serializer, preview,
-     error, cache_key, cached_from, label, group, teardown) = row  # fmt: skip
+     error, cache_key, cached_from, label, group, teardown, marked_by, marked_at) = row  # fmt: skip
     return TaskRunRecord(
         flow_run_id=run,
         key=key,
@@ -115,6 +115,8 @@ def task_run_record(row: Any) -> TaskRunRecord:
         label=label,
         group=group,
         teardown=bool(teardown),
+        marked_by=marked_by,
+        marked_at=marked_at,
     )
 
 

@@ -157,6 +157,9 @@ task_runs = Table(
     # "group" is an SQL keyword
     Column("task_group", String(512)),
     Column("teardown", Boolean, nullable=False, default=False, server_default=false()),
+    # a user marked the call SUCCEEDED (``runs mark-success``): who, and when
+    Column("marked_by", String(255)),
+    Column("marked_at", UTCDateTime()),
 )
 Index("ix_task_runs_flow_run_id_state", task_runs.c.flow_run_id, task_runs.c.state)
 # Cross-run caching looks up a task's earlier successful result by (task name, cache key).

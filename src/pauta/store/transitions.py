@@ -286,6 +286,8 @@ def _task_row(rec: TaskRunRecord, now: datetime) -> dict[str, Any]:
         "label": rec.label,
         "task_group": rec.group,
         "teardown": rec.teardown,
+        "marked_by": rec.marked_by,
+        "marked_at": rec.marked_at,
     }
 
 

@@ -1,6 +1,7 @@
 """The run graph and the Gantt chart, computed from records (pure: no I/O, time passed in).
 
-The calls of a ``.map`` are folded into one node of the graph and one row of the timeline."""
+The calls of a ``.map`` are folded into one node of the graph and one row of the timeline, and
+the calls of a task group into one node until the group is opened."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from pauta.core.states import folded_state
 from pauta.store.records import AttemptRecord, CallGroup
+from pauta.ui.taskgroups import GROUP_PREFIX, fold_point, toggle_href
 
 TIMES = "\u00d7"
 MAX_GRAPH_NODES = 300
@@ -29,10 +31,18 @@ def map_title(group: CallGroup) -> str:
     return f"{group.key} {TIMES}{group.total:,}"
 
 
-def graph_data(groups: Iterable[CallGroup], *, limit: int = MAX_GRAPH_NODES) -> dict[str, Any]:
+def graph_data(
+    groups: Iterable[CallGroup],
+    *,
+    limit: int = MAX_GRAPH_NODES,
+    opened: frozenset[str] | None = None,
+    base: str = "",
+) -> dict[str, Any]:
     """Cytoscape's input: a node per task call (coloured by state), one node per ``.map``
     (its calls counted by state, coloured by ``folded_state``), and edges from ``upstream``.
 
+    With ``opened``, the calls of each task group that is not open are one node too (its
+    ``href`` opens it: ``base`` with the group added to ``?groups=``); see ``taskgroups``.
     ``groups`` are in creation order (``Store.call_groups``); a call's node shows its label, or
     its key."""
     nodes: list[dict[str, Any]] = []
@@ -41,8 +51,28 @@ def graph_data(groups: Iterable[CallGroup], *, limit: int = MAX_GRAPH_NODES) -> 
     total = 0
     pending_edges: list[tuple[str, str]] = []
     hidden = 0
+    folds: dict[str, dict[str, Any]] = {}
+    alias: dict[str, str] = {}  # a folded call's key -> its group's node
     for group in groups:
         total += group.total
+        point = fold_point(group.group, opened) if opened is not None else None
+        if point is not None:
+            node_id = GROUP_PREFIX + point
+            alias[group.key] = node_id
+            fold = folds.get(node_id)
+            if fold is None:
+                if len(nodes) >= limit:
+                    hidden += 1
+                    continue
+                href = toggle_href(base, opened or frozenset(), point, "#graph")
+                fold = {"id": node_id, "path": point, "states": {}, "fold": True, "href": href}
+                folds[node_id] = fold
+                nodes.append(fold)
+                shown.add(node_id)
+            for state, count in group.states.items():
+                fold["states"][state] = fold["states"].get(state, 0) + count
+            pending_edges.extend((up, node_id) for up in group.upstream)
+            continue
         if len(nodes) >= limit:
             hidden += 1
             continue
@@ -62,8 +92,16 @@ def graph_data(groups: Iterable[CallGroup], *, limit: int = MAX_GRAPH_NODES) -> 
             }
         nodes.append(node)
         pending_edges.extend((up, group.key) for up in group.upstream)
+    for fold in folds.values():
+        states = fold.pop("states")
+        calls = sum(states.values())
+        fold["label"] = f"\u25b8 {fold.pop('path')} ({calls:,} calls)\n{state_counts(states)}"
+        fold["state"] = folded_state(states)
+    seen: set[tuple[str, str]] = set()
     for source, target in pending_edges:
-        if source in shown:
+        source = alias.get(source, source)
+        if source in shown and source != target and (source, target) not in seen:
+            seen.add((source, target))
             edges.append({"source": source, "target": target})
     return {"nodes": nodes, "edges": edges, "total": total, "hidden": hidden}
 

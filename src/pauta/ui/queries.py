@@ -18,6 +18,7 @@ from pauta.store.folded import map_stem
 from pauta.store.repository import Store
 from pauta.store.tables import flow_runs, task_runs
 from pauta.ui.charts import state_counts
+from pauta.ui.taskgroups import GROUP_PREFIX, fold_point
 
 RECENT_PER_FLOW = 10
 
@@ -124,10 +125,24 @@ class RunGrid:
     truncated: bool
     mapped: frozenset[str] = frozenset()
     counts: dict[tuple[str, str], str] = field(default_factory=dict)
+    folded: frozenset[str] = frozenset()
+    """Columns that are a folded task group (``group:train``): every call inside it."""
+    group_cells: list[tuple[str, dict[str, int]]] = field(default_factory=list)
+    """(group path, its calls by state) for the newest run's grouped calls."""
 
 
-def run_grid(store: Store, flow: str, *, runs: int = 15, max_keys: int = 60) -> RunGrid:
+def run_grid(
+    store: Store,
+    flow: str,
+    *,
+    runs: int = 15,
+    max_keys: int = 60,
+    opened: frozenset[str] = frozenset(),
+) -> RunGrid:
     """The grid of the flow page: the last ``runs`` runs and their task calls' states.
+
+    The calls of a task group that is not in ``opened`` are one column (``folded``), with the
+    state folded over every call inside it (``taskgroups``).
 
     Columns are task keys (a map's stem for its calls) in the order the newest runs created
     them; a flow that makes thousands of separate calls shows the first ``max_keys``
@@ -147,21 +162,35 @@ def run_grid(store: Store, flow: str, *, runs: int = 15, max_keys: int = 60) -> 
     mapped = sa.case((t.map_index.is_(None), 0), else_=1).label("mapped")
     query = (
         sa.select(
-            t.flow_run_id, column, mapped, t.state, sa.func.count(), sa.func.min(t.created_at)
+            t.flow_run_id,
+            column,
+            mapped,
+            t.state,
+            sa.func.count(),
+            sa.func.min(t.created_at),
+            t.task_group,
         )
         .where(t.flow_run_id.in_([r.id for r in rows]))
-        .group_by(t.flow_run_id, column, mapped, t.state)
+        .group_by(t.flow_run_id, column, mapped, t.state, t.task_group)
     )
     counted: dict[tuple[str, str], dict[str, int]] = {}
     first_seen: dict[str, tuple[int, datetime]] = {}
     maps: set[str] = set()
+    folded: set[str] = set()
+    newest: list[tuple[str, dict[str, int]]] = []
     order = {r.id: i for i, r in enumerate(rows)}
     with store.engine.connect() as conn:
-        for run_id, key, is_map, state, count, created_at in conn.execute(query):
+        for run_id, key, is_map, state, count, created_at, group in conn.execute(query):
+            if group and run_id == rows[0].id:
+                newest.append((group, {state: count}))
+            point = fold_point(group, opened)
+            if point is not None:
+                key = GROUP_PREFIX + point
+                folded.add(key)
+            elif is_map:
+                maps.add(key)
             cell = counted.setdefault((run_id, key), {})
             cell[state] = cell.get(state, 0) + count
-            if is_map:
-                maps.add(key)
             rank = (order[run_id], created_at)
             # keys of newer runs first, each in its own creation order
             if key not in first_seen or rank < first_seen[key]:
@@ -171,9 +200,12 @@ def run_grid(store: Store, flow: str, *, runs: int = 15, max_keys: int = 60) -> 
     counts = {
         (run_id, key): f"{sum(found.values()):,} calls: {state_counts(found)}"
         for (run_id, key), found in counted.items()
-        if key in maps
+        if key in maps or key in folded
     }
-    return RunGrid(rows, keys[:max_keys], states, len(keys) > max_keys, frozenset(maps), counts)
+    return RunGrid(
+        rows, keys[:max_keys], states, len(keys) > max_keys, frozenset(maps), counts,
+        frozenset(folded), newest,
+    )  # fmt: skip
 
 
 def flow_names(store: Store) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
@@ -20,6 +21,7 @@ from pauta.ui.forms import form_fields
 from pauta.ui.render import fragment, page
 from pauta.ui.session import Session, back, check_form, flash, store_of
 from pauta.ui.svg import Colors, runs_chart
+from pauta.ui.taskgroups import GROUP_PREFIX, group_links, group_states, parse_opened
 
 router = APIRouter(include_in_schema=False)
 
@@ -42,6 +44,8 @@ def flows_page(request: Request, session: Session) -> Response:
 RUN_CHOICES = (10, 20, 50, 100)
 """How many runs back the flow page's metric charts may go (the API allows up to 200)."""
 Runs = Annotated[int, Query(ge=1, le=MAX_RUNS)]
+Groups = Annotated[str, Query(max_length=4096)]
+"""The task groups open in the graph and the grid (``taskgroups.parse_opened``)."""
 
 
 def metrics_context(request: Request, name: str, runs: int) -> dict[str, Any]:
@@ -63,13 +67,21 @@ def metrics_context(request: Request, name: str, runs: int) -> dict[str, Any]:
     }
 
 
-def _flow_context(request: Request, name: str, runs: int = DEFAULT_RUNS) -> dict[str, Any]:
+def _flow_context(
+    request: Request, name: str, runs: int = DEFAULT_RUNS, groups: str = ""
+) -> dict[str, Any]:
     store = store_of(request)
     view = flows_of(request).view(name)
-    grid = queries.run_grid(store, name)
+    opened = parse_opened(groups)
+    grid = queries.run_grid(store, name, opened=opened)
     latest = grid.runs[0] if grid.runs else None
-    graph = graph_data(store.call_groups(latest.id)) if latest else None
-    context = {"flow": view, "grid": grid, "latest": latest, "graph": graph, "nav": "flows"}
+    base = f"/flows/{quote(name, safe='')}"
+    calls = store.call_groups(latest.id) if latest else []
+    graph = graph_data(calls, opened=opened, base=base) if latest else None
+    task_groups = group_links(group_states(grid.group_cells), opened, base)
+    context = {"flow": view, "grid": grid, "latest": latest, "graph": graph, "nav": "flows",
+               "task_groups": task_groups,
+               "fold_links": {GROUP_PREFIX + g.path: g.href for g in task_groups}}  # fmt: skip
     try:
         charts = metrics_context(request, name, runs)
     except FlowNotFoundError:  # in the flows folder, not yet in the store: nothing ran
@@ -79,9 +91,11 @@ def _flow_context(request: Request, name: str, runs: int = DEFAULT_RUNS) -> dict
 
 
 @router.get("/flows/{name}", response_class=HTMLResponse)
-def flow_page(request: Request, name: str, session: Session, runs: Runs = DEFAULT_RUNS) -> Response:
+def flow_page(
+    request: Request, name: str, session: Session, runs: Runs = DEFAULT_RUNS, groups: Groups = ""
+) -> Response:
     try:
-        context = _flow_context(request, name, runs)
+        context = _flow_context(request, name, runs, groups)
     except UnknownFlowError as exc:
         return page(request, "error.html", session, {"message": str(exc)}, status=404)
     view = context["flow"]

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 
 from pauta.app.logs import read_logs
 from pauta.app.runs import cancel_run, queue_resume
+from pauta.app.steering import clear_task, mark_success
 from pauta.app.tasks import retry_task
 from pauta.core.errors import PautaError, RunNotFoundError
 from pauta.core.states import FLOW_TERMINAL, TASK_ACTIVE, FlowRunState
@@ -75,9 +76,10 @@ class TaskFilter:
     task_state: Annotated[str, Query(max_length=32)] = ""
     map: Annotated[str, Query(max_length=512)] = ""
     task_page: Annotated[int, Query(ge=1, le=MAX_TASK_PAGE)] = 1
+    groups: Annotated[str, Query(max_length=4096)] = ""
 
     def query(self) -> TaskQuery:
-        return TaskQuery.of(self.task_state, self.map, self.task_page)
+        return TaskQuery.of(self.task_state, self.map, self.task_page, self.groups)
 
 
 Tasks = Annotated[TaskFilter, Depends()]
@@ -179,3 +181,24 @@ async def retry(request: Request, run_id: str, key: str, session: Session) -> Re
     except PautaError as exc:
         return _after_action(request, run_id, None, str(exc))
     return _after_action(request, run.id, f"{key} reopened: the run is queued again", None)
+
+
+@router.post("/runs/{run_id}/tasks/{key:path}/mark-success")
+async def mark_task_success(request: Request, run_id: str, key: str, session: Session) -> Response:
+    await check_form(request, session, "operator")
+    try:
+        run = mark_success(store_of(request), run_id, key, user=session.user.username)
+    except PautaError as exc:
+        return _after_action(request, run_id, None, str(exc))
+    return _after_action(request, run.id, f"{key} marked SUCCEEDED: the run is queued again", None)
+
+
+@router.post("/runs/{run_id}/tasks/{key:path}/clear")
+async def clear(request: Request, run_id: str, key: str, session: Session) -> Response:
+    await check_form(request, session, "operator")
+    try:
+        run = clear_task(store_of(request), run_id, key)
+    except PautaError as exc:
+        return _after_action(request, run_id, None, str(exc))
+    done = f"{key} and its downstream calls cleared: the run is queued again"
+    return _after_action(request, run.id, done, None)

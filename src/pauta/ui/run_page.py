@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from pauta.app.logs import read_flow_log
 from pauta.app.metrics import RunMetric, run_metrics
@@ -21,6 +21,7 @@ from pauta.core.states import FLOW_TERMINAL, State, folded_state
 from pauta.store.repository import Store
 from pauta.ui.charts import gantt, graph_data, map_title, state_counts
 from pauta.ui.svg import Chart, Colors, bar_chart, curve_chart
+from pauta.ui.taskgroups import group_links, group_states, parse_opened
 
 TASKS_PER_PAGE = 100
 MAX_TASK_PAGE = 100_000
@@ -38,15 +39,22 @@ class TaskQuery:
     state: str = ""
     map: str = ""
     page: int = 1
+    groups: str = ""
+    """The task groups open in the graph (``taskgroups.parse_opened``)."""
 
     @classmethod
-    def of(cls, state: str | None, map_stem: str | None, page: int) -> TaskQuery:
+    def of(cls, state: str | None, map_stem: str | None, page: int, groups: str = "") -> TaskQuery:
         state = (state or "").upper()
-        return cls(state if state in State.__members__ else "", map_stem or "", page)
+        return cls(state if state in State.__members__ else "", map_stem or "", page, groups)
 
     def link(self, **changes: Any) -> str:
         """The query string of the run page for this selection with ``changes``."""
-        values = {"task_state": self.state, "map": self.map, "task_page": self.page}
+        values = {
+            "task_state": self.state,
+            "map": self.map,
+            "task_page": self.page,
+            "groups": self.groups,
+        }
         values.update({f"task_{k}" if k in ("state", "page") else k: v for k, v in changes.items()})
         kept = {k: v for k, v in values.items() if v and not (k == "task_page" and v == 1)}
         return urlencode(kept)
@@ -87,7 +95,7 @@ def _task_table(store: Store, run_id: str, query: TaskQuery) -> dict[str, Any]:
         "page": page,
         "pages": pages,
         "first": (page - 1) * TASKS_PER_PAGE + 1,
-        "query": TaskQuery(query.state, query.map, page),
+        "query": TaskQuery(query.state, query.map, page, query.groups),
     }
 
 
@@ -99,6 +107,9 @@ def run_context(store: Store, logs_dir: Path, run_id: str, query: TaskQuery) -> 
     groups = store.call_groups(run.id)
     maps = [g for g in groups if g.mapped]
     map_filter = next((g for g in maps if g.key == query.map), None)
+    opened = parse_opened(query.groups)
+    base = f"/runs/{quote(run.id, safe='')}"
+    in_groups = group_states((g.group, g.states) for g in groups)
     metrics = run_metrics(store, run.id)
     artifacts = store.list_artifacts(run.id)[:SHOWN_VALUES]
     labels = store.labels_of(run.id, [a.key for a in artifacts])
@@ -113,7 +124,8 @@ def run_context(store: Store, logs_dir: Path, run_id: str, query: TaskQuery) -> 
         "flow_log": flow_log,
         "params": params,
         "params_cut": params_cut,
-        "graph": graph_data(groups),
+        "graph": graph_data(groups, opened=opened, base=base),
+        "task_groups": group_links(in_groups, opened, base, "#graph"),
         "maps": [(g, map_title(g), state_counts(g.states), folded_state(g.states)) for g in maps],
         "map_filter": (map_filter, map_title(map_filter)) if map_filter else None,
         "gantt": gantt(

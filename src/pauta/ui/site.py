@@ -23,6 +23,7 @@ from pauta.ui import (
     routes_flows,
     routes_runs,
     routes_services,
+    routes_users,
 )
 from pauta.ui.plugin_pages import mount_plugin_pages
 from pauta.ui.render import page
@@ -82,6 +83,7 @@ def create_app(
         routes_compare,
         routes_services,
         routes_connections,
+        routes_users,
     )
     for router in (module.router for module in routers):
         app.include_router(router)

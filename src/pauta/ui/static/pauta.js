@@ -42,7 +42,7 @@
   function graphElements(data) {
     var nodes = data.nodes.map(function (n) {
       return { data: { id: n.id, label: n.label, state: n.state, color: stateColor(n.state),
-                       map: n.map ? 1 : 0 } };
+                       map: n.map ? 1 : 0, fold: n.fold ? 1 : 0, href: n.href || "" } };
     });
     var edges = data.edges.map(function (e) {
       return { data: { id: e.source + "->" + e.target, source: e.source, target: e.target } };
@@ -87,6 +87,11 @@
           "text-wrap": "wrap", "height": 40, "border-width": 3, "border-style": "double",
           "border-color": "#1d2329", "line-height": 1.3,
         } },
+        // a task group, folded: two lines, a dashed border; a click opens it
+        { selector: "node[fold = 1]", style: {
+          "text-wrap": "wrap", "height": 40, "border-width": 2, "border-style": "dashed",
+          "border-color": "#1d2329", "line-height": 1.3,
+        } },
         { selector: "edge", style: {
           "width": 1.5, "line-color": "#aab2ba", "target-arrow-color": "#aab2ba",
           "target-arrow-shape": "triangle", "curve-style": "bezier",
@@ -95,6 +100,12 @@
       layout: { name: "dagre", rankDir: "LR", nodeSep: 18, rankSep: 48, fit: true, padding: 16 },
     });
     graph.on("tap", "node", function (evt) {
+      var href = evt.target.data("href");
+      if (evt.target.data("fold") && href && href.charAt(0) === "/") {
+        // a folded task group: the same page with the group opened
+        window.location.assign(href);
+        return;
+      }
       if (evt.target.data("map")) {
         // a folded map: page through its calls in the task table
         var mapUrl = box.dataset.mapUrl;
