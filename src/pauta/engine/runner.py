@@ -8,7 +8,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pauta.core.clock import Clock
 from pauta.core.errors import FlowLoadError, PautaError
@@ -25,8 +25,11 @@ from pauta.engine.replay import RunDriver
 from pauta.engine.runs import FlowRun, drive, new_run_record, take_over
 from pauta.executors.base import Executor, LateWakeup
 from pauta.notify import Notifier
+from pauta.store.lite import open_run_store
 from pauta.store.records import FlowRow
-from pauta.store.repository import Store
+
+if TYPE_CHECKING:
+    pass
 
 OnStart = Callable[[RunDriver], None]
 
@@ -79,7 +82,7 @@ class Runner:
                 self._notifiers = _notifiers_from_settings()
                 settings.ensure_home()
                 settings.export_home()
-                store = Store.from_settings(settings, clock=self._clock)
+                store = open_run_store(settings, clock=self._clock)
                 self._engine = Engine(
                     store,
                     settings,

@@ -30,7 +30,7 @@ from pauta.core.files import create_private_file, make_private_dirs
 from pauta.store import sqlitefile
 from pauta.store.sqlitefile import BUSY_TIMEOUT_S, SYNCHRONOUS_MODES, check_local_disk, enable_wal
 from pauta.store.tables import add_postgresql_options, metadata
-from pauta.store.types import json_dumps
+from pauta.store.values import json_dumps
 
 log = logging.getLogger("pauta.store")
 
