@@ -29,7 +29,7 @@ from pauta.store.lite import open_run_store
 from pauta.store.records import FlowRow
 
 if TYPE_CHECKING:
-    pass
+    from pauta.store.repository import Store
 
 OnStart = Callable[[RunDriver], None]
 
@@ -39,6 +39,9 @@ class Runner:
 
     ``settings`` default to the environment at first use; ``capacity`` to what this machine
     has; ``workers`` to one warm process per task of one cpu that fits (at least one per core).
+    ``light_store``: on a SQLite file, drive runs through the light store (``pauta.store.lite``)
+    instead of importing SQLAlchemy, for a process that only drives runs (``pauta run``, a
+    flow called from Python); a server or a worker shares its store with the rest of itself.
     """
 
     def __init__(
@@ -52,8 +55,10 @@ class Runner:
         started: Mapping[str, tuple[Executor, LateWakeup]] | None = None,
         policy: str = "priority",
         no_cache: bool = False,
+        light_store: bool = False,
     ) -> None:
         self._settings = settings
+        self._light_store = light_store
         self._no_cache = no_cache
         self._policy = policy
         self._started = started
@@ -82,7 +87,11 @@ class Runner:
                 self._notifiers = _notifiers_from_settings()
                 settings.ensure_home()
                 settings.export_home()
-                store = open_run_store(settings, clock=self._clock)
+                store = (
+                    open_run_store(settings, clock=self._clock)
+                    if self._light_store
+                    else _full_store(settings, self._clock)
+                )
                 self._engine = Engine(
                     store,
                     settings,
@@ -232,6 +241,12 @@ def load_flow(ref: dict[str, Any], name: str) -> Flow[Any, Any]:
     return obj
 
 
+def _full_store(settings: Settings, clock: Clock | None) -> Store:
+    from pauta.store.repository import Store as FullStore
+
+    return FullStore.from_settings(settings, clock=clock)
+
+
 def _notifiers_from_settings() -> list[Notifier]:
     """The notifiers ``PAUTA_NOTIFY`` lists (told of every flow failure)."""
     if not os.environ.get("PAUTA_NOTIFY"):
@@ -252,6 +267,6 @@ def get_runner() -> Runner:
     """The process-wide runner used by plain ``my_flow()`` calls."""
     global _default
     if _default is None:
-        _default = Runner()
+        _default = Runner(light_store=True)
         atexit.register(_default.close)
     return _default
