@@ -14,11 +14,13 @@ import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from psycopg import sql
 
+from pauta.store.lite import LiteStore
 from pauta.store.repository import Store
 from webhook_receiver import WebhookReceiver
 
@@ -51,9 +53,17 @@ def pg_url() -> Iterator[str]:
         )
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=["sqlite", "lite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """A migrated store on SQLite and on PostgreSQL, closed afterwards."""
+    """A migrated store on SQLite and on PostgreSQL, closed afterwards; ``lite``: the light
+    store of ``pauta run`` on SQLite (what it does not do itself goes to the full store)."""
+    opened: Any
+    if request.param == "lite":
+        opened = LiteStore.open(f"sqlite:///{tmp_path / 'pauta.db'}")
+        assert opened is not None
+        yield opened
+        opened.close()
+        return
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'pauta.db'}"
     else:

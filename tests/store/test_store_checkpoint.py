@@ -11,7 +11,7 @@ import pytest
 from test_store_repository import T0, make_task, running_run
 
 from pauta.core.states import State
-from pauta.store import db as store_db
+from pauta.store import sqlitefile
 from pauta.store.records import TaskWrite, WriteBatch
 from pauta.store.repository import Store
 
@@ -25,7 +25,7 @@ def write_tasks(store: Store, run_id: str, epoch: int, count: int, start: int) -
 def test_commits_do_not_checkpoint_and_checkpoint_folds_the_wal(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store_db, "CHECKPOINT_AFTER_COMMITS", 0)  # only explicit checkpoints
+    monkeypatch.setattr(sqlitefile, "CHECKPOINT_AFTER_COMMITS", 0)  # only explicit checkpoints
     db = tmp_path / "pauta.db"
     wal = db.with_name("pauta.db-wal")
     store = Store(f"sqlite:///{db}")
@@ -56,7 +56,7 @@ def test_commits_do_not_checkpoint_and_checkpoint_folds_the_wal(
 def test_every_so_many_commits_the_wal_is_folded_in_the_background(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store_db, "CHECKPOINT_AFTER_COMMITS", 50)
+    monkeypatch.setattr(sqlitefile, "CHECKPOINT_AFTER_COMMITS", 50)
     db = tmp_path / "pauta.db"
     store = Store(f"sqlite:///{db}")
     try:
@@ -78,8 +78,8 @@ def test_every_so_many_commits_the_wal_is_folded_in_the_background(
 def test_a_wal_past_its_limit_is_emptied_by_the_next_checkpoint(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store_db, "CHECKPOINT_AFTER_COMMITS", 0)
-    monkeypatch.setattr(store_db, "WAL_LIMIT_BYTES", 256 * 1024)
+    monkeypatch.setattr(sqlitefile, "CHECKPOINT_AFTER_COMMITS", 0)
+    monkeypatch.setattr(sqlitefile, "WAL_LIMIT_BYTES", 256 * 1024)
     db = tmp_path / "pauta.db"
     wal = db.with_name("pauta.db-wal")
     store = Store(f"sqlite:///{db}")

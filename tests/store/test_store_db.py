@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from pauta.core.errors import StoreError
-from pauta.store import db
+from pauta.store import db, sqlitefile
 from pauta.store.repository import Store
 from pauta.store.tables import pools
 
@@ -89,22 +89,22 @@ def test_in_memory_sqlite_works() -> None:
     ],
 )
 def test_network_filesystem_detection(path: str, expected: tuple[str, str] | None) -> None:
-    assert db.network_filesystem(Path(path), MOUNTS) == expected
+    assert sqlitefile.network_filesystem(Path(path), MOUNTS) == expected
 
 
 def test_sqlite_on_nfs_is_refused_with_advice() -> None:
     with pytest.raises(StoreError) as info:
-        db.check_local_disk(Path("/home/ana/.pauta/pauta.db"), MOUNTS)
+        sqlitefile.check_local_disk(Path("/home/ana/.pauta/pauta.db"), MOUNTS)
     message = str(info.value)
     assert "network file system (nfs4 mounted at /home)" in message
     assert "WAL" in message
     assert "PostgreSQL" in message
     assert "PAUTA_HOME" in message
-    db.check_local_disk(Path("/srv/pauta.db"), MOUNTS)
+    sqlitefile.check_local_disk(Path("/srv/pauta.db"), MOUNTS)
 
 
 def test_this_machines_temp_folder_is_local(tmp_path: Path) -> None:
-    assert db.network_filesystem(tmp_path) is None
+    assert sqlitefile.network_filesystem(tmp_path) is None
 
 
 @pytest.mark.parametrize(

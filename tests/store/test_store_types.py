@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from pauta.store.repository import Store
 from pauta.store.tables import flows
-from pauta.store.types import json_dumps
+from pauta.store.values import json_dumps
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from pauta.store.records import (
     TaskRunRecord,
 )
 from pauta.store.repository import Store
-from pauta.store.types import json_dumps
+from pauta.store.values import json_dumps
 
 
 class UnknownTaskError(PautaError):

@@ -72,6 +72,7 @@ def run(
         default_executor=executor,
         started=started,
         no_cache=no_cache,
+        light_store=True,
     )
     try:
         drive_with_progress(

@@ -204,7 +204,10 @@ def runs_resume(
 
     settings = executor_settings(executor, ray_address)
     runner = Runner(
-        settings, capacity=build_capacity(cpus, memory, gpus, resources), default_executor=executor
+        settings,
+        capacity=build_capacity(cpus, memory, gpus, resources),
+        default_executor=executor,
+        light_store=True,
     )
     try:
         drive_with_progress(

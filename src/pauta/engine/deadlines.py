@@ -13,12 +13,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pauta.engine.callbacks import CallbackRunner, deadline_event, deadline_message
-from pauta.store.deadlines import claim_deadline_miss
 from pauta.store.records import FlowRunRecord
-from pauta.store.repository import Store
+
+if TYPE_CHECKING:
+    from pauta.store.repository import Store
 
 log = logging.getLogger("pauta.engine")
 
@@ -64,7 +65,7 @@ class DeadlineWatch:
                 continue
             self._settled.add(run.run_id)
             try:
-                mine = claim_deadline_miss(self.store, record, now, "driver")
+                mine = self.store.claim_deadline_miss(record, now, "driver")
             except Exception:
                 self._settled.discard(run.run_id)  # the database is away: try again next time
                 log.warning("recording the missed deadline of run %s failed", run.run_id,

@@ -18,7 +18,7 @@ import socket
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pauta.connections import reveal_connections
 from pauta.core.clock import Clock, from_timestamp, get_clock
@@ -48,8 +48,10 @@ from pauta.engine.writer import StateWriter, outcome_reports
 from pauta.executors.base import Executor, LateWakeup, WorkItem, WorkOutcome
 from pauta.executors.loading import task_ref_for
 from pauta.executors.registry import ExecutorConfig, ExecutorRegistry, default_registry
-from pauta.store.repository import Store
 from pauta.store.results import ResultStore
+
+if TYPE_CHECKING:
+    from pauta.store.repository import Store
 
 log = logging.getLogger("pauta.engine")
 
@@ -87,9 +89,8 @@ class DrivenRun(Protocol):
 class Engine:
     """Drives the task calls of every flow run in this process.
 
-    ``capacity`` is what this process may use (detected or declared); ``workers`` the number
-    of warm processes of the local executor (default: as many tasks of one cpu as fit, at
-    least one per core).
+    ``store`` is a ``Store`` or the light ``LiteStore``; ``capacity`` what this process may use;
+    ``workers`` the local executor's warm processes (default: one-cpu tasks that fit, >= cores).
     """
 
     def __init__(

@@ -8,7 +8,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pauta.core.clock import Clock
 from pauta.core.errors import FlowLoadError, PautaError
@@ -25,8 +25,11 @@ from pauta.engine.replay import RunDriver
 from pauta.engine.runs import FlowRun, drive, new_run_record, take_over
 from pauta.executors.base import Executor, LateWakeup
 from pauta.notify import Notifier
+from pauta.store.lite import open_run_store
 from pauta.store.records import FlowRow
-from pauta.store.repository import Store
+
+if TYPE_CHECKING:
+    from pauta.store.repository import Store
 
 OnStart = Callable[[RunDriver], None]
 
@@ -36,6 +39,9 @@ class Runner:
 
     ``settings`` default to the environment at first use; ``capacity`` to what this machine
     has; ``workers`` to one warm process per task of one cpu that fits (at least one per core).
+    ``light_store``: on a SQLite file, drive runs through the light store (``pauta.store.lite``)
+    instead of importing SQLAlchemy, for a process that only drives runs (``pauta run``, a
+    flow called from Python); a server or a worker shares its store with the rest of itself.
     """
 
     def __init__(
@@ -49,8 +55,10 @@ class Runner:
         started: Mapping[str, tuple[Executor, LateWakeup]] | None = None,
         policy: str = "priority",
         no_cache: bool = False,
+        light_store: bool = False,
     ) -> None:
         self._settings = settings
+        self._light_store = light_store
         self._no_cache = no_cache
         self._policy = policy
         self._started = started
@@ -79,7 +87,11 @@ class Runner:
                 self._notifiers = _notifiers_from_settings()
                 settings.ensure_home()
                 settings.export_home()
-                store = Store.from_settings(settings, clock=self._clock)
+                store = (
+                    open_run_store(settings, clock=self._clock)
+                    if self._light_store
+                    else _full_store(settings, self._clock)
+                )
                 self._engine = Engine(
                     store,
                     settings,
@@ -229,6 +241,12 @@ def load_flow(ref: dict[str, Any], name: str) -> Flow[Any, Any]:
     return obj
 
 
+def _full_store(settings: Settings, clock: Clock | None) -> Store:
+    from pauta.store.repository import Store as FullStore
+
+    return FullStore.from_settings(settings, clock=clock)
+
+
 def _notifiers_from_settings() -> list[Notifier]:
     """The notifiers ``PAUTA_NOTIFY`` lists (told of every flow failure)."""
     if not os.environ.get("PAUTA_NOTIFY"):
@@ -249,6 +267,6 @@ def get_runner() -> Runner:
     """The process-wide runner used by plain ``my_flow()`` calls."""
     global _default
     if _default is None:
-        _default = Runner()
+        _default = Runner(light_store=True)
         atexit.register(_default.close)
     return _default

@@ -17,13 +17,13 @@ from pauta.core.clock import Clock, from_timestamp
 from pauta.core.errors import LeaseLostError, StaleWriteError
 from pauta.core.states import State
 from pauta.store.records import ArtifactRecord, MetricRecord, TaskWrite, WriteBatch
-from pauta.store.repository import Store
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from pauta.engine.calls import TaskCall
     from pauta.executors.base import WorkOutcome
+    from pauta.store.repository import Store
 
 log = logging.getLogger("pauta.engine")
 

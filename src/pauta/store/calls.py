@@ -27,10 +27,8 @@ from pauta.store.tables import (
 
 if TYPE_CHECKING:
     pass
-from pauta.store.rows import (
-    TASK_COLUMNS,
-    task_run_record,
-)
+from pauta.store.recordrows import task_run_record
+from pauta.store.rows import TASK_COLUMNS
 
 
 class TaskCallsStore(StoreBase):

@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import logging
 import operator
-import re
-import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -30,42 +27,15 @@ from sqlalchemy.engine import URL, Connection, Dialect, Engine, make_url
 
 from pauta.core.errors import StoreError
 from pauta.core.files import create_private_file, make_private_dirs
+from pauta.store import sqlitefile
+from pauta.store.sqlitefile import BUSY_TIMEOUT_S, SYNCHRONOUS_MODES, check_local_disk, enable_wal
 from pauta.store.tables import add_postgresql_options, metadata
-from pauta.store.types import json_dumps
+from pauta.store.values import json_dumps
 
 log = logging.getLogger("pauta.store")
 
 HEAD = "0013"
 """The schema revision this code expects; it must equal the newest migration's revision id."""
-
-SYNCHRONOUS_MODES = frozenset({"OFF", "NORMAL", "FULL", "EXTRA"})
-
-BUSY_TIMEOUT_S = 30
-
-# File systems on which SQLite's WAL (shared-memory index + POSIX locks) is unreliable.
-NETWORK_FILESYSTEMS = frozenset(
-    {
-        "nfs",
-        "nfs4",
-        "cifs",
-        "smb3",
-        "smbfs",
-        "ncpfs",
-        "9p",
-        "afs",
-        "lustre",
-        "gpfs",
-        "glusterfs",
-        "ceph",
-        "beegfs",
-        "fuse.sshfs",
-        "fuse.glusterfs",
-        "fuse.ceph",
-        "fuse.s3fs",
-        "fuse.gcsfuse",
-        "fuse.rclone",
-    }
-)
 
 _WRITE_OPTION = "pauta_begin"
 
@@ -94,52 +64,6 @@ def sqlite_path(url: URL) -> Path | None:
     if database in {"", ":memory:"} or database.startswith("file::memory:"):
         return None
     return Path(database).expanduser().absolute()
-
-
-def _unescape_mount(field: str) -> str:
-    # /proc/mounts writes spaces, tabs, newlines and backslashes as octal escapes.
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
-
-
-def network_filesystem(path: Path, mounts: str | None = None) -> tuple[str, str] | None:
-    """``(fstype, mount point)`` when ``path`` lies on a network file system, else None.
-
-    ``mounts`` is the text of ``/proc/mounts`` (read when not given; None where there is no
-    such file, as on macOS).
-    """
-    if mounts is None:
-        try:
-            mounts = Path("/proc/mounts").read_text()
-        except OSError:
-            return None
-    target = path.resolve()
-    best: tuple[str, str] | None = None
-    best_len = -1
-    for line in mounts.splitlines():
-        fields = line.split()
-        if len(fields) < 3:
-            continue
-        mount_point, fstype = _unescape_mount(fields[1]), fields[2]
-        mp = Path(mount_point)
-        if (target == mp or mp in target.parents) and len(mount_point) > best_len:
-            best, best_len = (fstype, mount_point), len(mount_point)
-    if best is not None and best[0].lower() in NETWORK_FILESYSTEMS:
-        return best
-    return None
-
-
-def check_local_disk(path: Path, mounts: str | None = None) -> None:
-    """Raise StoreError when the SQLite file ``path`` would live on a network file system."""
-    found = network_filesystem(path.parent, mounts)
-    if found is not None:
-        fstype, mount_point = found
-        raise StoreError(
-            f"the SQLite database {path} is on a network file system ({fstype} mounted at "
-            f"{mount_point}). SQLite's WAL mode does not work there: writers from several "
-            "processes would lock up or corrupt the database. Put the pauta home on a local "
-            "disk (PAUTA_HOME=/local/folder) or use PostgreSQL "
-            "(PAUTA_DATABASE_URL=postgresql+psycopg://user@host/dbname)."
-        )
 
 
 def create_engine(url: str | URL, *, sqlite_synchronous: str = "NORMAL") -> Engine:
@@ -181,22 +105,6 @@ def create_engine(url: str | URL, *, sqlite_synchronous: str = "NORMAL") -> Engi
     return engine
 
 
-def _enable_wal(cursor: Any) -> str:
-    # Switching a new database to WAL needs an exclusive lock, and SQLite answers "database is
-    # locked" at once instead of waiting when another process holds one (both processes
-    # opening a fresh file): retry with backoff, ~BUSY_TIMEOUT_S in all.
-    delay, waited = 0.005, 0.0
-    while True:
-        try:
-            return str(cursor.execute("PRAGMA journal_mode = WAL").fetchone()[0])
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or waited >= BUSY_TIMEOUT_S:
-                raise
-        time.sleep(delay)
-        waited += delay
-        delay = min(delay * 2, 0.1)
-
-
 def _install_sqlite_hooks(engine: Engine, synchronous: str, *, in_memory: bool) -> None:
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -207,7 +115,7 @@ def _install_sqlite_hooks(engine: Engine, synchronous: str, *, in_memory: bool) 
             cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
             mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
             if str(mode).lower() != "wal":
-                mode = _enable_wal(cursor)
+                mode = enable_wal(cursor)
             if not in_memory and str(mode).lower() != "wal":
                 raise StoreError(
                     f"SQLite refused WAL mode for {engine.url.database} (journal mode is "
@@ -391,50 +299,6 @@ class DirectTransaction:
     dialect: Dialect
 
 
-WAL_LIMIT_BYTES = 64 * 2**20
-"""SQLite: past this size a :class:`DirectWriter`'s checkpoint empties the WAL file."""
-WAL_TRUNCATE_WAIT_S = 0.2
-"""How long that checkpoint waits for readers and the writer before it gives up for now."""
-CHECKPOINT_AFTER_COMMITS = 128
-"""SQLite: a :class:`DirectWriter` has the WAL folded into the database in the background
-after this many commits (about 700 pages for a chain's commits of one task each); 0: never."""
-
-
-class _Checkpointer:
-    """A thread that runs ``checkpoint`` whenever it is asked to, one request at a time.
-
-    Without it the WAL of a fast run grows by every commit's pages (24 KiB per task) until
-    the heartbeat's next checkpoint, and the checkpoint that closing the database does at the
-    end of the run has to fold all of it, with the run's process waiting.
-    """
-
-    def __init__(self, checkpoint: Callable[[], None]) -> None:
-        self._checkpoint = checkpoint
-        self._wanted = threading.Event()
-        self._stopping = False
-        self._thread = threading.Thread(target=self._loop, name="pauta-checkpoint", daemon=True)
-        self._thread.start()
-
-    def request(self) -> None:
-        self._wanted.set()
-
-    def stop(self) -> None:
-        self._stopping = True
-        self._wanted.set()
-        self._thread.join(timeout=10)
-
-    def _loop(self) -> None:
-        while True:
-            self._wanted.wait()
-            self._wanted.clear()
-            if self._stopping:
-                return
-            try:
-                self._checkpoint()
-            except Exception:
-                log.warning("checkpointing the database failed; will retry", exc_info=True)
-
-
 class DirectWriter:
     """One pooled driver connection kept for the engine's group commits.
 
@@ -460,10 +324,9 @@ class DirectWriter:
         self._lock = threading.Lock()
         self._conn: Any = None  # SQLAlchemy's proxy of the driver connection
         self.integrity_error: type[Exception] = engine.dialect.loaded_dbapi.IntegrityError
-        self._checkpoint_after = CHECKPOINT_AFTER_COMMITS if self._sqlite else 0
+        self._checkpoint_after = sqlitefile.CHECKPOINT_AFTER_COMMITS if self._sqlite else 0
         self._uncheckpointed = 0
-        self._checkpointer: _Checkpointer | None = None
-        self._page_bytes: int | None = None
+        self._checkpointer: sqlitefile.Checkpointer | None = None
 
     @contextmanager
     def begin(self) -> Iterator[DirectTransaction]:
@@ -494,7 +357,7 @@ class DirectWriter:
                 if self._uncheckpointed >= self._checkpoint_after:
                     self._uncheckpointed = 0
                     if self._checkpointer is None:
-                        self._checkpointer = _Checkpointer(self.checkpoint)
+                        self._checkpointer = sqlitefile.Checkpointer(self.checkpoint)
                     self._checkpointer.request()
 
     def _abandon(self, conn: Any, exc: BaseException) -> None:
@@ -526,19 +389,7 @@ class DirectWriter:
         if not self._sqlite:
             return
         with self._engine.connect() as conn:
-            _, frames, _ = conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
-            if frames * self._page_size(conn) <= WAL_LIMIT_BYTES:
-                return
-            conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(WAL_TRUNCATE_WAIT_S * 1000)}")
-            try:
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-            finally:
-                conn.exec_driver_sql(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
-
-    def _page_size(self, conn: Connection) -> int:
-        if self._page_bytes is None:
-            self._page_bytes = int(conn.exec_driver_sql("PRAGMA page_size").scalar() or 4096)
-        return self._page_bytes
+            sqlitefile.wal_checkpoint(lambda sql: conn.exec_driver_sql(sql).one())
 
     def close(self) -> None:
         """Return the connection to the pool, with SQLite's automatic checkpoints back on."""

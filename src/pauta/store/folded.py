@@ -16,8 +16,9 @@ import sqlalchemy as sa
 
 from pauta.core.states import State
 from pauta.store.base import StoreBase
+from pauta.store.recordrows import task_run_record
 from pauta.store.records import AttemptRecord, CallGroup, TaskRunRecord
-from pauta.store.rows import TASK_COLUMNS, task_run_record
+from pauta.store.rows import TASK_COLUMNS
 from pauta.store.tables import task_attempts, task_runs
 
 _LAST = datetime.max.replace(tzinfo=UTC)

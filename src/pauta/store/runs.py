@@ -380,6 +380,13 @@ class RunsStore(StoreBase):
             f"{expected_epoch})"
         )
 
+    def claim_deadline_miss(self, run: FlowRunRecord, now: datetime, seen_by: str) -> bool:
+        """Record that ``run`` missed its deadline; True for the one caller that recorded it (and
+        must now report it), False when someone already had."""
+        from pauta.store.deadlines import claim_deadline_miss  # it reads this module's rows
+
+        return claim_deadline_miss(self, run, now, seen_by)  # type: ignore[arg-type]
+
     def heartbeat(self, run_id: str, epoch: int, now: datetime) -> bool:
         """Renew the lease; False when another driver holds the run now."""
         stmt = (

@@ -8,7 +8,6 @@ JSON on SQLite and JSONB on PostgreSQL, with Python ``None`` stored as SQL NULL.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -17,30 +16,7 @@ from sqlalchemy import JSON, DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-
-def _aware_utc(value: datetime) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(
-            f"naive datetime {value.isoformat()} given to the store; pass a timezone-aware "
-            "datetime (pauta.core.clock.utcnow() gives one)"
-        )
-    return value.astimezone(UTC)
-
-
-def _sqlite_bind(value: datetime | None) -> str | None:
-    # The text SQLAlchemy's SQLite DATETIME writes, "2026-01-31 03:00:00.000000": UTC without
-    # an offset, so that ORDER BY on the text is chronological.
-    if value is None:
-        return None
-    if value.tzinfo is not UTC:
-        value = _aware_utc(value)
-    return value.isoformat(" ", "microseconds")[:26]
-
-
-def _sqlite_result(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+from pauta.store.values import aware_utc, datetime_from_sqlite, datetime_to_sqlite
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -58,16 +34,16 @@ class UTCDateTime(TypeDecorator[datetime]):
     # thousands of timestamps. The stored text is the same.
     def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
         if dialect.name == "sqlite":
-            return _sqlite_bind
+            return datetime_to_sqlite
         return super().bind_processor(dialect)
 
     def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any] | None:
         if dialect.name == "sqlite":
-            return _sqlite_result
+            return datetime_from_sqlite
         return super().result_processor(dialect, coltype)
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return None if value is None else _aware_utc(value)
+        return None if value is None else aware_utc(value)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -75,36 +51,6 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
-
-
-def _make_encoder() -> Callable[[Any, int], Any] | None:
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:
-        return None
-    return make(  # type: ignore[no-any-return]
-        None,  # no circular-reference markers
-        json.JSONEncoder().default,
-        json.encoder.encode_basestring_ascii,
-        None,  # indent
-        ": ",
-        ", ",
-        False,  # sort_keys
-        False,  # skipkeys
-        True,  # allow_nan
-    )
-
-
-# json.dumps builds a new C encoder on every call, which is most of its cost for the small
-# values a group commit writes by the thousands; this one is built once.
-_ENCODER = _make_encoder()
-
-
-def json_dumps(value: Any) -> str:
-    """``value`` as JSON text, exactly as ``json.dumps`` writes it (without its check for
-    circular references), several times faster for small values."""
-    if _ENCODER is None:
-        return json.dumps(value)
-    return "".join(_ENCODER(value, 0))
 
 
 class _JSONValue(TypeDecorator[Any]):
