@@ -347,6 +347,10 @@ class ResultStore:
         fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
         return fs.open(path, mode)  # type: ignore[no-any-return]
 
+    def open_uri(self, uri: str) -> BinaryIO:
+        """Open a stored result's or artifact's file for reading, as it was written."""
+        return self._open_uri(uri)
+
     def _open_uri(self, uri: str) -> BinaryIO:
         if "://" not in uri or uri.startswith("file://"):
             return open(uri.removeprefix("file://"), "rb")

@@ -29,6 +29,7 @@ from pauta.core.states import (
     FlowRunState,
     State,
 )
+from pauta.store import outbox
 from pauta.store.db import BulkStatement, DirectWriter
 from pauta.store.records import AttemptRecord, TaskRunRecord, WriteBatch
 from pauta.store.results import StoredResult
@@ -369,12 +370,18 @@ class _FenceFailed(Exception):
 
 
 def write_batch(
-    writer: Engine, batch: WriteBatch, now: datetime, direct: DirectWriter | None = None
+    writer: Engine,
+    batch: WriteBatch,
+    now: datetime,
+    direct: DirectWriter | None = None,
+    *,
+    mirror: bool = False,
 ) -> None:
     """Write one group commit in one write transaction; see ``Store.write``.
 
     With ``direct`` the transaction runs on its kept driver connection (the hot path);
-    ``writer`` is then only used to explain a refused batch.
+    ``writer`` is then only used to explain a refused batch. With ``mirror`` the batch's
+    MLflow items go to the outbox in the same transaction.
     """
     if not batch and not batch.fences:
         return
@@ -419,6 +426,7 @@ def write_batch(
         for tw in batch.tasks
         for asset in tw.assets
     ]
+    outbox_rows = outbox.batch_rows(batch, now) if mirror else []
     if direct is not None:
         try:
             with direct.begin() as tx:
@@ -433,6 +441,7 @@ def write_batch(
                 METRIC_INSERT.execute_direct(tx, metric_rows)
                 ARTIFACT_INSERT.execute_direct(tx, artifact_rows)
                 EVENT_INSERT.execute_direct(tx, event_rows)
+                outbox.OUTBOX_INSERT.execute_direct(tx, outbox_rows)
             return
         except _FenceFailed:
             with writer.connect() as conn:
@@ -460,6 +469,7 @@ def write_batch(
                     METRIC_INSERT.execute(conn, metric_rows)
                     ARTIFACT_INSERT.execute(conn, artifact_rows)
                     EVENT_INSERT.execute(conn, event_rows)
+                    outbox.OUTBOX_INSERT.execute(conn, outbox_rows)
                 return
             except (_Stale, sa.exc.IntegrityError) as exc:
                 cause = exc
