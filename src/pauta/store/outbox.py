@@ -164,4 +164,3 @@ class OutboxStore(StoreBase):
         query = sa.select(t.key, t.name, t.label).where(t.flow_run_id == run_id)
         with self.engine.connect() as conn:
             return {key: (name, label) for key, name, label in conn.execute(query)}
-

@@ -19,9 +19,9 @@ from pauta.store.records import (
 )
 from pauta.store.results import StoredResult
 from pauta.store.tables import (
-    mlflow_outbox,
     flow_runs,
     flows,
+    mlflow_outbox,
 )
 
 if TYPE_CHECKING:

@@ -14,4 +14,6 @@ def mlflow_run_url(tracking_uri: str | None, experiment_id: str, mlflow_run_id: 
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return None
     base = tracking_uri.rstrip("/")
-    return f"{base}/#/experiments/{quote(experiment_id, safe='')}/runs/{quote(mlflow_run_id, safe='')}"
+    return (
+        f"{base}/#/experiments/{quote(experiment_id, safe='')}/runs/{quote(mlflow_run_id, safe='')}"
+    )

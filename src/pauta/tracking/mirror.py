@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -23,7 +24,7 @@ from mlflow.tracking import MlflowClient
 
 from pauta.store.outbox import OutboxItem
 from pauta.store.repository import Store
-from pauta.store.results import ResultStore
+from pauta.store.results import open_uri
 from pauta.tracking.status import (
     FLOW_TAG,
     KEY_TAG,
@@ -56,6 +57,12 @@ def quiet_client_retries() -> None:
     its own backoff. A value the user set is kept."""
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+    quiet_client_output()
+
+
+def quiet_client_output() -> None:
+    """MLflow prints a "View run" line per ended run on stdout: not in pauta's output."""
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
 
 def _text(value: Any) -> str:
@@ -97,11 +104,10 @@ def experiment_for(client: MlflowClient, flow: str) -> str:
 class Mirror:
     """Sends a store's outbox items to the MLflow server at ``tracking_uri``."""
 
-    def __init__(self, store: Store, tracking_uri: str, results: ResultStore) -> None:
+    def __init__(self, store: Store, tracking_uri: str) -> None:
         quiet_client_retries()
         self.store = store
         self.client = MlflowClient(tracking_uri)
-        self.results = results
         self._runs: dict[tuple[str, str], tuple[str, str]] = {}
 
     def flow_run(self, run_id: str, start_time: int | None = None) -> tuple[str, str]:
@@ -176,7 +182,9 @@ class Mirror:
         elif kind == "metric":
             mlflow_id = self.task_run(run_id, payload["key"], payload["at"])
             metrics = [
-                Metric(i.payload["name"], i.payload["value"], i.payload["at"], i.payload["step"] or 0)
+                Metric(
+                    i.payload["name"], i.payload["value"], i.payload["at"], i.payload["step"] or 0
+                )
                 for i in group
             ]
             self.client.log_batch(mlflow_id, metrics=metrics)
@@ -213,14 +221,19 @@ class Mirror:
     def _send_artifact(self, mlflow_id: str, payload: dict[str, Any]) -> None:
         suffix = {"file": "", "pickle": ".pkl", "numpy": ".npy"}.get(payload["serializer"], "")
         with tempfile.TemporaryDirectory(prefix="pauta-mlflow-") as folder:
-            path = Path(folder) / (_file_name(payload["name"]) + suffix)
-            with self.results.open_uri(payload["uri"] or "") as src, open(path, "wb") as dst:
-                for chunk in iter(lambda: src.read(1024 * 1024), b""):
-                    dst.write(chunk)
+            path = Path(folder) / (file_name(payload["name"]) + suffix)
+            copy_stored(payload["uri"], path)
             self.client.log_artifact(mlflow_id, str(path))
 
 
-def _file_name(name: str) -> str:
+def copy_stored(uri: str, path: Path) -> None:
+    """Copy a file of the result store (local or fsspec) to a local path."""
+    with open_uri(uri) as src, open(path, "wb") as dst:
+        shutil.copyfileobj(src, dst, 1024 * 1024)
+
+
+def file_name(name: str) -> str:
+    """An artifact's name as a file name MLflow shows as it is."""
     kept = "".join(c if c.isalnum() or c in "._-" else "_" for c in name).strip(".")
     return kept or "artifact"
 

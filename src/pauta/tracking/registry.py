@@ -10,7 +10,9 @@ name, or from a URI MLflow knows (``runs:/...``, ``models:/...``, ``s3://...``);
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from pauta.core.errors import PautaError
@@ -30,8 +32,16 @@ def model_registrar(
         return None
 
     def register(name: str, path_or_uri: str) -> int:
-        source = logged().get(path_or_uri, path_or_uri)
-        return register_model(uri, run_id, flow, key, task_name, name, source)
+        stored = logged().get(path_or_uri)
+        if stored is None:
+            return register_model(uri, run_id, flow, key, task_name, name, path_or_uri)
+        from pauta.tracking.mirror import copy_stored, file_name
+
+        # the logged artifact, under its own name (the store's file name is for the store)
+        with tempfile.TemporaryDirectory(prefix="pauta-model-") as folder:
+            path = Path(folder) / file_name(path_or_uri)
+            copy_stored(stored, path)
+            return register_model(uri, run_id, flow, key, task_name, name, str(path))
 
     return register
 
@@ -64,9 +74,10 @@ def register_model(
         raise PautaError(
             "register_model needs MLflow's client: pip install 'pauta[mlflow]'"
         ) from None
-    from pauta.tracking.mirror import experiment_for, find_or_create_run
+    from pauta.tracking.mirror import experiment_for, find_or_create_run, quiet_client_output
     from pauta.tracking.status import KEY_TAG, KIND_TAG, RUN_ID_TAG
 
+    quiet_client_output()
     client = MlflowClient(tracking_uri)
     try:
         experiment = experiment_for(client, flow)

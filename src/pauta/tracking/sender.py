@@ -17,7 +17,6 @@ from pauta.core.secrets import mask
 from pauta.core.settings import Settings
 from pauta.store.outbox import OutboxItem
 from pauta.store.repository import Store
-from pauta.store.results import ResultStore
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -38,8 +37,7 @@ def _open_mirror(store: Store, settings: Settings) -> Sends:
     from pauta.tracking.mirror import Mirror
 
     assert settings.mlflow_tracking_uri is not None
-    results = ResultStore(settings.results_url, inline_max=settings.inline_result_max)
-    return Mirror(store, settings.mlflow_tracking_uri, results)
+    return Mirror(store, settings.mlflow_tracking_uri)
 
 
 def note_in_run_log(logs_dir: Path, run_id: str, line: str) -> None:
