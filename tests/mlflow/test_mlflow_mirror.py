@@ -20,6 +20,9 @@ from pauta.core.settings import Settings
 from pauta.engine.runner import Runner
 from pauta.store.repository import Store
 
+# MLflow starts in 15-40 s here, twice in this file, on a machine other work shares
+pytestmark = pytest.mark.timeout(300)
+
 FLOWS = Path(__file__).parent / "mlflow_flows.py"
 SRC = Path(__file__).parents[2] / "src"
 
@@ -58,44 +61,58 @@ def mirrored_home(
     tmp_path: Path, mlflow_server: MlflowServer, monkeypatch: pytest.MonkeyPatch
 ) -> Path:
     home = tmp_path / "home"
-    monkeypatch.setenv("PAUTA_HOME", str(home))
-    monkeypatch.delenv("PAUTA_DATABASE_URL", raising=False)
-    monkeypatch.setenv("PAUTA_MLFLOW_TRACKING_URI", mlflow_server.uri)
-    monkeypatch.setenv("PAUTA_MLFLOW_RETRY_SECONDS", "0.2")
+    _mirror_env(monkeypatch, home, mlflow_server)
     return home
 
 
-@pytest.fixture
-def weekly_run(mirrored_home: Path, mlflow_server: MlflowServer, tmp_path: Path) -> dict[str, Any]:
+def _mirror_env(monkeypatch: pytest.MonkeyPatch, home: Path, server: MlflowServer) -> None:
+    monkeypatch.setenv("PAUTA_HOME", str(home))
+    monkeypatch.delenv("PAUTA_DATABASE_URL", raising=False)
+    monkeypatch.setenv("PAUTA_MLFLOW_TRACKING_URI", server.uri)
+    monkeypatch.setenv("PAUTA_MLFLOW_RETRY_SECONDS", "0.2")
+
+
+@pytest.fixture(scope="module")
+def weekly(
+    mlflow_server: MlflowServer, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, dict[str, Any]]:
+    """One run of ``weekly`` (its home and its ``runs show --json``), shared by the tests
+    that only read it."""
+    folder = tmp_path_factory.mktemp("weekly")
+    home = folder / "home"
     ran = pauta(
-        mirrored_home,
-        mlflow_server.uri,
-        "run",
-        f"{FLOWS}:weekly",
-        "-p",
-        f"folder={tmp_path}",
-        "-p",
-        "week=48",
-        "--json",
-    )
+        home, mlflow_server.uri, "run", f"{FLOWS}:weekly", "-p", f"folder={folder}", "-p",
+        "week=48", "--json",
+    )  # fmt: skip
     assert ran.returncode == 0, ran.stderr
-    shown = pauta(
-        mirrored_home, mlflow_server.uri, "runs", "show", json.loads(ran.stdout)["id"], "--json"
-    )
+    run_id = json.loads(ran.stdout)["id"]
+    shown = pauta(home, mlflow_server.uri, "runs", "show", run_id, "--json")
     assert shown.returncode == 0, shown.stderr
-    return json.loads(shown.stdout)
+    return home, json.loads(shown.stdout)
+
+
+@pytest.fixture
+def weekly_run(
+    weekly: tuple[Path, dict[str, Any]],
+    mlflow_server: MlflowServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> dict[str, Any]:
+    home, view = weekly
+    _mirror_env(monkeypatch, home, mlflow_server)
+    return view
 
 
 def test_a_run_its_task_calls_and_the_registered_model_are_in_mlflow(
     weekly_run: dict[str, Any], mlflow_server: MlflowServer, tmp_path: Path
 ) -> None:
+    folder = weekly_run["params"]["folder"]
     client = MlflowClient(mlflow_server.uri)
     run_id = weekly_run["id"]
     runs = runs_by_name(client, "weekly", run_id)
     assert set(runs) == {f"weekly-{run_id}", "train[logreg]", "train[forest]"}
     parent = runs[f"weekly-{run_id}"]
     assert parent.info.status == "FINISHED"
-    assert parent.data.params == {"folder": str(tmp_path), "week": "48"}
+    assert parent.data.params == {"folder": folder, "week": "48"}
     tags = parent.data.tags
     assert (tags["pauta.run_id"], tags["pauta.flow"], tags["pauta.trigger"]) == (
         run_id,
@@ -129,7 +146,7 @@ def test_a_run_its_task_calls_and_the_registered_model_are_in_mlflow(
 
 
 def test_items_sent_again_add_no_run_and_no_metric(
-    weekly_run: dict[str, Any], mlflow_server: MlflowServer, mirrored_home: Path
+    weekly_run: dict[str, Any], mlflow_server: MlflowServer
 ) -> None:
     import sqlalchemy as sa
 
@@ -245,3 +262,83 @@ def test_without_the_setting_a_run_loads_no_mlflow_and_register_model_says_what_
     assert result == {"state": "FAILED", "mlflow": False}
     logs = "".join(p.read_text() for p in (home / "logs").rglob("*.log"))
     assert "set PAUTA_MLFLOW_TRACKING_URI" in logs
+
+
+def test_a_deploy_records_the_model_version_an_alias_points_at(
+    weekly_run: dict[str, Any], mlflow_server: MlflowServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pauta.core.errors import PautaError
+    from pauta.services.spec import ServiceSpec
+    from pauta.tracking.registry import served_models
+
+    champion = MlflowClient(mlflow_server.uri).get_model_version_by_alias("churn", "champion")
+    config = {"model": "models:/churn@champion", "options": {"pinned": "models:/churn/1"}}
+    models = served_models(config)
+    assert [(m["uri"], m["name"], m["version"]) for m in models] == [
+        ("models:/churn@champion", "churn", int(champion.version)),
+        ("models:/churn/1", "churn", 1),
+    ]
+    # kept with the revision's spec
+    spec = ServiceSpec(app="svc:create_app", config=config, models=models)
+    assert ServiceSpec.from_json(spec.to_json()).models == models
+    assert served_models({"model": "/srv/model.bin"}) == ()
+    with pytest.raises(PautaError, match="cannot resolve models:/nope@champion"):
+        served_models({"model": "models:/nope@champion"})
+    monkeypatch.delenv("PAUTA_MLFLOW_TRACKING_URI")
+    with pytest.raises(PautaError, match="set PAUTA_MLFLOW_TRACKING_URI"):
+        served_models(config)
+
+
+@pytest.mark.parametrize(
+    ("tracking_uri", "shown"),
+    [
+        ('{uri}/?x="><script>alert(1)</script>', True),
+        ("javascript:alert(1)//", False),
+        ("sqlite:///mlflow.db", False),
+    ],
+)
+def test_the_run_page_links_to_the_mlflow_run_escaped_and_only_over_http(
+    weekly_run: dict[str, Any],
+    mlflow_server: MlflowServer,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    tracking_uri: str,
+    shown: bool,
+) -> None:
+    import html
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from pauta.app.users import create_user
+    from pauta.ui.site import create_app
+
+    uri = tracking_uri.format(uri=mlflow_server.uri)
+    monkeypatch.setenv("PAUTA_MLFLOW_TRACKING_URI", uri)
+    settings = Settings.from_env()
+    store = Store.from_settings(settings)
+    (tmp_path / "flows").mkdir()
+    try:
+        create_user(store, f"viewer{len(tracking_uri)}", "a-long-password", "viewer")
+        app = create_app(settings, store=store, flows_dir=tmp_path / "flows")
+        with TestClient(app) as client:
+            form = client.get("/login").text
+            token = re.search(r'name="login_token" value="([^"]+)"', form)
+            assert token
+            data = {
+                "username": f"viewer{len(tracking_uri)}",
+                "password": "a-long-password",
+                "login_token": token.group(1),
+            }
+            assert client.post("/login", data=data).status_code == 200
+            page = client.get(f"/runs/{weekly_run['id']}").text
+    finally:
+        store.close()
+    links = re.findall(r'<a class="mlflow-link" href="([^"]*)"', page)
+    assert "<script>alert(1)</script>" not in page
+    if not shown:
+        assert links == []
+        return
+    [link] = links
+    mirrored = weekly_run["mlflow_url"].removeprefix(mlflow_server.uri)
+    assert html.unescape(link) == uri.rstrip("/") + mirrored

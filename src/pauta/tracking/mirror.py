@@ -70,6 +70,23 @@ def _text(value: Any) -> str:
     return text[:_PARAM_MAX]
 
 
+_FINDING_TAGS = (RUN_ID_TAG, KIND_TAG, KEY_TAG)
+
+
+def find_run(client: MlflowClient, experiment_id: str, tags: dict[str, str]) -> str | None:
+    """The MLflow run with the pauta run id, kind and key of ``tags`` (the oldest, should two
+    processes have created one each), or None."""
+    query = " and ".join(f"tags.`{k}` = '{_quoted(tags[k])}'" for k in _FINDING_TAGS if k in tags)
+    found = client.search_runs(
+        [experiment_id], query, max_results=1, order_by=["attributes.start_time ASC"]
+    )
+    return str(found[0].info.run_id) if found else None
+
+
+def _quoted(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
 def find_or_create_run(
     client: MlflowClient,
     experiment_id: str,
@@ -79,10 +96,9 @@ def find_or_create_run(
     start_time: int | None = None,
 ) -> str:
     """The MLflow run carrying ``tags`` (the pauta run id, kind and key), created if none."""
-    query = " and ".join(f"tags.`{k}` = '{v}'" for k, v in tags.items() if k != STATE_TAG)
-    found = client.search_runs([experiment_id], query, max_results=1)
-    if found:
-        return str(found[0].info.run_id)
+    found = find_run(client, experiment_id, tags)
+    if found is not None:
+        return found
     run = client.create_run(experiment_id, start_time=start_time, tags=tags, run_name=name)
     return str(run.info.run_id)
 

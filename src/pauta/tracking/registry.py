@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from pauta.core.errors import PautaError
 from pauta.core.settings import mlflow_tracking_uri
+from pauta.tracking.status import KEY_TAG, KIND_TAG, RUN_ID_TAG
 
 CHAMPION = "champion"
+# how long a task waits for its flow run's MLflow run before creating it itself
+_PARENT_WAIT = 20.0
 ModelSink = Callable[[str, str], int]
 
 
@@ -75,15 +79,12 @@ def register_model(
             "register_model needs MLflow's client: pip install 'pauta[mlflow]'"
         ) from None
     from pauta.tracking.mirror import experiment_for, find_or_create_run, quiet_client_output
-    from pauta.tracking.status import KEY_TAG, KIND_TAG, RUN_ID_TAG
 
     quiet_client_output()
     client = MlflowClient(tracking_uri)
     try:
         experiment = experiment_for(client, flow)
-        parent = find_or_create_run(
-            client, experiment, {RUN_ID_TAG: run_id, KIND_TAG: "flow"}, name=f"{flow}-{run_id}"
-        )
+        parent = _flow_run(client, experiment, run_id, flow)
         tags = {RUN_ID_TAG: run_id, KIND_TAG: "task", KEY_TAG: key}
         tags.update({"mlflow.parentRunId": parent, "pauta.task": task_name})
         mlflow_run = find_or_create_run(client, experiment, tags, name=key)
@@ -105,6 +106,23 @@ def register_model(
     return int(version.version)
 
 
+def _flow_run(client: Any, experiment: str, run_id: str, flow: str) -> str:
+    """The flow run's MLflow run: the one its driver's sender creates, waited for a little
+    (that sender may still be starting), else created here."""
+    from pauta.tracking.mirror import find_run
+
+    tags = {RUN_ID_TAG: run_id, KIND_TAG: "flow"}
+    deadline = time.monotonic() + _PARENT_WAIT
+    while True:
+        found = find_run(client, experiment, tags)
+        if found is not None:
+            return found
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.5)
+    return str(client.create_run(experiment, tags=tags, run_name=f"{flow}-{run_id}").info.run_id)
+
+
 def _upload(client: Any, mlflow_run: str, name: str, path: str) -> str:
     """Upload a model file or folder to the task's MLflow run; its artifact URI."""
     folder = f"models/{name}"
@@ -114,3 +132,57 @@ def _upload(client: Any, mlflow_run: str, name: str, path: str) -> str:
     client.log_artifact(mlflow_run, path, folder)
     base = os.path.basename(path)
     return f"{client.get_run(mlflow_run).info.artifact_uri}/{folder}/{base}"
+
+
+def _model_uris(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value] if value.startswith("models:/") else []
+    if isinstance(value, Mapping):
+        return [uri for item in value.values() for uri in _model_uris(item)]
+    if isinstance(value, list | tuple):
+        return [uri for item in value for uri in _model_uris(item)]
+    return []
+
+
+def served_models(config: Mapping[str, Any]) -> tuple[dict[str, Any], ...]:
+    """The registered model versions a service's config names (``models:/churn@champion``,
+    ``models:/churn/3``), resolved now: the revision records the version it serves even after
+    the alias moves on. Empty when the config names none; PautaError when it names one and
+    MLflow is not configured or does not know it."""
+    uris = list(dict.fromkeys(_model_uris(config)))
+    if not uris:
+        return ()
+    tracking_uri = mlflow_tracking_uri()
+    if tracking_uri is None:
+        raise PautaError(
+            f"the config names a registered model ({uris[0]}): set PAUTA_MLFLOW_TRACKING_URI "
+            "to the MLflow server that holds it, so the revision can record its version"
+        )
+    try:
+        from mlflow.exceptions import MlflowException
+        from mlflow.tracking import MlflowClient
+    except ImportError:
+        raise PautaError("resolving models:/ URIs needs pip install 'pauta[mlflow]'") from None
+    client = MlflowClient(tracking_uri)
+    found = []
+    for uri in uris:
+        name, _, which = uri.removeprefix("models:/").partition("/")
+        name, at, alias = name.partition("@")
+        try:
+            if at:
+                version = client.get_model_version_by_alias(name, alias)
+            elif which.isdigit():
+                version = client.get_model_version(name, which)
+            else:
+                raise PautaError(
+                    f"{uri}: name a version (models:/{name}/3) or an alias "
+                    f"(models:/{name}@{CHAMPION})"
+                )
+        except MlflowException as exc:
+            raise PautaError(
+                f"MLflow at {tracking_uri} cannot resolve {uri}: {exc.message}"
+            ) from None
+        found.append(
+            {"uri": uri, "name": name, "version": int(version.version), "source": version.source}
+        )
+    return tuple(found)

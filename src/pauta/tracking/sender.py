@@ -3,8 +3,9 @@ script calling a flow, ``pauta worker``, ``pauta server``).
 
 It never holds a run back: runs only write outbox rows. While MLflow cannot be reached, each
 run with items waiting gets one warning line in its flow log (not one per item), and the
-sender waits ``mlflow_retry_seconds``, doubling up to a minute. What it could not send stays in
-the outbox, for this process later or any other that mirrors the same store.
+sender waits ``mlflow_retry_seconds``, doubling up to a minute (or 16 times the first wait).
+What it could not send stays in the outbox, for this process later or any other that mirrors
+the same store.
 """
 
 from __future__ import annotations
@@ -60,10 +61,12 @@ class OutboxSender:
         self._mirror: Sends | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self._idle = threading.Event()
+        self._draining = threading.Event()
         self._thread: threading.Thread | None = None
         self._warned: set[str] = set()
         self._backoff = settings.mlflow_retry_seconds
+        # doubling stops at a minute, or sooner when the first wait is short (tests)
+        self._max_backoff = min(_MAX_BACKOFF, 16 * settings.mlflow_retry_seconds)
 
     def start(self) -> OutboxSender:
         self._thread = threading.Thread(target=self._loop, name="pauta-mlflow", daemon=True)
@@ -74,13 +77,13 @@ class OutboxSender:
         self._wake.set()
 
     def stop(self, drain_seconds: float = 5.0) -> None:
-        """Stop after sending what is waiting, for at most ``drain_seconds`` (what is left
-        stays in the outbox for a later process)."""
+        """Stop once what is waiting is sent, MLflow fails to answer, or ``drain_seconds``
+        passed: what is left stays in the outbox for a later process."""
         if self._thread is None:
             return
-        self._idle.clear()
+        self._draining.set()
         self._wake.set()
-        self._idle.wait(drain_seconds)
+        self._thread.join(drain_seconds)
         self._stop.set()
         self._wake.set()
         self._thread.join(drain_seconds)
@@ -103,17 +106,18 @@ class OutboxSender:
                 log.exception("cannot read the MLflow outbox; will retry")
                 items = []
             if not items:
-                self._idle.set()
+                if self._draining.is_set():
+                    return
                 self._wake.wait(_POLL)
                 self._wake.clear()
                 continue
-            self._idle.clear()
             if self._send(items):
                 self._backoff = self.settings.mlflow_retry_seconds
                 continue
-            if self._stop.wait(self._backoff):
+            # stopping: no wait for MLflow to come back; the outbox keeps the rest
+            if self._draining.is_set() or self._stop.wait(self._backoff):
                 return
-            self._backoff = min(self._backoff * 2, _MAX_BACKOFF)
+            self._backoff = min(self._backoff * 2, self._max_backoff)
 
     def _send(self, items: list[OutboxItem]) -> bool:
         """Send a batch; False on an outage (after one warning per run in its log)."""
