@@ -19,6 +19,7 @@ from typing import Any
 
 from pauta.core.clock import utcnow
 from pauta.core.errors import PautaError
+from pauta.core.settings import mlflow_tracking_uri
 
 MetricSink = Callable[[str, float, "int | None"], None]
 ArtifactSink = Callable[[str, Any], None]
@@ -135,11 +136,15 @@ class Context:
         if not isinstance(name, str) or not name:
             raise ValueError("a registered model needs a non-empty name")
         if self.model_sink is None:
-            where = "a task" if self.in_run else "a task of a flow run"
+            if mlflow_tracking_uri() is None:
+                raise PautaError(
+                    f"register_model({name!r}) needs an MLflow server: set "
+                    "PAUTA_MLFLOW_TRACKING_URI (for example http://127.0.0.1:5000) and "
+                    "install pauta[mlflow]"
+                )
             raise PautaError(
-                f"register_model({name!r}) needs an MLflow server: set "
-                "PAUTA_MLFLOW_TRACKING_URI (for example http://127.0.0.1:5000) and install "
-                f"pauta[mlflow], then call it from {where}"
+                f"register_model({name!r}) registers what a task made: call it inside a "
+                "@task of a flow run, not in a flow body or outside a run"
             )
         return self.model_sink(name, os.fspath(path_or_uri))
 
