@@ -22,6 +22,7 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from pauta.core.errors import RunNotFoundError
 from pauta.store.outbox import OutboxItem
 from pauta.store.repository import Store
 from pauta.store.results import open_uri
@@ -49,7 +50,12 @@ class Refused(Exception):
 
 
 def refused(exc: BaseException) -> bool:
-    return isinstance(exc, MlflowException) and exc.error_code in _REFUSED
+    """Whether sending again could never work: MLflow refused the item, its run or its file
+    is gone, or the item itself is malformed. Anything else (the network, MLflow's own
+    errors, a busy store) is an outage, retried later."""
+    if isinstance(exc, MlflowException):
+        return exc.error_code in _REFUSED
+    return isinstance(exc, RunNotFoundError | FileNotFoundError | KeyError | TypeError)
 
 
 def quiet_client_retries() -> None:
