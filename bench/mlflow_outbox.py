@@ -61,9 +61,7 @@ def main() -> None:
                 for mirror in (False, True):
                     store.mirror = mirror
                     one_write(store, n)  # warm the compiled statements
-                    timings[mirror] = statistics.median(
-                        one_write(store, n) for _ in range(REPEAT)
-                    )
+                    timings[mirror] = statistics.median(one_write(store, n) for _ in range(REPEAT))
                 off, on = timings[False], timings[True]
                 print(
                     f"| {n:,} | {off * 1e3:.2f} | {on * 1e3:.2f} | "

@@ -146,6 +146,8 @@ COLUMNS = {
         "epoch",
         "heartbeat_at",
     },
+    "mlflow_outbox": {"id", "flow_run_id", "kind", "payload", "created_at"},
+    "mlflow_runs": {"flow_run_id", "key", "mlflow_run_id", "experiment_id"},
 }
 
 PRIMARY_KEYS = {
@@ -167,6 +169,8 @@ PRIMARY_KEYS = {
     "service_revisions": ["service", "revision"],
     "service_status": ["service"],
     "service_supervisors": ["name"],
+    "mlflow_outbox": ["id"],
+    "mlflow_runs": ["flow_run_id", "key"],
 }
 
 
