@@ -10,7 +10,7 @@ fenced by the run's lease epoch.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from pauta.core.clock import Clock, from_timestamp
@@ -76,7 +76,7 @@ class StateWriter:
         self,
         metrics: list[MetricRecord],
         artifacts: list[ArtifactRecord],
-        params: list[ParamRecord] = (),  # type: ignore[assignment]
+        params: Sequence[ParamRecord] = (),
     ) -> None:
         """Metrics, artifacts and params an attempt logged; written with the next flush."""
         self._metrics.extend(metrics)
