@@ -618,7 +618,7 @@ def test_tables_show_states_whole_and_cut_the_detail(tmp_path: Path, columns: in
 
 def _modules_loaded_by(home: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
     """Run `pauta ARGS` in a process that lists, as it exits, which heavy packages it loaded."""
-    heavy = ("rich", "alembic", "fastapi", "starlette", "uvicorn", "jinja2")
+    heavy = ("rich", "alembic", "fastapi", "starlette", "uvicorn", "jinja2", "mlflow")
     report = home.parent / "modules.json"
     code = (
         "import atexit, json, sys\n"

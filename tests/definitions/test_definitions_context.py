@@ -105,3 +105,30 @@ def test_a_metric_sink_receives_name_value_and_step() -> None:
         context().log_metric("loss", 2, step=7)
     assert received == [("accuracy", 0.93, None), ("loss", 2.0, 7)]
     assert isinstance(received[1][1], float)
+
+
+def test_a_param_sink_receives_the_value_as_text_and_long_values_are_refused() -> None:
+    got: list[tuple[str, str]] = []
+    ctx = _run_context("r1", param_sink=lambda name, value: got.append((name, value)))
+    ctx.log_param("kind", "forest")
+    ctx.log_param("depth", 12)
+    ctx.log_param("layers", [64, 32])
+    assert got == [("kind", "forest"), ("depth", "12"), ("layers", "[64, 32]")]
+    with pytest.raises(ValueError, match="at most 6000 fit"):
+        ctx.log_param("notes", "x" * 6001)
+    with pytest.raises(ValueError, match="non-empty name"):
+        ctx.log_param("", 1)
+    context().log_param("ignored", 1)  # outside a run: nowhere to go, no error
+
+
+def test_register_model_without_mlflow_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pauta.core.errors import PautaError
+
+    monkeypatch.delenv("PAUTA_MLFLOW_TRACKING_URI", raising=False)
+    with pytest.raises(PautaError, match="set PAUTA_MLFLOW_TRACKING_URI"):
+        _run_context("r1").register_model("churn", "model.pkl")
+    monkeypatch.setenv("PAUTA_MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    with pytest.raises(PautaError, match="inside a @task"):
+        context().register_model("churn", "model.pkl")
+    ctx = _run_context("r1", model_sink=lambda name, source: 7)
+    assert ctx.register_model("churn", "model.pkl") == 7

@@ -34,7 +34,7 @@ def test_every_option_has_its_row(section: str, options: type) -> None:
 def test_every_context_attribute_has_its_row() -> None:
     text = REFERENCE.read_text().split("## `context()`\n", 1)[1]
     public = {f.name for f in fields(Context) if not f.name.endswith("_sink")}
-    public |= {"logger", "in_run", "log_metric", "log_artifact"}
+    public |= {"logger", "in_run", "log_metric", "log_artifact", "log_param", "register_model"}
     documented = set(re.findall(r"^\| `([a-z_]+)", text, flags=re.M))
     documented |= set(re.findall(r", `([a-z_]+)` \|", text))
     assert public - documented == set()

@@ -76,6 +76,8 @@ COLUMNS = {
         "label",
         "task_group",
         "teardown",
+        "marked_by",
+        "marked_at",
         *RESULT,
     },
     "task_attempts": {
@@ -146,6 +148,8 @@ COLUMNS = {
         "epoch",
         "heartbeat_at",
     },
+    "mlflow_outbox": {"id", "flow_run_id", "kind", "payload", "created_at"},
+    "mlflow_runs": {"flow_run_id", "key", "mlflow_run_id", "experiment_id"},
 }
 
 PRIMARY_KEYS = {
@@ -167,6 +171,8 @@ PRIMARY_KEYS = {
     "service_revisions": ["service", "revision"],
     "service_status": ["service"],
     "service_supervisors": ["name"],
+    "mlflow_outbox": ["id"],
+    "mlflow_runs": ["flow_run_id", "key"],
 }
 
 

@@ -103,6 +103,8 @@ class Task(_Out):
 class RunDetail(Run):
     tasks: list[Task]
     children: list[str] = []
+    # the MLflow run it was mirrored to (PAUTA_MLFLOW_TRACKING_URI), when it is an http(s) URL
+    mlflow_url: str | None = None
 
 
 class RunPage(BaseModel):

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from pauta.core.errors import PautaError, StoreError
+from pauta.core.settings import mlflow_tracking_uri
 from pauta.core.states import FlowRunState
 from pauta.store.records import (
     ArtifactRecord,
@@ -20,6 +21,7 @@ from pauta.store.records import (
 )
 from pauta.store.repository import Store
 from pauta.store.values import json_dumps
+from pauta.tracking.links import mlflow_run_url
 
 
 class UnknownTaskError(PautaError):
@@ -194,7 +196,18 @@ def show_run(store: Store, run_id: str) -> dict[str, Any]:
     ]
     view["children"] = [c.id for c in store.list_flow_runs(parent_run_id=run.id, limit=0)]
     view["triggered"] = [c.id for c in store.list_flow_runs(triggered_by=run.id, limit=0)]
+    view["mlflow_url"] = mlflow_link(store, run.id)
     return view
+
+
+def mlflow_link(store: Store, run_id: str) -> str | None:
+    """The MLflow UI page the run was mirrored to (``PAUTA_MLFLOW_TRACKING_URI``), once its
+    MLflow run exists; None without one, or when the tracking URI is not an http(s) URL."""
+    uri = mlflow_tracking_uri()
+    if uri is None:
+        return None
+    mirrored = store.mlflow_runs(run_id).get("")
+    return mlflow_run_url(uri, mirrored[1], mirrored[0]) if mirrored else None
 
 
 @dataclass(frozen=True, slots=True)

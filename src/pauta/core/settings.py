@@ -21,6 +21,25 @@ DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
 """The largest request body the server reads from a caller with valid credentials."""
 DEFAULT_MAX_PARAMS_BYTES = 64 * 1024
 """The largest run parameters, as JSON: large data goes by reference (a path or URI)."""
+DEFAULT_MLFLOW_RETRY_SECONDS = 5.0
+
+
+def mlflow_tracking_uri() -> str | None:
+    """``PAUTA_MLFLOW_TRACKING_URI``: where runs are mirrored, or None (no mirroring)."""
+    return os.environ.get("PAUTA_MLFLOW_TRACKING_URI", "").strip() or None
+
+
+def _seconds(name: str, default: float) -> float:
+    text = os.environ.get(name)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise ValueError(f"{name}={text!r} must be a positive number of seconds")
+    return value
 
 
 def find_home(cwd: Path | None = None) -> Path:
@@ -74,6 +93,10 @@ class Settings:
     max_params_bytes: int = DEFAULT_MAX_PARAMS_BYTES
     # the Ray cluster of the ray executor (PAUTA_RAY_ADDRESS; None: Ray's own default)
     ray_address: str | None = None
+    # the MLflow server every run is mirrored to (PAUTA_MLFLOW_TRACKING_URI; None: no mirroring)
+    mlflow_tracking_uri: str | None = None
+    # first wait after MLflow could not be reached; it doubles up to a minute
+    mlflow_retry_seconds: float = DEFAULT_MLFLOW_RETRY_SECONDS
 
     @classmethod
     def from_env(cls, home: Path | None = None) -> Settings:
@@ -103,6 +126,10 @@ class Settings:
             max_request_bytes=_size("PAUTA_MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES),
             max_params_bytes=_size("PAUTA_MAX_PARAMS_BYTES", DEFAULT_MAX_PARAMS_BYTES),
             ray_address=os.environ.get("PAUTA_RAY_ADDRESS") or None,
+            mlflow_tracking_uri=mlflow_tracking_uri(),
+            mlflow_retry_seconds=_seconds(
+                "PAUTA_MLFLOW_RETRY_SECONDS", DEFAULT_MLFLOW_RETRY_SECONDS
+            ),
         )
 
     def export_home(self) -> None:

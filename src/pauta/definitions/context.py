@@ -8,6 +8,7 @@ executors (for tasks) set the current context with ``use_context``.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,9 +18,14 @@ from datetime import datetime
 from typing import Any
 
 from pauta.core.clock import utcnow
+from pauta.core.errors import PautaError
+from pauta.core.settings import mlflow_tracking_uri
 
 MetricSink = Callable[[str, float, "int | None"], None]
 ArtifactSink = Callable[[str, Any], None]
+ParamSink = Callable[[str, str], None]
+ModelSink = Callable[[str, str], int]
+_PARAM_VALUE_MAX = 6000  # MLflow's limit on a param's value
 
 
 class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -73,6 +79,8 @@ class Context:
     trigger: str = "manual"
     metric_sink: MetricSink | None = field(default=None, repr=False)
     artifact_sink: ArtifactSink | None = field(default=None, repr=False)
+    param_sink: ParamSink | None = field(default=None, repr=False)
+    model_sink: ModelSink | None = field(default=None, repr=False)
 
     @property
     def logger(self) -> logging.Logger:
@@ -104,6 +112,41 @@ class Context:
             raise ValueError("an artifact needs a non-empty name")
         if self.artifact_sink is not None:
             self.artifact_sink(name, value)
+
+    def log_param(self, name: str, value: Any) -> None:
+        """Record a parameter of this task run (a hyperparameter, a data version), as text.
+        Mirrored to the task's MLflow run when ``PAUTA_MLFLOW_TRACKING_URI`` is set; ignored
+        outside a run."""
+        if not isinstance(name, str) or not name:
+            raise ValueError("a param needs a non-empty name")
+        text = value if isinstance(value, str) else repr(value)
+        if len(text) > _PARAM_VALUE_MAX:
+            raise ValueError(
+                f"param {name!r} is {len(text)} characters long; at most {_PARAM_VALUE_MAX} "
+                "fit (log a long value with log_artifact)"
+            )
+        if self.param_sink is not None:
+            self.param_sink(name, text)
+
+    def register_model(self, name: str, path_or_uri: str | os.PathLike[str]) -> int:
+        """Register a model version in MLflow's registry and move the alias ``champion`` to
+        it; returns the version number. ``path_or_uri`` is a file or folder, the name of an
+        artifact this task logged, or a URI MLflow knows (``runs:/...``, ``models:/...``).
+        Needs ``PAUTA_MLFLOW_TRACKING_URI`` and MLflow reachable."""
+        if not isinstance(name, str) or not name:
+            raise ValueError("a registered model needs a non-empty name")
+        if self.model_sink is None:
+            if mlflow_tracking_uri() is None:
+                raise PautaError(
+                    f"register_model({name!r}) needs an MLflow server: set "
+                    "PAUTA_MLFLOW_TRACKING_URI (for example http://127.0.0.1:5000) and "
+                    "install pauta[mlflow]"
+                )
+            raise PautaError(
+                f"register_model({name!r}) registers what a task made: call it inside a "
+                "@task of a flow run, not in a flow body or outside a run"
+            )
+        return self.model_sink(name, os.fspath(path_or_uri))
 
 
 _current: ContextVar[Context | None] = ContextVar("pauta_context", default=None)

@@ -450,7 +450,7 @@ class Engine:
                 # a silent attempt leaves no log: its record says so, and a log that is
                 # missing later was removed
                 call.log_path = None
-            if outcome.metrics or outcome.artifacts:
+            if outcome.metrics or outcome.artifacts or outcome.params:
                 self.writer.add_reports(*outcome_reports(outcome, now.wall))
             if outcome.secrets:
                 reveal_secrets(outcome.secrets)

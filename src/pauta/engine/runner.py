@@ -27,6 +27,7 @@ from pauta.executors.base import Executor, LateWakeup
 from pauta.notify import Notifier
 from pauta.store.lite import open_run_store
 from pauta.store.records import FlowRow
+from pauta.tracking.sender import OutboxSender, start_sender
 
 if TYPE_CHECKING:
     from pauta.store.repository import Store
@@ -68,6 +69,7 @@ class Runner:
         self._clock = clock
         self._engine: Engine | None = None
         self._lease: LeaseKeeper | None = None
+        self._sender: OutboxSender | None = None
         self._key: tuple[str, str] | None = None
         self._lock = threading.Lock()
         self._notifiers: list[Notifier] = []
@@ -105,6 +107,9 @@ class Runner:
                 ).start()
                 self._started = None
                 self._lease = LeaseKeeper(self._engine).start()
+                # ships the MLflow outbox (PAUTA_MLFLOW_TRACKING_URI), its own runs' and any
+                # another process left behind
+                self._sender = start_sender(store, settings)
                 self._key = key
             return self._engine
 
@@ -203,6 +208,9 @@ class Runner:
             self._close_engine()
 
     def _close_engine(self) -> None:
+        if self._sender is not None:
+            self._sender.stop()
+            self._sender = None
         if self._lease is not None:
             self._lease.stop()
             self._lease = None

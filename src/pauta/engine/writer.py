@@ -10,13 +10,13 @@ fenced by the run's lease epoch.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from pauta.core.clock import Clock, from_timestamp
 from pauta.core.errors import LeaseLostError, StaleWriteError
 from pauta.core.states import State
-from pauta.store.records import ArtifactRecord, MetricRecord, TaskWrite, WriteBatch
+from pauta.store.records import ArtifactRecord, MetricRecord, ParamRecord, TaskWrite, WriteBatch
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -49,6 +49,7 @@ class StateWriter:
         self._lazy: dict[int, TaskCall] = {}
         self._metrics: list[MetricRecord] = []
         self._artifacts: list[ArtifactRecord] = []
+        self._params: list[ParamRecord] = []
         self._lazy_since: float | None = None
         self._urgent_since: float | None = None
 
@@ -71,10 +72,16 @@ class StateWriter:
         for call in calls:
             touch(call)
 
-    def add_reports(self, metrics: list[MetricRecord], artifacts: list[ArtifactRecord]) -> None:
-        """Metrics and artifacts an attempt logged; they are written with the next flush."""
+    def add_reports(
+        self,
+        metrics: list[MetricRecord],
+        artifacts: list[ArtifactRecord],
+        params: Sequence[ParamRecord] = (),
+    ) -> None:
+        """Metrics, artifacts and params an attempt logged; written with the next flush."""
         self._metrics.extend(metrics)
         self._artifacts.extend(artifacts)
+        self._params.extend(params)
         if self._urgent_since is None:
             self._urgent_since = self.clock.monotonic()
 
@@ -119,9 +126,10 @@ class StateWriter:
             self._lazy_since = None
         metrics, self._metrics = self._metrics, []
         artifacts, self._artifacts = self._artifacts, []
-        if not calls and not metrics and not artifacts:
+        params, self._params = self._params, []
+        if not calls and not metrics and not artifacts and not params:
             return True
-        batch = WriteBatch(metrics=metrics, artifacts=artifacts)
+        batch = WriteBatch(metrics=metrics, artifacts=artifacts, params=params)
         written = []
         for call in calls:
             run = call.run
@@ -155,6 +163,7 @@ class StateWriter:
                 self.touch(call)
             self._metrics[:0] = metrics
             self._artifacts[:0] = artifacts
+            self._params[:0] = params
             return False
         for call, attempt in written:
             call.persisted = call.state
@@ -166,9 +175,9 @@ class StateWriter:
 
 def outcome_reports(
     outcome: WorkOutcome, now: datetime
-) -> tuple[list[MetricRecord], list[ArtifactRecord]]:
-    """The metric and artifact records of what an attempt logged (stamped ``now`` when the
-    attempt gave no time)."""
+) -> tuple[list[MetricRecord], list[ArtifactRecord], list[ParamRecord]]:
+    """The metric, artifact and param records of what an attempt logged (stamped ``now`` when
+    the attempt gave no time)."""
     run_id, key, attempt = outcome.run_id, outcome.key, outcome.attempt
     metrics = [
         MetricRecord(
@@ -193,7 +202,8 @@ def outcome_reports(
         )
         for artifact in outcome.artifacts
     ]
-    return metrics, artifacts
+    params = [ParamRecord(run_id, key, name, value) for name, value in outcome.params]
+    return metrics, artifacts, params
 
 
 def _updated_assets(call: TaskCall) -> tuple[str, ...]:

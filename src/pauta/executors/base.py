@@ -156,6 +156,8 @@ class WorkOutcome:
     secrets: tuple[str, ...] = ()
     # where it ran: a cluster executor names the node; empty means this host
     node: str = ""
+    # (name, value) of each ``context().log_param``, in order
+    params: list[tuple[str, str]] = field(default_factory=list)
 
 
 def failed_outcome(

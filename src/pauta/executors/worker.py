@@ -49,6 +49,7 @@ from pauta.executors.base import (
 from pauta.executors.capture import FdCapture, adopt_scratch, owner_path, scratch_path
 from pauta.executors.loading import resolve
 from pauta.store.results import ResultStore, StoredResult
+from pauta.tracking.registry import model_registrar
 
 READY = "ready"
 PROTOCOL = pickle.HIGHEST_PROTOCOL
@@ -103,6 +104,7 @@ def run_item(item: WorkItem, store: ResultStore, capture: Capture, worker: str) 
     run = item.run
     metrics: list[Metric] = []
     artifacts: list[Artifact] = []
+    params: list[tuple[str, str]] = []
 
     def sink(name: str, value: float, step: int | None) -> None:
         metrics.append(Metric(name, value, step, clock.timestamp()))
@@ -112,6 +114,9 @@ def run_item(item: WorkItem, store: ResultStore, capture: Capture, worker: str) 
             name, value, run_id=run.run_id, key=item.key, attempt=item.attempt
         )
         artifacts.append(Artifact(name, stored, clock.timestamp()))
+
+    def note_param(name: str, value: str) -> None:
+        params.append((name, value))
 
     ctx = Context(
         run_id=run.run_id,
@@ -125,6 +130,14 @@ def run_item(item: WorkItem, store: ResultStore, capture: Capture, worker: str) 
         trigger=run.trigger,
         metric_sink=sink,
         artifact_sink=keep,
+        param_sink=note_param,
+        model_sink=model_registrar(
+            run.run_id,
+            run.flow_name,
+            item.key,
+            item.task_name,
+            lambda: {a.name: a.stored.uri for a in artifacts if a.stored.uri is not None},
+        ),
     )
     started = clock.timestamp()
     result: StoredResult | None = None
@@ -162,6 +175,7 @@ def run_item(item: WorkItem, store: ResultStore, capture: Capture, worker: str) 
         worker=worker,
         artifacts=artifacts,
         secrets=revealed_names(),
+        params=params,
     )
 
 
@@ -209,6 +223,7 @@ def encode_outcome(outcome: WorkOutcome) -> tuple[Any, ...]:
         [(m.name, m.value, m.step, m.timestamp) for m in outcome.metrics],
         [(a.name, _stored_tuple(a.stored), a.timestamp) for a in outcome.artifacts],
         outcome.secrets,
+        outcome.params,
     )
 
 
@@ -218,7 +233,7 @@ def _stored_tuple(stored: StoredResult) -> tuple[Any, ...]:
 
 def decode_outcome(data: tuple[Any, ...], item: WorkItem, worker: str) -> WorkOutcome:
     """The ``WorkOutcome`` of ``item`` from what ``encode_outcome`` sent."""
-    ok, started, ended, result, error, metrics, artifacts, secrets = data
+    ok, started, ended, result, error, metrics, artifacts, secrets, params = data
     return WorkOutcome(
         run_id=item.run.run_id,
         key=item.key,
@@ -232,6 +247,7 @@ def decode_outcome(data: tuple[Any, ...], item: WorkItem, worker: str) -> WorkOu
         worker=worker,
         artifacts=[Artifact(n, StoredResult(*stored), ts) for n, stored, ts in artifacts],
         secrets=secrets,
+        params=[tuple(p) for p in params],
     )
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import importlib.util
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from pauta.core.errors import PautaError
 from pauta.core.resources import Resources
 from pauta.core.settings import Settings
 from pauta.definitions.context import context, current_context
@@ -17,6 +18,7 @@ from pauta.services.errors import ServiceSpecError
 from pauta.services.spec import build_spec, check_name
 from pauta.store.repository import Store
 from pauta.store.services import RevisionRecord
+from pauta.tracking.registry import served_models
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +118,10 @@ def deploy(
         path=_module_path(app) if app is not None else (),
         cwd=os.getcwd(),
     )
+    try:
+        spec = replace(spec, models=served_models(spec.config))
+    except PautaError as exc:
+        raise ServiceSpecError(str(exc)) from None
     logger = context().logger
     store = _store()
     try:

@@ -56,6 +56,9 @@ class ServiceSpec:
     # where the app's module is imported from, and the command's working folder
     path: tuple[str, ...] = ()
     cwd: str | None = None
+    # the registered MLflow model versions the config names (``models:/churn@champion``),
+    # resolved when the revision was made: {"uri", "name", "version", "source"}
+    models: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def kind(self) -> str:
@@ -79,6 +82,7 @@ class ServiceSpec:
             "resources": self.resources.to_dict() if self.resources else None,
             "path": list(self.path),
             "cwd": self.cwd,
+            "models": [dict(m) for m in self.models],
         }
 
     @classmethod
@@ -96,6 +100,7 @@ class ServiceSpec:
             resources=Resources(**resources) if resources else None,
             path=tuple(data.get("path") or ()),
             cwd=data.get("cwd"),
+            models=tuple(data.get("models") or ()),
         )
 
     def same_program(self, other: ServiceSpec) -> bool:

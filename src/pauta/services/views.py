@@ -32,6 +32,8 @@ def revision_view(revision: RevisionRecord) -> dict[str, Any]:
         "health": spec.get("health"),
         "ready_timeout": spec.get("ready_timeout"),
         "resources": spec.get("resources"),
+        # the registered model versions it serves (MLflow), as resolved at deploy
+        "models": spec.get("models") or [],
         "rollback_of": revision.rollback_of,
         "created_by": revision.created_by,
         "created_at": _iso(revision.created_at),

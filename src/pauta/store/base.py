@@ -51,6 +51,8 @@ class StoreBase:
             except BaseException:
                 self.engine.dispose()
                 raise
+        # whether writes also queue their MLflow mirror in the outbox (PAUTA_MLFLOW_TRACKING_URI)
+        self.mirror: bool = False
         path = db.sqlite_path(self.engine.url) if self.dialect == "sqlite" else None
         self._file = DatabaseFile(path) if path is not None else None
 
@@ -59,9 +61,11 @@ class StoreBase:
         """The store the settings name; for SQLite, the pauta home is created first."""
         if settings.database_url.startswith("sqlite"):
             settings.ensure_home()
-        return cls(
+        store = cls(
             settings.database_url, sqlite_synchronous=settings.sqlite_synchronous, clock=clock
         )
+        store.mirror = settings.mlflow_tracking_uri is not None
+        return store
 
     def close(self) -> None:
         """Close every pooled connection."""

@@ -42,7 +42,7 @@ class TaskCallsStore(StoreBase):
         expected (else StaleWriteError naming the rows; its ``conflicts`` attribute lists them).
         Metrics are appended. ``now`` refreshes the fenced runs' heartbeats.
         """
-        transitions.write_batch(self._writer, batch, now, self._direct)
+        transitions.write_batch(self._writer, batch, now, self._direct, mirror=self.mirror)
 
     def list_task_runs(self, run_id: str) -> list[TaskRunRecord]:
         """A run's task calls, in the order they were created."""

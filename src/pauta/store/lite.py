@@ -157,6 +157,8 @@ class LiteStore:
         self._file = DatabaseFile(path)
         self._commits = 0
         self._checkpointer: sqlitefile.Checkpointer | None = None
+        # whether writes also queue their MLflow mirror: the full store's writes do that
+        self.mirror = False
 
     @classmethod
     def open(
@@ -266,6 +268,11 @@ class LiteStore:
                 )
             return self._full_store
 
+    def _mirrored(self) -> Any:
+        full = self._full()
+        full.mirror = True
+        return full
+
     def __getattr__(self, name: str) -> Any:
         # Only what is missing comes here. Private names stay this store's own (a close()
         # after a failed __init__ must not open the full store), but for the dialect's INSERT
@@ -322,6 +329,8 @@ class LiteStore:
     # flow runs --------------------------------------------------------------------------------
     def create_flow_run(self, rec: FlowRunRecord) -> FlowRunRecord:
         """Insert a new run. DuplicateRunError when its ``schedule_key`` is taken."""
+        if self.mirror:
+            return self._mirrored().create_flow_run(rec)  # type: ignore[no-any-return]
         row = {c: getattr(rec, c) for c in FLOW_RUNS.columns if hasattr(rec, c)}
         row.update(state=str(rec.state), **result_values(rec.result))
         row = {**FLOW_RUNS.defaults, **row}
@@ -357,6 +366,11 @@ class LiteStore:
         error: dict[str, Any] | None = None,
     ) -> bool:
         """As ``Store.transition_flow_run``: a compare-and-set of the run's state."""
+        if self.mirror:
+            return self._mirrored().transition_flow_run(  # type: ignore[no-any-return]
+                run_id, new, expected=expected, epoch=epoch, now=now, started_at=started_at,
+                ended_at=ended_at, result=result, error=error,
+            )  # fmt: skip
         new = FlowRunState(new)
         states = expected_flow_states(expected)
         check_flow_transition(run_id, states, new)
@@ -505,6 +519,9 @@ class LiteStore:
         """Write a group commit in one transaction, as ``Store.write``; a refused one is
         handed to the full store, which names what conflicted (or writes it, if the conflict
         is gone)."""
+        if self.mirror:
+            self._mirrored().write(batch, now)
+            return
         if not batch and not batch.fences:
             return
         rows = BatchRows.of(batch, now)  # checked and built before the write lock is taken
@@ -555,14 +572,17 @@ def _update(cur: sqlite3.Cursor, table: _Table, rows: Sequence[Row], keys: Seque
 
 def open_run_store(settings: Settings, *, clock: Clock | None = None) -> Any:
     """The store a process driving runs opens: the light store on a SQLite file that is new
-    or at HEAD, else the full ``Store`` (PostgreSQL, or a schema it must migrate)."""
+    or at HEAD, else the full ``Store`` (PostgreSQL, a schema it must migrate, or runs
+    mirrored to MLflow)."""
     if settings.database_url.startswith("sqlite"):
         settings.ensure_home()
-    light = LiteStore.open(
-        settings.database_url, sqlite_synchronous=settings.sqlite_synchronous, clock=clock
-    )
-    if light is not None:
-        return light
+    # with the MLflow mirror on, writes also queue their mirror: the full store does that
+    if settings.mlflow_tracking_uri is None:
+        light = LiteStore.open(
+            settings.database_url, sqlite_synchronous=settings.sqlite_synchronous, clock=clock
+        )
+        if light is not None:
+            return light
     from pauta.store.repository import Store
 
     return Store.from_settings(settings, clock=clock)

@@ -166,6 +166,16 @@ class MetricRecord:
     logged_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class ParamRecord:
+    """A parameter a task logged with ``context().log_param`` (kept for the MLflow mirror)."""
+
+    flow_run_id: str
+    key: str
+    name: str
+    value: str
+
+
 @dataclass(slots=True)  # not frozen: a large run reads ten thousand, frozen ones cost twice
 class MetricValue:
     """The last value one task call logged for one metric, with the call's label.
@@ -255,6 +265,7 @@ class WriteBatch:
     tasks: list[TaskWrite] = field(default_factory=list)
     metrics: list[MetricRecord] = field(default_factory=list)
     artifacts: list[ArtifactRecord] = field(default_factory=list)
+    params: list[ParamRecord] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.tasks or self.metrics or self.artifacts)
+        return bool(self.tasks or self.metrics or self.artifacts or self.params)

@@ -167,6 +167,16 @@ class _SpillWriter:
         return self._memory.getvalue()
 
 
+def open_uri(uri: str) -> BinaryIO:
+    """Open a stored result's or artifact's file (a path or an fsspec URL) for reading."""
+    if "://" not in uri or uri.startswith("file://"):
+        return open(uri.removeprefix("file://"), "rb")
+    from fsspec.core import url_to_fs
+
+    fs, path = url_to_fs(uri)
+    return fs.open(path, "rb")  # type: ignore[no-any-return]
+
+
 class ResultStore:
     """Writes task results and reads them back.
 
@@ -348,12 +358,7 @@ class ResultStore:
         return fs.open(path, mode)  # type: ignore[no-any-return]
 
     def _open_uri(self, uri: str) -> BinaryIO:
-        if "://" not in uri or uri.startswith("file://"):
-            return open(uri.removeprefix("file://"), "rb")
-        from fsspec.core import url_to_fs
-
-        fs, path = url_to_fs(uri)
-        return fs.open(path, "rb")  # type: ignore[no-any-return]
+        return open_uri(uri)
 
     def _uri(self, path: str) -> str:
         if self._local:

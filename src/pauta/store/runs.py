@@ -13,6 +13,7 @@ from pauta.core.errors import AmbiguousRunIdError, LeaseLostError, RunNotFoundEr
 from pauta.core.states import FLOW_ACTIVE, FLOW_TERMINAL, FlowRunState
 from pauta.store import transitions
 from pauta.store.base import StoreBase
+from pauta.store.outbox import run_row, run_state_row
 from pauta.store.records import (
     FlowRunRecord,
 )
@@ -20,6 +21,7 @@ from pauta.store.results import StoredResult
 from pauta.store.tables import (
     flow_runs,
     flows,
+    mlflow_outbox,
 )
 
 if TYPE_CHECKING:
@@ -49,6 +51,8 @@ class RunsStore(StoreBase):
             with self._writer.begin() as conn:
                 # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT.
                 inserted = conn.execute(stmt.returning(flow_runs.c.id)).first()
+                if inserted is not None and self.mirror:
+                    conn.execute(sa.insert(mlflow_outbox).values(run_row(rec, rec.created_at)))
         except sa.exc.IntegrityError as exc:
             raise StoreError(f"cannot create run {rec.id} of {rec.flow!r}: {exc.orig}") from exc
         if inserted is None:
@@ -81,6 +85,9 @@ class RunsStore(StoreBase):
         try:
             with self._writer.begin() as conn:
                 inserted = set(conn.execute(stmt, rows).scalars())
+                if inserted and self.mirror:
+                    items = [run_row(rec, rec.created_at) for rec in batch if rec.id in inserted]
+                    conn.execute(sa.insert(mlflow_outbox), items)
         except sa.exc.IntegrityError as exc:
             raise StoreError(f"cannot create {len(rows)} runs: {exc.orig}") from exc
         return [rec for rec in batch if rec.id in inserted]
@@ -201,7 +208,10 @@ class RunsStore(StoreBase):
             won = transitions.cas_flow_run(conn, run_id, new, states, epoch=epoch, values=values)
             if not won:
                 self._require_run(conn, run_id)
-            elif new in FLOW_TERMINAL:
+                return won
+            if self.mirror:
+                conn.execute(sa.insert(mlflow_outbox).values(run_state_row(run_id, new, now)))
+            if new in FLOW_TERMINAL:
                 # on_flow triggers read this; written with the state so none is ever missed
                 conn.execute(flow_end_event(run_id, new, now))
         return won

@@ -3,7 +3,7 @@ do not edit; run `python -m pauta.store.schema_render`."""
 
 # ruff: noqa: E501
 
-HEAD = "0013"
+HEAD = "0014"
 
 # CREATE statements of every table and index, then Alembic's version table
 DDL = (
@@ -178,6 +178,26 @@ DDL = (
     "ON DELETE CASCADE\n"
     ")",
     "CREATE INDEX ix_metrics_flow_run_id ON metrics (flow_run_id)",
+    "CREATE TABLE mlflow_outbox (\n"
+    "\tid INTEGER NOT NULL, \n"
+    "\tflow_run_id VARCHAR(16) NOT NULL, \n"
+    "\tkind VARCHAR(16) NOT NULL, \n"
+    "\tpayload JSON NOT NULL, \n"
+    "\tcreated_at DATETIME NOT NULL, \n"
+    "\tCONSTRAINT pk_mlflow_outbox PRIMARY KEY (id), \n"
+    "\tCONSTRAINT fk_mlflow_outbox_flow_run_id_flow_runs FOREIGN KEY(flow_run_id) REFERENCES "
+    "flow_runs (id) ON DELETE CASCADE\n"
+    ")",
+    "CREATE INDEX ix_mlflow_outbox_flow_run_id ON mlflow_outbox (flow_run_id)",
+    "CREATE TABLE mlflow_runs (\n"
+    "\tflow_run_id VARCHAR(16) NOT NULL, \n"
+    '\t"key" VARCHAR(512) NOT NULL, \n'
+    "\tmlflow_run_id VARCHAR(64) NOT NULL, \n"
+    "\texperiment_id VARCHAR(64) NOT NULL, \n"
+    '\tCONSTRAINT pk_mlflow_runs PRIMARY KEY (flow_run_id, "key"), \n'
+    "\tCONSTRAINT fk_mlflow_runs_flow_run_id_flow_runs FOREIGN KEY(flow_run_id) REFERENCES flow_runs "
+    "(id) ON DELETE CASCADE\n"
+    ")",
     "CREATE TABLE service_revisions (\n"
     "\tservice VARCHAR(64) NOT NULL, \n"
     "\trevision INTEGER NOT NULL, \n"
@@ -350,6 +370,8 @@ COLUMNS = {
         "max_active_runs",
     ),
     "metrics": ("id", "flow_run_id", "key", "attempt", "name", "value", "step", "logged_at"),
+    "mlflow_outbox": ("id", "flow_run_id", "kind", "payload", "created_at"),
+    "mlflow_runs": ("flow_run_id", "key", "mlflow_run_id", "experiment_id"),
     "pools": ("name", "slots"),
     "service_revisions": (
         "service",
@@ -454,6 +476,8 @@ KINDS = {
     },
     "flows": {"parameters_schema": "json", "paused": "bool", "updated_at": "datetime"},
     "metrics": {"logged_at": "datetime"},
+    "mlflow_outbox": {"created_at": "datetime", "payload": "json"},
+    "mlflow_runs": {},
     "pools": {},
     "service_revisions": {
         "created_at": "datetime",
@@ -496,6 +520,8 @@ DEFAULTS = {
     "flow_runs": {"code_hash": "", "deadline_cancel": False, "lease_epoch": 0, "priority": 0},
     "flows": {"description": "", "paused": False},
     "metrics": {},
+    "mlflow_outbox": {},
+    "mlflow_runs": {},
     "pools": {},
     "service_revisions": {},
     "service_status": {},

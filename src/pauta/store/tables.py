@@ -414,3 +414,32 @@ service_supervisors = Table(
     Column("epoch", Integer, nullable=False),
     Column("heartbeat_at", UTCDateTime(), nullable=False),
 )
+
+# What is still to be sent to MLflow (PAUTA_MLFLOW_TRACKING_URI), in the order it was written:
+# each row is written in the transaction of the record it mirrors and deleted once MLflow has
+# it. ``kind`` names the item (run, run_state, metric, param, artifact, task_state).
+mlflow_outbox = Table(
+    "mlflow_outbox",
+    metadata,
+    Column(
+        "id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    Column("flow_run_id", RUN_ID, _run_fk(), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("payload", JSONValue(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# The MLflow run each flow run (key "") and task call was mirrored to: a resent item finds its
+# run here instead of creating another.
+mlflow_runs = Table(
+    "mlflow_runs",
+    metadata,
+    Column("flow_run_id", RUN_ID, _run_fk(), primary_key=True),
+    Column("key", KEY, primary_key=True),
+    Column("mlflow_run_id", String(64), nullable=False),
+    Column("experiment_id", String(64), nullable=False),
+)

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from pauta.core.errors import LeaseLostError, StoreError
 from pauta.core.states import FlowRunState, State
+from pauta.store import outbox
 from pauta.store.db import BulkStatement, DirectWriter
 from pauta.store.records import WriteBatch
 from pauta.store.tables import (
@@ -141,12 +142,18 @@ _FENCE = BulkStatement(
 
 
 def write_batch(
-    writer: Engine, batch: WriteBatch, now: datetime, direct: DirectWriter | None = None
+    writer: Engine,
+    batch: WriteBatch,
+    now: datetime,
+    direct: DirectWriter | None = None,
+    *,
+    mirror: bool = False,
 ) -> None:
     """Write one group commit in one write transaction; see ``Store.write``.
 
     With ``direct`` the transaction runs on its kept driver connection (the hot path);
-    ``writer`` is then only used to explain a refused batch.
+    ``writer`` is then only used to explain a refused batch. With ``mirror`` the batch's
+    MLflow items go to the outbox in the same transaction.
     """
     if not batch and not batch.fences:
         return
@@ -154,6 +161,7 @@ def write_batch(
     rows = BatchRows.of(batch, now)
     fences = [{"w_id": run, "w_epoch": epoch, "now": now} for run, epoch in batch.fences.items()]
     metric_rows, artifact_rows, event_rows = batch_extras(batch, now)
+    outbox_rows = outbox.batch_rows(batch, now) if mirror else []
     if direct is not None:
         try:
             with direct.begin() as tx:
@@ -168,6 +176,7 @@ def write_batch(
                 METRIC_INSERT.execute_direct(tx, metric_rows)
                 ARTIFACT_INSERT.execute_direct(tx, artifact_rows)
                 EVENT_INSERT.execute_direct(tx, event_rows)
+                outbox.OUTBOX_INSERT.execute_direct(tx, outbox_rows)
             return
         except FenceFailed:
             with writer.connect() as conn:
@@ -195,6 +204,7 @@ def write_batch(
                     METRIC_INSERT.execute(conn, metric_rows)
                     ARTIFACT_INSERT.execute(conn, artifact_rows)
                     EVENT_INSERT.execute(conn, event_rows)
+                    outbox.OUTBOX_INSERT.execute(conn, outbox_rows)
                 return
             except (Stale, sa.exc.IntegrityError) as exc:
                 cause = exc

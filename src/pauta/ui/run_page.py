@@ -16,7 +16,7 @@ from urllib.parse import quote, urlencode
 
 from pauta.app.logs import read_flow_log
 from pauta.app.metrics import RunMetric, run_metrics
-from pauta.app.runs import listed_params, run_view, task_view
+from pauta.app.runs import listed_params, mlflow_link, run_view, task_view
 from pauta.core.states import FLOW_TERMINAL, State, folded_state
 from pauta.store.repository import Store
 from pauta.ui.charts import gantt, graph_data, map_title, state_counts
@@ -121,6 +121,7 @@ def run_context(store: Store, logs_dir: Path, run_id: str, query: TaskQuery) -> 
     values = [(m.name, v) for m in metrics for v in m.values]
     return {
         "run": view,
+        "mlflow_url": mlflow_link(store, run.id),
         "flow_log": flow_log,
         "params": params,
         "params_cut": params_cut,
