@@ -92,7 +92,8 @@ class Supervisor:
         self._dirty = asyncio.Event()
         if not await self._take_lease(stop):
             return True
-        await self._remove_left_overs()
+        # beside the start, not before it: the container CLI may take seconds to answer
+        cleaning = asyncio.get_running_loop().create_task(self._remove_left_overs())
         if on_ready is not None:
             on_ready()
         lost = False
@@ -120,6 +121,7 @@ class Supervisor:
                 await self._pause(stop, self.poll)
         finally:
             await self._shutdown(release=not lost)
+            await cleaning
         return not lost
 
     async def _remove_left_overs(self) -> None:
