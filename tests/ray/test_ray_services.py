@@ -12,6 +12,7 @@ import http.client
 import json
 import os
 import shutil
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -83,6 +84,16 @@ def supervisor(
     running = SupervisorThread(store, home / "services").start()
     yield running
     running.stop()
+
+
+def pauta(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pauta", "services", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
 
 
 def ask(url: str, path: str = "/") -> tuple[int, Any]:
@@ -165,6 +176,14 @@ def test_a_ray_service_serves_two_replicas_and_a_redeploy_swaps_under_load(
     assert view["revision_id"] == "echo@1"
     assert view["revisions"][0]["executor"] == "ray"
     assert services.get("echo").address == url
+    # the CLI reads it all from the store: it needs no Ray
+    listed = json.loads(pauta("list", "--json").stdout)
+    assert [(v["name"], v["executor"], v["address"], v["state"]) for v in listed] == [
+        ("echo", "ray", url, "serving")
+    ]
+    shown = pauta("show", "echo").stdout
+    assert f"serving · ray · {url}" in shown
+    assert "Ray Serve: application echo RUNNING" in shown
 
     with Load(url) as load:
         eventually(lambda: len(load.answers) > 5, what="requests before the redeploy")
@@ -209,3 +228,20 @@ def test_a_broken_factory_on_ray_is_rolled_back_and_the_old_revision_keeps_answe
     from ray import serve
 
     assert "model" not in serve.status().applications
+
+
+def test_a_revision_whose_health_path_fails_on_ray_is_rolled_back(
+    supervisor: SupervisorThread, store: Store, cluster: Cluster, serve_on: str
+) -> None:
+    _deploy("healthy", "up", ray_address=cluster.address)
+    with pytest.raises(services.DeployFailed, match="GET /health answered 500"):
+        _deploy(
+            "healthy",
+            "down",
+            config={"health_status": 500},
+            ready_timeout=90,
+            ray_address=cluster.address,
+        )
+    assert ask(f"{serve_on}/healthy")[1]["answer"] == "up"
+    found = {r.revision: r.state for r in ServicesStore(store).revisions("healthy")}
+    assert found == {2: RevisionState.FAILED, 1: RevisionState.SERVING}

@@ -46,7 +46,6 @@ class AppState:
     status: str
     """NOT_STARTED, DEPLOYING, RUNNING, DEPLOY_FAILED, UNHEALTHY or DELETING."""
     message: str
-    deployed_at: float
     replicas: tuple[dict[str, Any], ...] = ()
     deployment_messages: tuple[str, ...] = field(default=())
 
@@ -188,7 +187,6 @@ def _apps(details: dict[str, Any]) -> dict[str, AppState]:
         apps[name] = AppState(
             status=_text(app.get("status")),
             message=str(app.get("message") or ""),
-            deployed_at=float(app.get("last_deployed_time_s") or 0.0),
             replicas=tuple(replicas),
             deployment_messages=tuple(messages),
         )
