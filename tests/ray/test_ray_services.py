@@ -184,6 +184,7 @@ def test_a_ray_service_serves_two_replicas_and_a_redeploy_swaps_under_load(
     shown = pauta("show", "echo").stdout
     assert f"serving · ray · {url}" in shown
     assert "Ray Serve: application echo RUNNING" in shown
+    assert "runs on Ray Serve" in pauta("logs", "echo").stdout
 
     with Load(url) as load:
         eventually(lambda: len(load.answers) > 5, what="requests before the redeploy")

@@ -236,13 +236,20 @@ def services_show(name: str, as_json: bool) -> None:
 @click.option("--lines", type=int, default=100, show_default=True, help="Lines per replica.")
 def services_logs(name: str, revision: str | None, lines: int) -> None:
     """The last lines of each replica's log (on the supervisor's host)."""
-    from pauta.services.control import logs
+    from pauta.services.control import logs, show
 
     if lines < 1:
         fail("--lines must be 1 or more")
     with user_errors():
-        found = logs(open_store(), name, revision=revision, lines=lines)
-    if not found:
+        store = open_store()
+        found = logs(store, name, revision=revision, lines=lines)
+        on_ray = not found and show(store, name, limit=1)["executor"] == "ray"
+    if on_ray:
+        click.echo(
+            f"{name} runs on Ray Serve: its replicas' logs are in Ray's log folders on each node "
+            "(logs/serve/ under the session folder; the Ray dashboard shows them)"
+        )
+    elif not found:
         click.echo(f"no replica logs of {name} here (they are on the supervisor's host)")
     for label, text in found:
         click.echo(f"==> {label} <==")
