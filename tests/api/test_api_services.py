@@ -156,3 +156,36 @@ def test_bad_deploys_are_422_naming_the_problem(
     assert field in reply.text
     bad_name = deploy(client, tokens["admin"], {"app": "m:f"}, name="Bad%20Name")
     assert bad_name.status_code == 422
+
+
+def test_a_ray_service_shows_its_executor_and_serves_address(
+    client: TestClient, tokens: dict[str, str], supervised: ServicesStore
+) -> None:
+    spec = {**APP, "kind": "app", "executor": "ray", "ray_address": "head:6379"}
+    supervised.create_revision("churn", spec, port=8600, created_by="t")
+    _served(supervised, "churn", 1, None)
+    supervised.write_statuses(
+        "me",
+        {
+            "churn": {
+                "executor": "ray",
+                "address": "http://10.0.0.5:8000/churn",
+                "replicas": [
+                    {"revision": 1, "index": 0, "state": "READY", "node": "10.0.0.7"},
+                    {"revision": 1, "index": 1, "state": "READY", "node": "10.0.0.8"},
+                ],
+                "serve": {"status": "RUNNING", "message": ""},
+            }
+        },
+    )
+    viewer = bearer(tokens["viewer"])
+    (listed,) = client.get("/api/v1/services", headers=viewer).json()
+    assert (listed["executor"], listed["address"], listed["state"]) == (
+        "ray",
+        "http://10.0.0.5:8000/churn",
+        "serving",
+    )
+    assert [r["node"] for r in listed["replicas"]] == ["10.0.0.7", "10.0.0.8"]
+    shown = client.get("/api/v1/services/churn", headers=viewer).json()
+    assert shown["serve"]["status"] == "RUNNING"
+    assert shown["revisions"][0]["executor"] == "ray"

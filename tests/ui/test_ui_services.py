@@ -92,6 +92,30 @@ def test_the_pages_show_revisions_escaped_and_forms_only_to_operators(
     assert 'id="rollback-form"' in client.get("/services/web").text
 
 
+def test_a_ray_service_shows_its_executor_and_serves_address(
+    ui: tuple[TestClient, ServicesStore],
+) -> None:
+    client, services = ui
+    spec = {**SPEC, "executor": "ray", "ray_address": "head:6379"}
+    services.create_revision("onray", spec, port=8651, created_by="run ghi deploy-0")
+    services.transition("onray", 1, RevisionState.PENDING, RevisionState.STARTING)
+    services.promote("onray", 1, None)
+    status = {
+        "executor": "ray",
+        "address": "http://10.0.0.5:8000/onray",
+        "replicas": [{"revision": 1, "index": 0, "state": "READY", "node": "10.0.0.7"}],
+        "serve": {"status": "RUNNING", "message": ""},
+    }
+    services.write_statuses("me", {"onray": status})
+    session(client, "vera")
+    row = client.get("/services").text.split('data-service="onray"')[1].split("</tr>")[0]
+    assert '<td class="executor">ray</td>' in row
+    assert "http://10.0.0.5:8000/onray" in row
+    page = client.get("/services/onray").text
+    assert "on Ray Serve" in page
+    assert "RUNNING" in page
+
+
 def test_the_forms_need_the_csrf_token_and_the_operator_role(
     ui: tuple[TestClient, ServicesStore],
 ) -> None:

@@ -28,6 +28,12 @@ class Revision(_Out):
     health: str | None = None
     ready_timeout: float | None = None
     resources: Json | None = None
+    executor: str = Field(
+        "local", description='"local" (pauta\'s supervisor) or "ray" (Ray Serve).'
+    )
+    isolation: str | None = Field(None, description='None, "venv" or "container".')
+    image: str | None = None
+    requirements: list[str] = []
     rollback_of: int | None = Field(None, description="The revision whose spec this one runs.")
     created_by: str
     created_at: str | None = None
@@ -43,6 +49,7 @@ class Replica(_Out):
     state: str = Field(description="STARTING, READY, UNHEALTHY, BACKOFF, DRAINING or STOPPED.")
     pid: int | None = None
     port: int | None = None
+    node: str | None = Field(None, description="On Ray: the node the replica runs on.")
     restarts: int = 0
     started_at: str | None = None
     health: str | None = None
@@ -58,7 +65,11 @@ class Supervisor(_Out):
 class Service(_Out):
     name: str
     port: int
-    address: str = Field(description="The stable address: it never changes.")
+    executor: str = Field("local", description='"local" (pauta\'s supervisor) or "ray".')
+    address: str = Field(
+        description="The stable address: it never changes (on Ray: Serve's HTTP address "
+        "under /NAME)."
+    )
     state: str = Field(
         description="serving, deploying, unavailable, failed, idle, stopping, stopped, or "
         "unsupervised (no supervisor runs the services)."
@@ -74,6 +85,7 @@ class Service(_Out):
         "counters).",
     )
     problem: str | None = None
+    serve: Json | None = Field(None, description="On Ray: Serve's application status, message.")
     supervisor: Supervisor
 
 

@@ -150,6 +150,7 @@ def services_list(as_json: bool) -> None:
             v["name"],
             v["state"],
             v["revision_id"] or "-",
+            v["executor"],
             v["address"],
             _replicas(v),
             str(v["restarts"]),
@@ -163,6 +164,7 @@ def services_list(as_json: bool) -> None:
         Column("name"),
         Column("state"),
         Column("revision"),
+        Column("executor"),
         Column("address"),
         Column("ready"),
         Column("restarts", justify="right"),
@@ -187,12 +189,19 @@ def services_show(name: str, as_json: bool) -> None:
         return
     traffic = view["traffic"]
     click.echo(
-        f"{view['name']} · {view['state']} · {view['address']} · serving "
+        f"{view['name']} · {view['state']} · {view['executor']} · {view['address']} · serving "
         f"{view['revision_id'] or 'nothing'}"
         + (f" · deploying {view['name']}@{view['deploying']}" if view["deploying"] else "")
     )
     if view["problem"]:
         click.echo(f"problem: {view['problem']}")
+    if view["executor"] == "ray":
+        serve = view.get("serve") or {}
+        click.echo(
+            f"Ray Serve: application {view['name']} {serve.get('status') or 'not found'}"
+            + (f" · {serve['message']}" if serve.get("message") else "")
+            + " (replicas, restarts and metrics are Ray's: see its dashboard)"
+        )
     click.echo(
         f"traffic: {traffic.get('requests', 0)} requests, {traffic.get('errors', 0)} errors, "
         f"{_rate(traffic)} req/s, p50 {_ms(traffic.get('p50_ms'))}, "
@@ -201,9 +210,10 @@ def services_show(name: str, as_json: bool) -> None:
     click.echo("replicas:")
     for r in view["replicas"]:
         exit_note = f" · last exit: {r['last_exit']}" if r.get("last_exit") else ""
+        where = f"node {r['node']}" if r.get("node") else f"port {r['port']}"
         click.echo(
             f"  {view['name']}@{r['revision']} #{r['index']}  {r['state']:<9} pid {r['pid']} "
-            f"port {r['port']} · restarts {r['restarts']} · {r['health']}{exit_note}"
+            f"{where} · restarts {r['restarts']} · {r['health']}{exit_note}"
         )
     if not view["replicas"]:
         click.echo("  none")
@@ -226,13 +236,20 @@ def services_show(name: str, as_json: bool) -> None:
 @click.option("--lines", type=int, default=100, show_default=True, help="Lines per replica.")
 def services_logs(name: str, revision: str | None, lines: int) -> None:
     """The last lines of each replica's log (on the supervisor's host)."""
-    from pauta.services.control import logs
+    from pauta.services.control import logs, show
 
     if lines < 1:
         fail("--lines must be 1 or more")
     with user_errors():
-        found = logs(open_store(), name, revision=revision, lines=lines)
-    if not found:
+        store = open_store()
+        found = logs(store, name, revision=revision, lines=lines)
+        on_ray = not found and show(store, name, limit=1)["executor"] == "ray"
+    if on_ray:
+        click.echo(
+            f"{name} runs on Ray Serve: its replicas' logs are in Ray's log folders on each node "
+            "(logs/serve/ under the session folder; the Ray dashboard shows them)"
+        )
+    elif not found:
         click.echo(f"no replica logs of {name} here (they are on the supervisor's host)")
     for label, text in found:
         click.echo(f"==> {label} <==")
@@ -257,6 +274,7 @@ def services_rollback(name: str, to: str | None, no_wait: bool, as_json: bool) -
     Waits until it serves; exit code 1 when it was not ready and was rolled back itself.
     """
     from pauta.services import control
+    from pauta.services.spec import ServiceSpec
     from pauta.services.views import revision_view
 
     with user_errors():
@@ -266,7 +284,7 @@ def services_rollback(name: str, to: str | None, no_wait: bool, as_json: bool) -
             click.echo(f"{created.id}: rolling back to {name}@{created.rollback_of}", err=True)
         final = created
         if not no_wait:
-            timeout = float(created.spec.get("ready_timeout", 60)) + control.START_GRACE_S
+            timeout = control.wait_timeout(ServiceSpec.from_json(created.spec))
             final = control.wait_for(store, name, created.revision, timeout=timeout)
     _report(revision_view(final), as_json, no_wait)
 

@@ -429,20 +429,31 @@ def _link_runtime(env: Path, purelib: Path | None) -> None:
     """Make pauta's runtime importable in ``env``: links to this installation's packages in
     its runtime folder, and (given the site-packages folder) the ``.pth`` file naming it."""
     runtime = env / RUNTIME_DIR
-    runtime.mkdir(exist_ok=True)
-    for name in RUNTIME_PACKAGES:
+    link_packages(runtime, RUNTIME_PACKAGES)
+    if purelib is not None:
+        (purelib / PTH_FILE).write_text(f"{runtime}\n")
+
+
+def package_paths(names: Sequence[str]) -> list[Path]:
+    """Where this interpreter imports each package (a folder) or module (a file) from."""
+    found = []
+    for name in names:
         spec = importlib.util.find_spec(name)
         if spec is None:
             continue
         if spec.submodule_search_locations:
-            target = Path(next(iter(spec.submodule_search_locations)))
+            found.append(Path(next(iter(spec.submodule_search_locations))))
         elif spec.origin:
-            target = Path(spec.origin)
-        else:
-            continue
-        _point(runtime / target.name, target)
-    if purelib is not None:
-        (purelib / PTH_FILE).write_text(f"{runtime}\n")
+            found.append(Path(spec.origin))
+    return found
+
+
+def link_packages(folder: Path, names: Sequence[str]) -> Path:
+    """``folder`` holding links to this interpreter's ``names`` (made or refreshed)."""
+    folder.mkdir(exist_ok=True)
+    for target in package_paths(names):
+        _point(folder / target.name, target)
+    return folder
 
 
 def _point(link: Path, target: Path) -> None:

@@ -92,6 +92,12 @@ def deploy(
     health: str | None = "/health",
     ready_timeout: float = 60,
     resources: Resources | None = None,
+    executor: str = "local",
+    ray_address: str | None = None,
+    isolation: str | None = None,
+    requirements: Sequence[str] | None = None,
+    python: str | None = None,
+    image: str | None = None,
 ) -> str:
     """Deploy a new revision of the service ``name`` and wait until it serves; its id.
 
@@ -105,8 +111,25 @@ def deploy(
     within ``ready_timeout`` seconds; traffic then moves to it with no failed request. A
     revision that is not ready in time is rolled back, the previous one keeps serving, and
     this raises ``DeployFailed`` with the failing replica's log tail.
+
+    ``executor="ray"`` deploys the app with Ray Serve on the cluster at ``ray_address``
+    (default: ``PAUTA_RAY_ADDRESS``, else Ray's own default): one Serve application named
+    ``name``, answering under ``/name`` at Serve's HTTP address (``port`` does not apply);
+    see docs/services.md for what differs from the local supervisor.
+
+    ``isolation="venv"`` (with ``requirements`` and ``python``) runs each replica in the
+    virtualenv a ``venv`` task with the same requirements uses (built once, shared);
+    ``isolation="container"`` with ``image=`` runs each replica in a container of that image,
+    its port published on 127.0.0.1. pauta's runtime and uvicorn are made importable inside.
     """
     check_name(name)
+    if executor == "ray":
+        if port is not None:
+            raise ServiceSpecError(
+                "on Ray a service answers at Ray Serve's HTTP address under /NAME, not on a "
+                "port of its own: leave port out (PAUTA_RAY_SERVE_PORT sets Serve's port)"
+            )
+        ray_address = ray_address or Settings.from_env().ray_address
     spec = build_spec(
         app=app,
         command=command,
@@ -117,6 +140,12 @@ def deploy(
         resources=resources,
         path=_module_path(app) if app is not None else (),
         cwd=os.getcwd(),
+        executor=executor,
+        ray_address=ray_address,
+        isolation=isolation,
+        requirements=requirements,
+        python=python,
+        image=image,
     )
     try:
         spec = replace(spec, models=served_models(spec.config))
@@ -141,7 +170,7 @@ def deploy(
             store,
             name,
             revision.revision,
-            timeout=spec.ready_timeout + control.START_GRACE_S,
+            timeout=control.wait_timeout(spec),
             on_state=said,
         )
         control.check_served(final)

@@ -84,6 +84,7 @@ def record_revision(
     check_port(port)
     services = ServicesStore(store)
     require_supervisor(services)
+    check_executor(services, name, spec)
     if port is None:
         try:
             services.service(name)
@@ -92,6 +93,27 @@ def record_revision(
     return services.create_revision(
         name, spec.to_json(), port=port, created_by=created_by, rollback_of=rollback_of
     )
+
+
+def check_executor(services: ServicesStore, name: str, spec: ServiceSpec) -> None:
+    """Refuse a revision that would move a service between the local supervisor and Ray: the
+    switch could not keep it serving (deploy under a new name instead)."""
+    newest = services.revisions(name, limit=1)
+    if not newest:
+        return
+    before = ServiceSpec.from_json(newest[0].spec).executor
+    if before != spec.executor:
+        raise ServiceSpecError(
+            f"service {name!r} runs on executor {before!r}; a revision cannot move it to "
+            f"{spec.executor!r}: deploy it under another name (and stop this one)"
+        )
+
+
+def wait_timeout(spec: ServiceSpec) -> float:
+    """How long a deploy waits for its revision: on Ray a failed revision is rolled back by a
+    redeploy of the previous one, which may take its own ready timeout."""
+    extra = spec.ready_timeout if spec.executor == "ray" else 0.0
+    return spec.ready_timeout + extra + START_GRACE_S
 
 
 def rollback(store: Store, name: str, to: str | int | None, created_by: str) -> RevisionRecord:
@@ -286,6 +308,12 @@ def spec_from_request(
             "resources": current.resources,
             "path": current.path,
             "cwd": current.cwd,
+            "executor": current.executor,
+            "ray_address": current.ray_address,
+            "isolation": current.isolation,
+            "requirements": current.requirements,
+            "python": current.python,
+            "image": current.image,
         }
     if asks_program:
         program = (given.get("app"), given.get("command"))

@@ -17,11 +17,19 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from pauta.services.isolation import (
+    ContainerLaunch,
+    Launch,
+    container_argv,
+    container_name,
+    stop_container,
+)
 from pauta.services.replica import EXEC_SHIM
 from pauta.services.spec import ServiceSpec
 
@@ -132,6 +140,45 @@ class ReplicaProcess:
         return int(self.popen.returncode)
 
 
+class ContainerReplica(ReplicaProcess):
+    """A replica in a container: the container CLI's ``run`` is the process watched; stopping
+    it stops and removes the container too."""
+
+    def __init__(
+        self,
+        popen: subprocess.Popen[bytes],
+        port: int,
+        log_path: Path,
+        cli: tuple[str, ...],
+        name: str,
+    ) -> None:
+        super().__init__(popen, port, log_path)
+        self.cli = cli
+        self.name = name
+
+    def rss_bytes(self) -> int | None:
+        return None  # the container's memory limit is the runtime's (--memory)
+
+    def kill(self) -> None:
+        super().kill()
+        # the CLI's death does not end the container: remove it (in the background)
+        with suppress(OSError):
+            subprocess.Popen(
+                [*self.cli, "rm", "--force", "--ignore", "--time", "0", self.name]
+                if os.path.basename(self.cli[0]) == "podman"
+                else [*self.cli, "rm", "--force", self.name],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+
+    async def stop(self, grace: float) -> int:
+        code = await super().stop(grace)
+        await asyncio.to_thread(stop_container, self.cli, self.name)
+        return code
+
+
 def start_replica(
     spec: ServiceSpec,
     placement: Placement,
@@ -139,10 +186,16 @@ def start_replica(
     host: str = LOOPBACK,
     extra_env: Mapping[str, str] | None = None,
     started_at: str = "",
+    launch: Launch | None = None,
 ) -> ReplicaProcess:
-    """Start one replica of ``spec``; OSError when it cannot be started."""
+    """Start one replica of ``spec`` (in ``launch``'s environment or container); OSError when
+    it cannot be started."""
+    launch = launch or Launch()
+    if launch.container is not None:
+        return _start_container(spec, placement, launch.container, host, started_at)
     env = dict(os.environ)
     env.update(extra_env or {})
+    env.update(launch.env)
     env.update(
         {
             "PAUTA_SERVICE_NAME": placement.service,
@@ -171,7 +224,7 @@ def start_replica(
             fd = listener.fileno()
             env["PAUTA_SERVICE_PATH"] = os.pathsep.join(spec.path)
             argv = [
-                sys.executable,
+                launch.python,
                 "-m",
                 "pauta.services.replica",
                 "--fd",
@@ -214,3 +267,39 @@ def start_replica(
         if listener is not None:
             listener.close()  # the replica holds its own copy
     return ReplicaProcess(popen, port, placement.log_path)
+
+
+def _start_container(
+    spec: ServiceSpec, placement: Placement, launch: ContainerLaunch, host: str, started_at: str
+) -> ReplicaProcess:
+    port = _free_port(host)
+    name = container_name(
+        placement.service, placement.revision, placement.index, time.monotonic_ns()
+    )
+    env = {
+        "PAUTA_SERVICE_NAME": placement.service,
+        "PAUTA_SERVICE_REVISION": str(placement.revision),
+        "PAUTA_REPLICA": str(placement.index),
+        "PAUTA_SERVICE_CONFIG": json.dumps(dict(spec.config)),
+    }
+    labels = {"pauta.service": placement.service, "pauta.revision": str(placement.revision)}
+    run = container_argv(launch, spec, name=name, port=port, env=env, labels=labels)
+    # the CLI gets SIGTERM when the supervisor dies, and passes it to the container
+    argv = [sys.executable, "-I", "-c", EXEC_SHIM, str(int(signal.SIGTERM)), str(os.getpid()), *run]
+    log = _open_log(placement.log_path)
+    try:
+        header = (
+            f"--- pauta: replica {placement.index} of {placement.service}@{placement.revision} "
+            f"starting {started_at} in container {name} ({launch.image}) ---\n"
+        )
+        os.write(log, header.encode())
+        popen = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    finally:
+        os.close(log)
+    return ContainerReplica(popen, port, placement.log_path, launch.cli, name)

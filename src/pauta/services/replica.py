@@ -1,4 +1,5 @@
-"""A replica process of an app revision: ``python -m pauta.services.replica --fd N --app M:F``.
+"""A replica process of an app revision: ``python -m pauta.services.replica --fd N --app M:F``
+(``--bind HOST:PORT`` instead of ``--fd`` in a container, which binds its own port).
 
 It imports the app factory's module (from the folders in ``PAUTA_SERVICE_PATH`` first), calls
 the factory with the revision's config (``PAUTA_SERVICE_CONFIG``, JSON) and serves the ASGI app
@@ -73,10 +74,16 @@ def load_app(ref: str, config: dict[str, Any], path: list[str]) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pauta.services.replica")
-    parser.add_argument("--fd", type=int, required=True, help="The listening socket.")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--fd", type=int, help="The listening socket.")
+    where.add_argument("--bind", help="HOST:PORT to listen on (in a container).")
     parser.add_argument("--app", required=True, help="module:factory")
     args = parser.parse_args(argv)
     die_with_parent()
+    serving = os.environ.get("PAUTA_SERVICE_RUNTIME")
+    if serving:
+        # uvicorn for a virtualenv or image that lacks it: after their own packages
+        sys.path.append(serving)
     config = json.loads(os.environ.get("PAUTA_SERVICE_CONFIG") or "{}")
     path = [p for p in os.environ.get("PAUTA_SERVICE_PATH", "").split(os.pathsep) if p]
     try:
@@ -90,7 +97,14 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     import uvicorn
 
-    sock = socket.socket(fileno=args.fd)
+    if args.fd is not None:
+        sock = socket.socket(fileno=args.fd)
+    else:
+        host, _, port = args.bind.rpartition(":")
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host or "0.0.0.0", int(port)))
+        sock.listen(1024)
     server = uvicorn.Server(
         uvicorn.Config(
             app,

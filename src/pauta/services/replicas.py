@@ -22,6 +22,7 @@ from typing import Any
 from pauta.core.clock import Clock
 from pauta.core.resources import format_memory
 from pauta.core.service_states import ReplicaState
+from pauta.services.isolation import IsolationError, Launch, prepare
 from pauta.services.probe import probe
 from pauta.services.processes import (
     LOOPBACK,
@@ -58,6 +59,10 @@ class Timing:
     """Between SIGTERM and SIGKILL when a replica is stopped."""
     drain_timeout: float = 30.0
     """How long an old replica may take to finish its requests in flight."""
+
+
+BUILD_LIMIT_S = 1800.0
+"""The longest a rollout waits for its replicas' virtualenv to be built."""
 
 
 def backoff_delay(crashes: int, timing: Timing) -> float:
@@ -137,6 +142,8 @@ class ReplicaSet:
         self._watcher: asyncio.Task[None] | None = None
         self._probes: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self.launch: Launch | None = None
+        self._prepared: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     @property
     def id(self) -> str:
@@ -159,13 +166,64 @@ class ReplicaSet:
 
     # life ---------------------------------------------------------------------------------------
     def start(self) -> None:
+        if self.spec.isolation is None:
+            self._started(Launch())
+        self._watcher = asyncio.get_running_loop().create_task(self._watch())
+
+    def _started(self, launch: Launch) -> None:
+        self.launch = launch
         for replica in self.replicas:
             self._spawn(replica)
-        self._watcher = asyncio.get_running_loop().create_task(self._watch())
+        if not self._prepared.done():
+            self._prepared.set_result(None)
+        self.on_change()
+
+    async def _prepare(self) -> bool:
+        """Build (or find) the replicas' virtualenv, check their image; then start them. A
+        rollout fails when it cannot; a serving set tries again after a backoff."""
+        delay = self.timing.backoff_first
+        while True:
+            for replica in self.replicas:
+                replica.health = f"preparing its {self.spec.isolation}"
+            try:
+                launch = await asyncio.to_thread(prepare, self.spec)
+            except IsolationError as exc:
+                problem = str(exc)
+                if not self.serving:
+                    for replica in self.replicas:
+                        replica.state = ReplicaState.STOPPED
+                        replica.last_exit = problem.splitlines()[0]
+                    if not self._outcome.done():
+                        self._outcome.set_result(problem)
+                    if not self._prepared.done():
+                        self._prepared.set_result(None)
+                    self.on_change()
+                    return False
+                log.warning("%s: %s; trying again in %g s", self.id, problem, delay)
+                for replica in self.replicas:
+                    replica.health = f"{problem.splitlines()[0]}; trying again in {delay:g} s"
+                self.on_change()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.timing.backoff_max)
+                continue
+            if self._stopping:
+                launch.close()
+                return False
+            self._started(launch)
+            return True
 
     async def until_ready(self, timeout: float) -> str | None:
         """None once every replica answered its health check; otherwise why not (with the log
-        tail of the replica that failed), after at most ``timeout`` seconds."""
+        tail of the replica that failed), after at most ``timeout`` seconds (counted once its
+        virtualenv is built: a first build may take minutes)."""
+        with suppress(TimeoutError):
+            async with asyncio.timeout(max(timeout, BUILD_LIMIT_S)):
+                await asyncio.wait(
+                    [asyncio.shield(self._prepared), asyncio.shield(self._outcome)],
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+        if self._outcome.done():
+            return self._outcome.result()
         try:
             async with asyncio.timeout(timeout):
                 return await asyncio.shield(self._outcome)
@@ -190,6 +248,8 @@ class ReplicaSet:
                 replica.state = ReplicaState.DRAINING
         self.on_change()
         await asyncio.gather(*(self._stop_one(r, drain) for r in self.replicas))
+        if self.launch is not None:
+            self.launch.close()  # the environment may be pruned once nothing uses it
         if not self._outcome.done():
             self._outcome.set_result("stopped before it was ready")
         self.on_change()
@@ -225,7 +285,9 @@ class ReplicaSet:
         replica.next_check = replica.started_mono
         replica.health = "starting"
         try:
-            replica.process = start_replica(self.spec, placement, started_at=started)
+            replica.process = start_replica(
+                self.spec, placement, started_at=started, launch=self.launch
+            )
         except OSError as exc:
             replica.process = None
             self._exited(replica, f"could not be started: {exc}")
@@ -262,6 +324,8 @@ class ReplicaSet:
 
     async def _watch(self) -> None:
         timing = self.timing
+        if self.launch is None and not await self._prepare():
+            return
         while not self._stopping:
             now = self.clock.monotonic()
             for replica in self.replicas:

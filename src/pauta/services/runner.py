@@ -68,6 +68,8 @@ class RunnerContext:
 class ServiceRunner:
     """Runs one service for the supervisor."""
 
+    executor = "local"
+
     def __init__(self, name: str, port: int, ctx: RunnerContext) -> None:
         self.name = name
         self.port = port
@@ -300,6 +302,7 @@ class ServiceRunner:
             if replica_set is not None:
                 replicas.extend(replica_set.views())
         return {
+            "executor": self.executor,
             "address": self.address,
             "listening": self.proxy.listening,
             "problem": self.problem,

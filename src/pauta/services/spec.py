@@ -12,7 +12,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pauta.core.errors import DefinitionError
 from pauta.core.resources import Resources
+from pauta.definitions.environments import container_image, venv_options
 from pauta.services.errors import ServiceSpecError
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -23,6 +25,9 @@ MAX_READY_TIMEOUT_S = 3600.0
 MAX_CONFIG_BYTES = 64 * 1024
 """Config travels in an environment variable: large data goes by reference (a path)."""
 MAX_COMMAND_ARGS = 256
+EXECUTORS = ("local", "ray")
+ISOLATIONS = ("venv", "container")
+"""``local``: replicas supervised by pauta on this machine; ``ray``: a Ray Serve application."""
 
 
 def check_name(name: object) -> str:
@@ -59,6 +64,14 @@ class ServiceSpec:
     # the registered MLflow model versions the config names (``models:/churn@champion``),
     # resolved when the revision was made: {"uri", "name", "version", "source"}
     models: tuple[Mapping[str, Any], ...] = ()
+    executor: str = "local"
+    # the Ray cluster of a ``ray`` revision (None: PAUTA_RAY_ADDRESS, else Ray's own default)
+    ray_address: str | None = None
+    # where the replicas run: None (pauta's interpreter), "venv" or "container", as for tasks
+    isolation: str | None = None
+    requirements: tuple[str, ...] = ()
+    python: str | None = None
+    image: str | None = None
 
     @property
     def kind(self) -> str:
@@ -83,6 +96,12 @@ class ServiceSpec:
             "path": list(self.path),
             "cwd": self.cwd,
             "models": [dict(m) for m in self.models],
+            "executor": self.executor,
+            "ray_address": self.ray_address,
+            "isolation": self.isolation,
+            "requirements": list(self.requirements),
+            "python": self.python,
+            "image": self.image,
         }
 
     @classmethod
@@ -101,15 +120,29 @@ class ServiceSpec:
             path=tuple(data.get("path") or ()),
             cwd=data.get("cwd"),
             models=tuple(data.get("models") or ()),
+            executor=str(data.get("executor") or "local"),
+            ray_address=data.get("ray_address"),
+            isolation=data.get("isolation"),
+            requirements=tuple(data.get("requirements") or ()),
+            python=data.get("python"),
+            image=data.get("image"),
         )
 
     def same_program(self, other: ServiceSpec) -> bool:
         """Whether both run the same code (app or command, from the same place)."""
-        return (self.app, self.command, self.path, self.cwd) == (
-            other.app,
-            other.command,
-            other.path,
-            other.cwd,
+        return self._program() == other._program()
+
+    def _program(self) -> tuple[Any, ...]:
+        return (
+            self.app,
+            self.command,
+            self.path,
+            self.cwd,
+            self.executor,
+            self.isolation,
+            self.requirements,
+            self.python,
+            self.image,
         )
 
 
@@ -124,6 +157,12 @@ def build_spec(
     resources: object = None,
     path: Sequence[str] = (),
     cwd: str | None = None,
+    executor: object = "local",
+    ray_address: object = None,
+    isolation: object = None,
+    requirements: object = None,
+    python: object = None,
+    image: object = None,
 ) -> ServiceSpec:
     """A checked spec; ServiceSpecError saying what is wrong otherwise."""
     if (app is None) == (command is None):
@@ -149,6 +188,8 @@ def build_spec(
                 f"command must be at most {MAX_COMMAND_ARGS} non-empty strings without NUL"
             )
         parts = tuple(command)
+    executor = _executor(executor, command=parts, ray_address=ray_address)
+    isolated = _isolation(isolation, executor, requirements, python, image)
     return ServiceSpec(
         app=app if isinstance(app, str) else None,
         command=parts,
@@ -159,7 +200,57 @@ def build_spec(
         resources=_resources(resources),
         path=tuple(path),
         cwd=cwd,
+        executor=executor,
+        ray_address=ray_address if isinstance(ray_address, str) and ray_address else None,
+        isolation=isolated[0],
+        requirements=isolated[1],
+        python=isolated[2],
+        image=isolated[3],
     )
+
+
+def _isolation(
+    isolation: object, executor: str, requirements: object, python: object, image: object
+) -> tuple[str | None, tuple[str, ...], str | None, str | None]:
+    """(isolation, requirements, python, image) checked as a task's are."""
+    if isolation is not None and isolation not in ISOLATIONS:
+        raise ServiceSpecError(
+            f"isolation must be 'venv', 'container' or None (pauta's own interpreter), "
+            f"not {isolation!r}"
+        )
+    if isolation is not None and executor == "ray":
+        raise ServiceSpecError(
+            "isolation= is for the local supervisor's replicas; on Ray the replicas run in "
+            "the cluster's Python (give the cluster the app's libraries)"
+        )
+    kind = str(isolation) if isolation is not None else "process"
+    try:
+        needs, interpreter = venv_options(requirements, python, kind, "services.deploy")
+        found = container_image(image, kind, "services.deploy")
+    except DefinitionError as exc:
+        raise ServiceSpecError(str(exc).replace("this task has", "this service has")) from None
+    return (str(isolation) if isolation is not None else None), needs, interpreter, found
+
+
+def _executor(executor: object, *, command: object, ray_address: object) -> str:
+    if executor not in EXECUTORS:
+        raise ServiceSpecError(
+            f"executor must be one of {', '.join(map(repr, EXECUTORS))}, not {executor!r}"
+        )
+    if ray_address is not None and (not isinstance(ray_address, str) or not ray_address.strip()):
+        raise ServiceSpecError(
+            f"ray_address must be a Ray address such as 'HOST:6379', not {ray_address!r}"
+        )
+    if executor != "ray":
+        if ray_address is not None:
+            raise ServiceSpecError("ray_address is for executor='ray': add executor='ray'")
+        return "local"
+    if command is not None:
+        raise ServiceSpecError(
+            "on Ray a service runs app='module:factory' (Ray Serve serves an ASGI app); "
+            "command=[...] runs only with the local supervisor"
+        )
+    return "ray"
 
 
 def _config(config: object) -> dict[str, Any]:

@@ -28,10 +28,13 @@ import sqlalchemy as sa
 from pauta.core.clock import Clock
 from pauta.core.errors import StaleWriteError
 from pauta.core.service_states import RevisionState
+from pauta.services.isolation import remove_left_overs
 from pauta.services.lease import HEARTBEAT_S, LEASE_TTL, pid_alive, this_host
 from pauta.services.processes import LOOPBACK
+from pauta.services.ray_runner import RayServiceRunner
 from pauta.services.replicas import Timing
 from pauta.services.runner import RunnerContext, ServiceRunner, Wanted
+from pauta.services.spec import ServiceSpec
 from pauta.store.repository import Store
 from pauta.store.services import RevisionRecord, ServicesStore
 
@@ -44,6 +47,12 @@ WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})
 def address_host_for(host: str) -> str:
     """The host name clients use for services bound to ``host``."""
     return this_host() if host in WILDCARD_HOSTS else host
+
+
+def executor_of(want: Wanted) -> str | None:
+    """Where the service's active revisions run (None: it has none)."""
+    newest = want.waiting[-1] if want.waiting else want.serving
+    return ServiceSpec.from_json(newest.spec).executor if newest is not None else None
 
 
 class Supervisor:
@@ -70,7 +79,7 @@ class Supervisor:
         self.proxy_wait_s = proxy_wait_s
         self.pid = os.getpid()
         self.holder = f"{this_host()}:{self.pid}"
-        self.runners: dict[str, ServiceRunner] = {}
+        self.runners: dict[str, ServiceRunner | RayServiceRunner] = {}
         self.epoch: int | None = None
         self._dirty: asyncio.Event | None = None
         self.database_lost = False
@@ -83,6 +92,8 @@ class Supervisor:
         self._dirty = asyncio.Event()
         if not await self._take_lease(stop):
             return True
+        # beside the start, not before it: the container CLI may take seconds to answer
+        cleaning = asyncio.get_running_loop().create_task(self._remove_left_overs())
         if on_ready is not None:
             on_ready()
         lost = False
@@ -110,7 +121,18 @@ class Supervisor:
                 await self._pause(stop, self.poll)
         finally:
             await self._shutdown(release=not lost)
+            await cleaning
         return not lost
+
+    async def _remove_left_overs(self) -> None:
+        """Replica containers of a supervisor of this host that died (found by label)."""
+        try:
+            removed = await asyncio.to_thread(remove_left_overs)
+        except OSError:
+            log.warning("services: looking for left-over containers failed", exc_info=True)
+            return
+        if removed:
+            log.info("services: removed %d left-over container(s): %s", len(removed), removed)
 
     def changed(self) -> None:
         """Something a status shows changed: write the statuses soon."""
@@ -177,8 +199,14 @@ class Supervisor:
     async def _reconcile(self, wanted: dict[str, Wanted]) -> None:
         for name, want in wanted.items():
             runner = self.runners.get(name)
+            kind = executor_of(want)
+            if runner is not None and kind is not None and runner.executor != kind:
+                # an idle runner made before the service had a revision of this executor
+                await runner.shutdown()
+                runner = None
             if runner is None:
-                runner = self.runners[name] = ServiceRunner(name, want.port, self._context())
+                make = RayServiceRunner if kind == "ray" else ServiceRunner
+                runner = self.runners[name] = make(name, want.port, self._context())
             try:
                 await runner.reconcile(want)
             except Exception:

@@ -34,6 +34,11 @@ def revision_view(revision: RevisionRecord) -> dict[str, Any]:
         "resources": spec.get("resources"),
         # the registered model versions it serves (MLflow), as resolved at deploy
         "models": spec.get("models") or [],
+        "executor": spec.get("executor") or "local",
+        "ray_address": spec.get("ray_address"),
+        "isolation": spec.get("isolation"),
+        "requirements": spec.get("requirements") or [],
+        "image": spec.get("image"),
         "rollback_of": revision.rollback_of,
         "created_by": revision.created_by,
         "created_at": _iso(revision.created_at),
@@ -98,10 +103,17 @@ def service_view(
     traffic = dict(found.get("traffic") or {})
     traffic.pop("histogram", None)
     host = lease.address_host if lease is not None else "127.0.0.1"
+    executor = str(
+        found.get("executor") or (newest.spec.get("executor") if newest else None) or "local"
+    )
+    address = found.get("address")
+    if not address and executor == "local":
+        address = f"http://{host}:{service.port}"
     return {
         "name": service.name,
         "port": service.port,
-        "address": found.get("address") or f"http://{host}:{service.port}",
+        "executor": executor,
+        "address": address or "",
         "state": _state(service, serving, newest, found, replicas, supervised),
         "revision": serving.revision if serving is not None else None,
         "revision_id": serving.id if serving is not None else None,
@@ -110,6 +122,7 @@ def service_view(
         "restarts": int(found.get("restarts") or 0),
         "traffic": traffic,
         "problem": found.get("problem"),
+        "serve": found.get("serve"),
         "created_at": _iso(service.created_at),
         "updated_at": _iso(service.updated_at),
         "stopped_at": _iso(service.stopped_at),
