@@ -1,8 +1,10 @@
 """The ``ray`` executor: attempts run as Ray tasks on a Ray cluster.
 
-pauta decides what starts (its ready queue, with priorities, pools and limits, is fed only what
-the cluster can start now: this executor's capacity model is ``nodes`` and ``view()`` says
-what the cluster has); Ray decides where. Each attempt is one Ray task asking for the task's
+pauta decides what starts (its ready queue, with priorities, pools and limits, is fed what
+the cluster can start now and a bounded amount more, one attempt per slot by default, that
+waits in Ray's queue so no slot idles for a round trip to the driver: see ``ray_ahead``; this
+executor's capacity model is ``nodes`` and ``view()`` says what the cluster has); Ray decides
+where. Each attempt is one Ray task asking for the task's
 resources (``num_cpus``, ``num_gpus``, ``memory``, custom resources), with Ray's own retries
 off: pauta's retry policy decides. Code travels as the flow's folder (``ray_code``); results
 and arguments through the result store; the attempt's output comes back with its outcome.
@@ -46,6 +48,7 @@ from pauta.executors.base import (
     failed_outcome,
     wake_pipe,
 )
+from pauta.executors.ray_ahead import StartOrder, ahead_of, ahead_setting
 from pauta.executors.ray_code import CodeShipper, code_folder, relocate
 from pauta.executors.ray_task import run_attempt
 from pauta.executors.worker import PROTOCOL, append_to_log, decode_outcome
@@ -61,7 +64,7 @@ _LAG_S = 3.0  # how long after an attempt ended Ray may still count its resource
 @dataclasses.dataclass(slots=True)
 class _Attempt:
     item: WorkItem
-    started: float
+    started: float  # when it was submitted, then when it was deemed started (``StartOrder``)
     request: Resources
     ref: Any = None  # the Ray ObjectRef of its result
     done: bool = False  # guarded by the executor's lock
@@ -80,12 +83,15 @@ class RayExecutor:
         inline_max: int = 64 * 1024,
         clock: Clock | None = None,
         refresh: float = 1.0,
+        ahead: int | None = None,
     ) -> None:
         self._address = address
         self._results_url = results_url
         self._inline_max = inline_max
         self._clock = clock or get_clock()
         self._refresh = refresh
+        self._ahead = ahead_setting() if ahead is None else ahead
+        self._order = StartOrder()  # guarded by the lock
         self._wakeup: Wakeup | None = None
         self._pipe: tuple[int, int] | None = None
         self._lock = threading.Condition()
@@ -224,11 +230,10 @@ class RayExecutor:
             self._finish(self._failed(item, ErrorInfo(type(exc).__name__, text, "", kind)))
             return
         with self._lock:
-            self._running[(item.run.run_id, item.key)] = attempt
-            if item.timeout is not None:
-                deadline = attempt.started + item.timeout
-                heapq.heappush(self._deadlines, (deadline, next(self._seq), attempt))
-                self._lock.notify_all()
+            key = (item.run.run_id, item.key)
+            self._running[key] = attempt
+            if self._order.submitted(key, request, self._capacity()):
+                self._deadline(attempt)
         attempt.ref.future().add_done_callback(lambda future: self._ended(attempt, future))
 
     def _prepare(self, item: WorkItem, request: Resources) -> tuple[Any, WorkItem]:
@@ -302,9 +307,32 @@ class RayExecutor:
         attempt = self._running.pop((run_id, key), None)
         if attempt is not None:
             attempt.done = True
-            self._recent.append((self._clock.monotonic(), attempt.request))
+            if self._order.is_running((run_id, key)):
+                self._recent.append((self._clock.monotonic(), attempt.request))
+            self._started(self._order.ended((run_id, key), self._capacity()))
             self._lock.notify_all()
         return attempt
+
+    def _capacity(self) -> Resources:
+        """What the cluster has for our attempts: all but what other work holds."""
+        view = self._view
+        return _NOTHING if view is None else view.total.minus(view.busy)
+
+    def _started(self, keys: list[Any]) -> None:
+        """Attempts that waited in Ray's queue are deemed started now (the lock is held)."""
+        now = self._clock.timestamp()
+        for key in keys:
+            attempt = self._running.get(key)
+            if attempt is not None:
+                attempt.started = now
+                self._deadline(attempt)
+
+    def _deadline(self, attempt: _Attempt) -> None:
+        """Its timeout counts from now, when it is deemed started (the lock is held)."""
+        if attempt.item.timeout is not None:
+            deadline = attempt.started + attempt.item.timeout
+            heapq.heappush(self._deadlines, (deadline, next(self._seq), attempt))
+            self._lock.notify_all()
 
     def _stop(self, attempt: _Attempt, note: str) -> None:
         import ray
@@ -409,18 +437,22 @@ class RayExecutor:
         with self._lock:
             while self._recent and self._recent[0][0] < now - _LAG_S:
                 self._recent.popleft()
-            ours = _NOTHING
-            for attempt in self._running.values():
-                ours = ours.plus(attempt.request)
+            ours = self._order.held()  # the attempts waiting in Ray's queue hold nothing yet
             for _, request in self._recent:
                 ours = ours.plus(request)
         view = ray_cluster.read_view(self._results_url, ours)
         busy_before, self._busy = self._busy, view.busy
         if busy_before is not None:
             view = dataclasses.replace(view, busy=ray_cluster.smaller(view.busy, busy_before))
+        # One attempt per slot (``PAUTA_RAY_AHEAD`` per slot) may wait in Ray's queue: enough
+        # that a slot that frees starts the next attempt at once, few enough that a call of
+        # higher priority arriving later waits behind at most one attempt per slot.
+        view = dataclasses.replace(view, ahead=ahead_of(view.total, self._ahead))
         old = self._view
         if old is None or old != view:
             self._view = view
+            with self._lock:
+                self._started(self._order.promote(self._capacity()))
             if self._wakeup is not None:
                 self._wakeup.set()
 
