@@ -35,7 +35,7 @@ from pauta.store.types import json_dumps
 
 log = logging.getLogger("pauta.store")
 
-HEAD = "0012"
+HEAD = "0013"
 """The schema revision this code expects; it must equal the newest migration's revision id."""
 
 SYNCHRONOUS_MODES = frozenset({"OFF", "NORMAL", "FULL", "EXTRA"})
