@@ -278,3 +278,37 @@ def test_a_lost_node_reruns_its_task_elsewhere_without_using_an_attempt(
     assert attempt.log_path is not None
     assert "the Ray node running the task was lost" in Path(attempt.log_path).read_text()
     assert ray.is_initialized()
+
+
+def test_a_long_tasks_output_reaches_its_log_while_it_runs(runner: Runner, tmp_path: Path) -> None:
+    import threading
+
+    folder = tmp_path / "signals"
+    folder.mkdir()
+    logs = Path(runner.settings.logs_dir)
+    seen: list[str] = []
+
+    def watch() -> None:
+        # the first line appears in the attempt's log here while the task still waits
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not seen:
+            for path in logs.rglob("*.log"):
+                text = path.read_text(errors="replace")
+                if "first line" in text:
+                    seen.append(text)
+            time.sleep(0.2)
+        (folder / "go").write_text("")
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    run = runner.run(flows.live_output, {"folder": str(folder)})
+    watcher.join()
+    assert run.state == "SUCCEEDED", _errors(runner, run.id)
+    assert seen, "the first line reached the log before the task ended"
+    assert "second line" not in seen[0]
+    [task] = runner.engine().store.list_task_runs(run.id)
+    [attempt] = _attempts(runner, run.id, task.key)
+    text = Path(attempt.log_path).read_text()
+    assert text.count("first line") == 1, text
+    assert text.count("second line") == 1, text
+    assert text.index("first line") < text.index("second line")
