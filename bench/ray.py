@@ -4,6 +4,7 @@ same function in the same run.
 
     .venv/bin/python bench/ray.py                      # 1,000 tasks, one repeat
     .venv/bin/python bench/ray.py --n 200 --repeat 3   # quicker, medians of three
+    .venv/bin/python bench/ray.py --ahead 0            # without submit-ahead (PAUTA_RAY_AHEAD)
 
 Starts its own cluster on this machine (as the tests do, token authentication on) and stops it
 at the end. Prints markdown tables of medians: run seconds and tasks per second for each setup,
@@ -147,7 +148,9 @@ def measure(n: int, ms: float, repeat: int, root: Path) -> dict[str, list[float]
 
 def report(times: dict[str, list[float]], n: int, ms: float, repeat: int) -> None:
     med = {name: statistics.median(values) for name, values in times.items()}
-    print(f"\n{n} CPU-bound tasks of ~{ms:g} ms, median of {repeat}; 2 cores, 1 cpu per node\n")
+    ahead = os.environ.get("PAUTA_RAY_AHEAD") or "1 (default)"
+    print(f"\n{n} CPU-bound tasks of ~{ms:g} ms, median of {repeat}; 2 cores, 1 cpu per node")
+    print(f"submit-ahead: {ahead} attempt(s) per slot\n")
     print("| setup | run s | tasks/s |")
     print("|---|---:|---:|")
     for name in ("local", "pauta on ray, 1 node(s)", "pauta on ray, 2 node(s)"):
@@ -183,12 +186,19 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--ms", type=float, default=50.0)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument(
+        "--ahead", type=int, default=None, help="attempts per slot submitted ahead (default 1)"
+    )
     args = parser.parse_args()
+    if args.ahead is not None:
+        os.environ["PAUTA_RAY_AHEAD"] = str(args.ahead)
     # a benchmark stopped by SIGTERM still stops the cluster it started
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as root:
         times = measure(args.n, args.ms, args.repeat, Path(root))
     report(times, args.n, args.ms, args.repeat)
+    print(f"\nload average (1, 5, 15 min) before: {load_before}, after: {os.getloadavg()}")
 
 
 if __name__ == "__main__":

@@ -115,3 +115,25 @@ def test_a_view_with_the_same_nodes_refuses_nothing_anew() -> None:
     assert clusters.see("ray", busier) == []
     assert clusters.remove(("run", "a"))
     assert not clusters.remove(("run", "a"))
+
+
+def test_what_may_wait_in_the_clusters_queue_is_picked_by_priority_and_counts_as_started() -> None:
+    clusters = _clusters()
+    ray = clusters.of("ray")
+    assert ray is not None
+    one_ahead = ClusterView(Resources(cpus=2), NONE, (ONE, ONE), ahead=Resources(cpus=2))
+    clusters.see("ray", one_ahead)
+    for name in "abcdef":
+        ray.queue.push(_task(name))
+    counts = RunningCounts()
+    picked = clusters.pick([], running=counts, pools={}, now=1.0)
+    # two slots: two that start, and one more per slot that waits in Ray's queue
+    assert [t.id[1] for t in picked] == ["a", "b", "c", "d"]
+    for task in picked:
+        ray.reserve(task.resources)
+    assert ray.free().cpus == 0
+    # a call of higher priority queued now goes ahead of the lows not yet submitted
+    ray.queue.push(ReadyTask(("run", "urgent"), ONE, enqueued_at=2.0, priority=10))
+    ray.release(ONE)
+    [next_one] = clusters.pick([], running=counts, pools={}, now=3.0)
+    assert next_one.id == ("run", "urgent")

@@ -29,6 +29,20 @@ def test_flow_file_functions_travel_by_reference():
     assert resolve(ref) is tasks.add
 
 
+def test_a_flow_module_dropped_from_sys_modules_still_travels_by_reference(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A cleanup that drops every ``pauta_*`` module (as a test of plugins once did) must not
+    send a flow file's tasks by value: their tracebacks would show no file names."""
+    monkeypatch.delitem(sys.modules, tasks.__name__)
+    ref = task_ref_for(tasks.add)
+    assert ref.pickled is None
+    assert ref.module == tasks.__name__
+    assert ref.path is not None
+    assert Path(ref.path).samefile(tasks.__file__)
+    assert resolve(ref)(2, 3) == tasks.add(2, 3)
+
+
 def test_a_task_wrapper_is_unwrapped():
     ref = task_ref_for(tasks.double)
     assert ref.pickled is None

@@ -224,3 +224,16 @@ def hold_pid(folder: str) -> None:
 def cancelled_on_ray(folder: str) -> None:
     """Its flow timeout cancels the Ray task it waits for."""
     hold_pid(folder).result()
+
+
+@task(executor="ray")
+def prints_then_waits(folder: str) -> str:
+    print("first line, before the wait", flush=True)
+    _wait_for(Path(folder) / "go", timeout=90)
+    print("second line, after the wait")
+    return "done"
+
+
+@flow
+def live_output(folder: str) -> str:
+    return prints_then_waits(folder).result()

@@ -183,21 +183,17 @@ def test_a_cancelled_attempt_stops_its_ray_task(runner: Runner, tmp_path: Path) 
 def test_a_high_priority_task_overtakes_queued_low_ones_on_a_full_cluster(
     runner: Runner, tmp_path: Path
 ) -> None:
+    """With submit-ahead (one attempt per slot waits in Ray's queue), the two cpus run the
+    blockers and low0 and low1 wait inside Ray; low2 waits in pauta's queue, so the high one
+    queued after it is submitted first and starts first."""
     folder = tmp_path / "signals"
     folder.mkdir()
     run = runner.run(flows.busy_cluster, {"folder": str(folder)})
     assert run.state == "SUCCEEDED", _errors(runner, run.id)
-    store = runner.engine().store
-    started = {
-        t.name.rsplit(".", 1)[-1] + t.key: store.list_attempts(run.id, t.key)[0].started_at
-        for t in store.list_task_runs(run.id)
-        if t.name.endswith(("low", "high"))
-    }
-    high = [v for k, v in started.items() if k.startswith("high")]
-    lows = [v for k, v in started.items() if k.startswith("low")]
-    assert len(high) == 1
-    assert len(lows) == 3
-    assert high[0] <= min(lows), started
+    found = run.result()
+    lows, high = found["lows"], found["high"]
+    assert high < lows[2], found
+    assert max(lows[:2]) < lows[2], "the lows submitted ahead ran first, in their order"
 
 
 def test_demand_that_does_not_fit_is_told_to_the_autoscaler(runner: Runner, tmp_path: Path) -> None:
@@ -282,3 +278,37 @@ def test_a_lost_node_reruns_its_task_elsewhere_without_using_an_attempt(
     assert attempt.log_path is not None
     assert "the Ray node running the task was lost" in Path(attempt.log_path).read_text()
     assert ray.is_initialized()
+
+
+def test_a_long_tasks_output_reaches_its_log_while_it_runs(runner: Runner, tmp_path: Path) -> None:
+    import threading
+
+    folder = tmp_path / "signals"
+    folder.mkdir()
+    logs = Path(runner.settings.logs_dir)
+    seen: list[str] = []
+
+    def watch() -> None:
+        # the first line appears in the attempt's log here while the task still waits
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not seen:
+            for path in logs.rglob("*.log"):
+                text = path.read_text(errors="replace")
+                if "first line" in text:
+                    seen.append(text)
+            time.sleep(0.2)
+        (folder / "go").write_text("")
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    run = runner.run(flows.live_output, {"folder": str(folder)})
+    watcher.join()
+    assert run.state == "SUCCEEDED", _errors(runner, run.id)
+    assert seen, "the first line reached the log before the task ended"
+    assert "second line" not in seen[0]
+    [task] = runner.engine().store.list_task_runs(run.id)
+    [attempt] = _attempts(runner, run.id, task.key)
+    text = Path(attempt.log_path).read_text()
+    assert text.count("first line") == 1, text
+    assert text.count("second line") == 1, text
+    assert text.index("first line") < text.index("second line")

@@ -92,6 +92,7 @@ COLUMNS = {
         "worker",
         "log_path",
         "node",
+        "executor",
     },
     "metrics": {"id", "flow_run_id", "key", "attempt", "name", "value", "step", "logged_at"},
     "artifacts": {

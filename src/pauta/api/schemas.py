@@ -54,6 +54,11 @@ class Attempt(_Out):
     node: str | None = Field(
         default=None, description="Where the attempt ran: a host name, or a Ray node's id."
     )
+    executor: str | None = Field(
+        default=None,
+        description="The executor the attempt ran with: local, inline, sensor, venv, "
+        "container, ray, or a plugin's name.",
+    )
     error: Json | None = None
     interrupted: bool = Field(
         default=False,
@@ -93,6 +98,9 @@ class Task(_Out):
     child_run_id: str | None = None
     cached_from: str | None = None
     node: str | None = Field(default=None, description="Where the latest attempt ran.")
+    executor: str | None = Field(
+        default=None, description="The executor the latest attempt ran with (null: none ran)."
+    )
     error: Json | None = None
     result: Json | None = None
     metrics: list[Json] = []

@@ -139,6 +139,8 @@ def task_view(
         "cached_from": task.cached_from,
         # where the latest attempt ran (a host name, or the id of the Ray node that ran it)
         "node": attempts[-1].node if attempts else None,
+        # the executor the latest attempt ran with (local, ray, a plugin's name)
+        "executor": attempts[-1].executor if attempts else None,
         "error": task.error,
         "result": (
             {"preview": task.result.preview, "size": task.result.size, "uri": task.result.uri}
@@ -168,6 +170,7 @@ def task_view(
                 "ended_at": iso(a.ended_at),
                 "worker": a.worker,
                 "node": a.node,
+                "executor": a.executor,
                 "error": a.error,
                 # cut off when its driver died; the task ran again without using a retry
                 "interrupted": bool(a.error and a.error.get("kind") == "interrupted"),

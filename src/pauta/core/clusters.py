@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from pauta.core.resources import Resources
 
+_NOTHING = Resources(cpus=0)
+
 
 @dataclass(frozen=True, slots=True)
 class ClusterView:
@@ -17,6 +19,9 @@ class ClusterView:
     says the cluster can add nodes, so such a request waits for one instead of failing.
     ``error`` is set when the cluster cannot be used at all (no cluster at the address, a
     result store its nodes cannot reach): every attempt for it fails with that reason.
+    ``ahead`` is how much more than the cluster can start may be submitted to wait in its own
+    queue (so a slot that frees starts the next attempt without a round trip to the engine);
+    what is submitted ahead counts as started, so the engine's order holds behind it.
     """
 
     total: Resources
@@ -24,6 +29,7 @@ class ClusterView:
     nodes: tuple[Resources, ...]
     autoscaling: bool = False
     error: str | None = None
+    ahead: Resources = _NOTHING
 
     def fits_a_node(self, request: Resources) -> bool:
         """Whether some live node is big enough for ``request`` (once it is idle)."""

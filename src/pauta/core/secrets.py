@@ -197,6 +197,15 @@ def mask(text: str) -> str:
     return _replace(text, spans, MASK) if spans else text
 
 
+def mask_bytes(data: bytes) -> bytes:
+    """``data`` (output, as bytes) with ``***`` over every registered value."""
+    needles = _snapshot[2]
+    if not needles:
+        return data
+    spans = _spans(data, needles)
+    return _replace(data, spans, MASK.encode()) if spans else data
+
+
 def mask_json(value: Any) -> Any:
     """JSON data (dicts, lists, strings, numbers) with every string in it masked: the form of
     parameters that are stored and shown (a child flow given a ``secret()``)."""

@@ -4,7 +4,8 @@ Pure, like the ready queue. An executor whose capacity model is ``nodes`` (a Ray
 a ``Cluster`` of its own: its calls wait in their own ``ReadyQueue``, picked in the same
 priority order, with the same pools and limits, against the cluster's free capacity instead of
 this machine's. That capacity is the executor's ``ClusterView`` (what the live nodes have, less
-what other work holds) less what was started there (``reserved``); until the executor saw its
+what other work holds), plus what may wait in the cluster's own queue (``ahead``), less what
+was started there (``reserved``, the attempts submitted ahead too); until the executor saw its
 cluster once, nothing starts on it. A request that fits no node of a cluster that cannot add
 nodes is refused with why, as is everything when the cluster cannot be used at all.
 """
@@ -35,7 +36,8 @@ class Cluster:
     def free(self) -> Resources:
         if self.view is None:
             return _NOTHING
-        return self.view.total.minus(self.view.busy).minus(self.reserved)
+        view = self.view
+        return view.total.plus(view.ahead).minus(view.busy).minus(self.reserved)
 
     def reserve(self, request: Resources) -> None:
         """An attempt asking for ``request`` started on the cluster."""

@@ -84,6 +84,8 @@ class TaskCall:
         self.worker: str | None = None
         # where the current attempt ran (a host name, a Ray node id)
         self.node: str | None = None
+        # the executor its attempts run with (set when one starts)
+        self.executor: str | None = None
         self.log_path: str | None = None
         self.child_run_id: str | None = None
         self.cache_key: str | None = None
@@ -111,6 +113,12 @@ class TaskCall:
         if not task_transition_allowed(self.state, new):
             raise RuntimeError(f"task {self.key}: transition {self.state} → {new} is not allowed")
         self.state = new
+
+    def start_on(self, executor: str, at: datetime) -> None:
+        """An attempt of this call was handed to ``executor`` at ``at``."""
+        self.move(State.RUNNING)
+        self.started_at = at
+        self.executor = executor
 
     @property
     def ok(self) -> bool:
@@ -201,6 +209,7 @@ class TaskCall:
             worker=self.worker,
             log_path=self.log_path,
             node=self.node,
+            executor=self.executor,
         )
 
     def __repr__(self) -> str:

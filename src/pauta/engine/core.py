@@ -255,8 +255,7 @@ class ExecutionCore:
             self.counts.started(ready)
             running = Running(call, ready, executor, gpus, cluster)
             self.running[ready.id] = running  # type: ignore[index]
-            call.move(State.RUNNING)
-            call.started_at = now.wall
+            call.start_on(executor, now.wall)
             fx.writes.append(call)
             fx.starts.append(StartAttempt(call, ready, executor, gpus))
         return fx

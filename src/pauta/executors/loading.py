@@ -18,7 +18,7 @@ from types import ModuleType
 from typing import Any
 
 from pauta.core.errors import FlowLoadError
-from pauta.core.loading import PACKAGE, load_file
+from pauta.core.loading import PACKAGE, load_file, module_name_for
 from pauta.executors.base import TaskRef
 
 _cache: dict[str, Callable[..., Any]] = {}
@@ -52,6 +52,13 @@ def _main_path(module: ModuleType) -> str | None:
     return str(path) if path else None
 
 
+def _file_of(raw: Any) -> str | None:
+    """The file a plain function's code was loaded from (None: not a function, or no file)."""
+    code = getattr(raw, "__code__", None)
+    file = getattr(code, "co_filename", "")
+    return file if file and os.path.isfile(file) else None
+
+
 def task_ref_for(fn: Callable[..., Any]) -> TaskRef:
     """How a worker process will find ``fn`` (a function or a pauta ``Task``)."""
     raw = _unwrap(fn)
@@ -59,6 +66,19 @@ def task_ref_for(fn: Callable[..., Any]) -> TaskRef:
     qualname = getattr(raw, "__qualname__", None) or ""
     module = sys.modules.get(module_name)
     path: str | None = None
+    if (
+        module is None
+        and module_name.startswith(PACKAGE + ".")
+        and qualname
+        and "<" not in qualname
+    ):
+        # A flow file's module taken out of sys.modules (a cleanup that drops modules by
+        # prefix): its name is derived from its file, so the file it came from still names
+        # it, and the task travels by reference rather than by value.
+        file = _file_of(raw)
+        if file is not None and module_name_for(file) == module_name:
+            token = f"ref:{module_name}:{qualname}:{file}"
+            return TaskRef(module=module_name, qualname=qualname, path=file, token=token)
     if module is not None and (
         module_name.startswith(PACKAGE + ".") or module_name in ("__main__", "__mp_main__")
     ):

@@ -1,11 +1,14 @@
 """The ``ray`` executor: attempts run as Ray tasks on a Ray cluster.
 
-pauta decides what starts (its ready queue, with priorities, pools and limits, is fed only what
-the cluster can start now: this executor's capacity model is ``nodes`` and ``view()`` says
-what the cluster has); Ray decides where. Each attempt is one Ray task asking for the task's
+pauta decides what starts (its ready queue, with priorities, pools and limits, is fed what
+the cluster can start now and a bounded amount more, one attempt per slot by default, that
+waits in Ray's queue so no slot idles for a round trip to the driver: see ``ray_ahead``; this
+executor's capacity model is ``nodes`` and ``view()`` says what the cluster has); Ray decides
+where. Each attempt is one Ray task asking for the task's
 resources (``num_cpus``, ``num_gpus``, ``memory``, custom resources), with Ray's own retries
 off: pauta's retry policy decides. Code travels as the flow's folder (``ray_code``); results
-and arguments through the result store; the attempt's output comes back with its outcome.
+and arguments through the result store; the attempt's output is streamed while it runs
+(``ray_stream``: a sink actor the watcher polls) and its rest comes back with its outcome.
 
 A watcher thread connects (so the engine never waits for the cluster), then reads the cluster
 every ``refresh`` seconds (its nodes, what is free, whether it autoscales), tells the
@@ -35,7 +38,7 @@ from typing import Any
 from pauta.core.clock import Clock, get_clock
 from pauta.core.clusters import ClusterView
 from pauta.core.errors import PautaError
-from pauta.core.files import make_private_dirs, private_opener
+from pauta.core.files import make_private_dirs
 from pauta.core.resources import Resources
 from pauta.executors import ray_cluster
 from pauta.executors.base import (
@@ -46,7 +49,9 @@ from pauta.executors.base import (
     failed_outcome,
     wake_pipe,
 )
+from pauta.executors.ray_ahead import StartOrder, ahead_of, ahead_setting
 from pauta.executors.ray_code import CodeShipper, code_folder, relocate
+from pauta.executors.ray_stream import EVERY_S, LogFollower, LogSink
 from pauta.executors.ray_task import run_attempt
 from pauta.executors.worker import PROTOCOL, append_to_log, decode_outcome
 
@@ -61,9 +66,10 @@ _LAG_S = 3.0  # how long after an attempt ended Ray may still count its resource
 @dataclasses.dataclass(slots=True)
 class _Attempt:
     item: WorkItem
-    started: float
+    started: float  # when it was submitted, then when it was deemed started (``StartOrder``)
     request: Resources
     ref: Any = None  # the Ray ObjectRef of its result
+    stream: str = ""  # the id its output is streamed under
     done: bool = False  # guarded by the executor's lock
 
 
@@ -80,12 +86,15 @@ class RayExecutor:
         inline_max: int = 64 * 1024,
         clock: Clock | None = None,
         refresh: float = 1.0,
+        ahead: int | None = None,
     ) -> None:
         self._address = address
         self._results_url = results_url
         self._inline_max = inline_max
         self._clock = clock or get_clock()
         self._refresh = refresh
+        self._ahead = ahead_setting() if ahead is None else ahead
+        self._order = StartOrder()  # guarded by the lock
         self._wakeup: Wakeup | None = None
         self._pipe: tuple[int, int] | None = None
         self._lock = threading.Condition()
@@ -105,6 +114,10 @@ class RayExecutor:
         self._code: CodeShipper | None = None
         self._functions: dict[tuple[Any, ...], Any] = {}
         self._thread: threading.Thread | None = None
+        self._sink: Any = None  # the LogSink actor, once made
+        self._follower = LogFollower()
+        # ended attempts whose streamed output is still in the sink: (attempt, their answer)
+        self._draining: list[tuple[_Attempt, tuple[Any, ...]]] = []
 
     # -- the protocol -------------------------------------------------------------------------
     def start(self, wakeup: Wakeup) -> None:
@@ -208,27 +221,37 @@ class RayExecutor:
         with suppress(Exception):  # withdraw the demand: nothing of ours waits any more
             if self._connected.is_set() and self._error is None:
                 ray_cluster.request_capacity([])
+        if self._sink is not None:
+            import ray
+
+            with suppress(Exception):  # the sink's worker process goes with this executor
+                ray.kill(self._sink)
+            self._sink = None
 
     # -- attempts -----------------------------------------------------------------------------
     def _launch(self, item: WorkItem) -> None:
         request = item.resources or Resources()
         attempt = _Attempt(item, self._clock.timestamp(), request)
+        attempt.stream = f"{item.run.run_id}/{item.key}/{item.attempt}/{next(self._seq)}"
+        self._follower.follow(attempt.stream, item.log_path)
         try:
             function, remote_item = self._prepare(item, request)
             blob = pickle.dumps(remote_item, PROTOCOL)
-            attempt.ref = function.remote(blob, self._results_url, self._inline_max)
+            attempt.ref = function.remote(
+                blob, self._results_url, self._inline_max, self._sink, attempt.stream
+            )
         except Exception as exc:
             text = f"the attempt could not be sent to the Ray cluster: {exc}"
+            self._follower.forget(attempt.stream)
             _note(item.log_path, text)
             kind = "environment" if isinstance(exc, PautaError) else "crash"
             self._finish(self._failed(item, ErrorInfo(type(exc).__name__, text, "", kind)))
             return
         with self._lock:
-            self._running[(item.run.run_id, item.key)] = attempt
-            if item.timeout is not None:
-                deadline = attempt.started + item.timeout
-                heapq.heappush(self._deadlines, (deadline, next(self._seq), attempt))
-                self._lock.notify_all()
+            key = (item.run.run_id, item.key)
+            self._running[key] = attempt
+            if self._order.submitted(key, request, self._capacity()):
+                self._deadline(attempt)
         attempt.ref.future().add_done_callback(lambda future: self._ended(attempt, future))
 
     def _prepare(self, item: WorkItem, request: Resources) -> tuple[Any, WorkItem]:
@@ -258,12 +281,22 @@ class RayExecutor:
                 return  # timed out or cancelled: already reported
             self._take(item.run.run_id, item.key)
         try:
-            data, node, worker, output = future.result()
+            answer = future.result()
         except BaseException as exc:
+            self._follower.forget(attempt.stream)
             self._finish(self._lost(attempt, exc))
             return
-        if output:
-            _append_output(item.log_path, output)
+        if not self._follower.complete(attempt.stream, answer[4]):
+            with self._lock:  # the watcher takes what waits in the sink, then ends it
+                self._draining.append((attempt, answer))
+                self._lock.notify_all()
+            return
+        self._end(attempt, answer)
+
+    def _end(self, attempt: _Attempt, answer: tuple[Any, ...]) -> None:
+        data, node, worker, output, start = answer
+        item = attempt.item
+        self._follower.end(attempt.stream, start, output, item.log_path)
         outcome = decode_outcome(data, item, worker)
         outcome.node = node
         self._finish(outcome)
@@ -302,13 +335,37 @@ class RayExecutor:
         attempt = self._running.pop((run_id, key), None)
         if attempt is not None:
             attempt.done = True
-            self._recent.append((self._clock.monotonic(), attempt.request))
+            if self._order.is_running((run_id, key)):
+                self._recent.append((self._clock.monotonic(), attempt.request))
+            self._started(self._order.ended((run_id, key), self._capacity()))
             self._lock.notify_all()
         return attempt
+
+    def _capacity(self) -> Resources:
+        """What the cluster has for our attempts: all but what other work holds."""
+        view = self._view
+        return _NOTHING if view is None else view.total.minus(view.busy)
+
+    def _started(self, keys: list[Any]) -> None:
+        """Attempts that waited in Ray's queue are deemed started now (the lock is held)."""
+        now = self._clock.timestamp()
+        for key in keys:
+            attempt = self._running.get(key)
+            if attempt is not None:
+                attempt.started = now
+                self._deadline(attempt)
+
+    def _deadline(self, attempt: _Attempt) -> None:
+        """Its timeout counts from now, when it is deemed started (the lock is held)."""
+        if attempt.item.timeout is not None:
+            deadline = attempt.started + attempt.item.timeout
+            heapq.heappush(self._deadlines, (deadline, next(self._seq), attempt))
+            self._lock.notify_all()
 
     def _stop(self, attempt: _Attempt, note: str) -> None:
         import ray
 
+        self._follower.forget(attempt.stream)
         _note(attempt.item.log_path, note)
         with suppress(Exception):  # the task may have ended meanwhile
             ray.cancel(attempt.ref, force=True)
@@ -339,6 +396,7 @@ class RayExecutor:
             ray_cluster.connect(self._address)
             self._code = CodeShipper()
             self._see()
+            self._sink = self._make_sink()
         except Exception as exc:
             self._error = str(exc)
             nothing = _NOTHING
@@ -353,19 +411,31 @@ class RayExecutor:
         if self._error is not None:
             return
         next_look = self._clock.monotonic() + self._refresh
+        next_poll = self._clock.monotonic() + EVERY_S
         told: list[Resources] | None = None
         while True:
             with self._lock:
-                if self._closing:
+                if self._closing and not self._draining:
                     return
                 wait = next_look - self._clock.monotonic()
                 if self._deadlines:
                     wait = min(wait, self._deadlines[0][0] - self._clock.timestamp())
-                self._lock.wait(max(0.0, wait))
-                if self._closing:
+                if self._follower:
+                    wait = min(wait, next_poll - self._clock.monotonic())
+                if not self._draining:
+                    self._lock.wait(max(0.0, wait))
+                if self._closing and not self._draining:
                     return
-                expired = self._expired()
+                expired = [] if self._closing else self._expired()
                 demand = self._demand
+                draining, self._draining = self._draining, []
+            if draining or (self._follower and self._clock.monotonic() >= next_poll):
+                self._poll_sink()
+                next_poll = self._clock.monotonic() + EVERY_S
+                for attempt, answer in draining:
+                    self._end(attempt, answer)
+            if self._closing:
+                return
             for attempt in expired:
                 self._time_out(attempt)
             if demand is not None and demand != told:
@@ -376,6 +446,30 @@ class RayExecutor:
                 with suppress(Exception):  # a cluster that does not answer keeps its last view
                     self._see()
                 next_look = self._clock.monotonic() + self._refresh
+
+    def _make_sink(self) -> Any:
+        """The actor that attempts stream their output to (None: output only at the end)."""
+        import ray
+
+        assert self._code is not None
+        try:
+            actor = ray.remote(num_cpus=0, max_restarts=0)(LogSink)
+            return actor.options(runtime_env=self._code.runtime_env(None)).remote()
+        except Exception:
+            return None
+
+    def _poll_sink(self) -> None:
+        """Write what attempts streamed since the last poll into their logs."""
+        import ray
+
+        if self._sink is None:
+            return
+        try:
+            pieces = ray.get(self._sink.take.remote(), timeout=10)
+        except Exception:
+            return  # the outcome brings what was not written
+        for stream, start, data in pieces:
+            self._follower.write(stream, start, data)
 
     def _expired(self) -> list[_Attempt]:
         """Attempts past their deadline, taken out of the running ones (the lock is held)."""
@@ -409,29 +503,24 @@ class RayExecutor:
         with self._lock:
             while self._recent and self._recent[0][0] < now - _LAG_S:
                 self._recent.popleft()
-            ours = _NOTHING
-            for attempt in self._running.values():
-                ours = ours.plus(attempt.request)
+            ours = self._order.held()  # the attempts waiting in Ray's queue hold nothing yet
             for _, request in self._recent:
                 ours = ours.plus(request)
         view = ray_cluster.read_view(self._results_url, ours)
         busy_before, self._busy = self._busy, view.busy
         if busy_before is not None:
             view = dataclasses.replace(view, busy=ray_cluster.smaller(view.busy, busy_before))
+        # One attempt per slot (``PAUTA_RAY_AHEAD`` per slot) may wait in Ray's queue: enough
+        # that a slot that frees starts the next attempt at once, few enough that a call of
+        # higher priority arriving later waits behind at most one attempt per slot.
+        view = dataclasses.replace(view, ahead=ahead_of(view.total, self._ahead))
         old = self._view
         if old is None or old != view:
             self._view = view
+            with self._lock:
+                self._started(self._order.promote(self._capacity()))
             if self._wakeup is not None:
                 self._wakeup.set()
-
-
-def _append_output(path: str, output: bytes) -> None:
-    """Add what the attempt printed on its node to its log here."""
-    folder = os.path.dirname(path)
-    if folder:
-        make_private_dirs(folder)
-    with open(path, "ab", opener=private_opener) as handle:
-        handle.write(output)
 
 
 def _note(path: str, text: str) -> None:

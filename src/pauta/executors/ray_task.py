@@ -3,7 +3,8 @@
 ``run_attempt`` is the Ray task of every pauta attempt. Ray keeps its worker processes warm
 (one pool per ``runtime_env``), and this module keeps what a local worker keeps: the flow
 modules it imported, the result store, the output capture. The attempt's output goes to a
-file in a private folder of the node, and travels back with the outcome, so a cluster needs no
+file in a private folder of the node; while the attempt runs its lines are streamed to the
+driver (``ray_stream``), and the rest travels back with the outcome, so a cluster needs no
 shared folder for logs; the node's id and the worker process travel back too.
 """
 
@@ -19,6 +20,7 @@ from typing import Any
 
 from pauta.executors.capture import FdCapture
 from pauta.executors.ray_code import WORKING_DIR
+from pauta.executors.ray_stream import Streamer, scratch_of
 from pauta.executors.worker import encode_outcome, run_item
 from pauta.store.results import ResultStore
 
@@ -41,8 +43,11 @@ def local_path(path: str | None) -> str | None:
     return path
 
 
-def run_attempt(item_blob: bytes, results_url: str, inline_max: int) -> tuple[Any, ...]:
-    """Run one pickled ``WorkItem``; answer (encoded outcome, node id, worker, output)."""
+def run_attempt(
+    item_blob: bytes, results_url: str, inline_max: int, sink: Any = None, stream: str = ""
+) -> tuple[Any, ...]:
+    """Run one pickled ``WorkItem``; answer (encoded outcome, node id, worker, output, where
+    the output starts in what was streamed to ``sink`` while it ran)."""
     import ray
 
     item = pickle.loads(item_blob)
@@ -63,21 +68,25 @@ def run_attempt(item_blob: bytes, results_url: str, inline_max: int) -> tuple[An
     # same code folder anew, and a worker must not stay in the folder that was replaced.
     with suppress(OSError):
         os.chdir(_HOME)
+    streamer = Streamer(sink, stream, scratch_of(_logs[0])) if sink is not None else None
     try:
         outcome = run_item(item, store, _capture[0].capture, worker)
     finally:
+        sent = streamer.stop() if streamer is not None else 0
         with suppress(OSError):
             os.chdir(_HOME)
-    return encode_outcome(outcome), node, worker, _take(item.log_path)
+    return encode_outcome(outcome), node, worker, _take(item.log_path, sent), sent
 
 
-def _take(path: str) -> bytes:
-    """The attempt's output (its end past ``LOG_MAX``), removing the file."""
+def _take(path: str, sent: int = 0) -> bytes:
+    """The attempt's output from byte ``sent`` (the part not streamed; its end past
+    ``LOG_MAX``), removing the file."""
     try:
         with open(path, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
+            size = os.fstat(handle.fileno()).st_size - sent
+            handle.seek(sent)
             if size > LOG_MAX:
-                handle.seek(size - LOG_MAX)
+                handle.seek(sent + size - LOG_MAX)
                 head = f"pauta: the first {size - LOG_MAX} bytes of output were cut\n"
                 return head.encode() + handle.read()
             return handle.read()

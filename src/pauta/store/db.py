@@ -34,7 +34,7 @@ from pauta.store.values import json_dumps
 
 log = logging.getLogger("pauta.store")
 
-HEAD = "0014"
+HEAD = "0015"
 """The schema revision this code expects; it must equal the newest migration's revision id."""
 
 _WRITE_OPTION = "pauta_begin"

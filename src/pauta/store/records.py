@@ -151,6 +151,8 @@ class AttemptRecord:
     log_path: str | None = None
     # where it ran: this host's name, or the id of the Ray node that ran it
     node: str | None = None
+    # the executor it ran with: local, inline, sensor, venv, container, ray, a plugin's name
+    executor: str | None = None
 
 
 @dataclass(slots=True)

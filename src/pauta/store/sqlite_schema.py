@@ -3,7 +3,7 @@ do not edit; run `python -m pauta.store.schema_render`."""
 
 # ruff: noqa: E501
 
-HEAD = "0014"
+HEAD = "0015"
 
 # CREATE statements of every table and index, then Alembic's version table
 DDL = (
@@ -248,6 +248,7 @@ DDL = (
     "\tworker VARCHAR(255), \n"
     "\tlog_path TEXT, \n"
     "\tnode VARCHAR(255), \n"
+    "\texecutor VARCHAR(64), \n"
     '\tCONSTRAINT pk_task_attempts PRIMARY KEY (flow_run_id, "key", attempt), \n'
     "\tCONSTRAINT fk_task_attempts_flow_run_id_flow_runs FOREIGN KEY(flow_run_id) REFERENCES "
     "flow_runs (id) ON DELETE CASCADE\n"
@@ -410,6 +411,7 @@ COLUMNS = {
         "worker",
         "log_path",
         "node",
+        "executor",
     ),
     "task_runs": (
         "flow_run_id",

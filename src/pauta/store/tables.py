@@ -197,6 +197,8 @@ task_attempts = Table(
     Column("log_path", Text),
     # where the attempt ran: this host's name, or the id of the Ray node that ran it
     Column("node", String(255)),
+    # the executor it ran with (local, ray, a plugin's name), as the call's options chose it
+    Column("executor", String(64)),
 )
 
 metrics = Table(

@@ -209,6 +209,7 @@ def _attempt_row(rec: AttemptRecord) -> dict[str, Any]:
         "worker": rec.worker,
         "log_path": rec.log_path,
         "node": rec.node,
+        "executor": rec.executor,
     }
 
 
