@@ -43,11 +43,11 @@ from pauta.core.resources import Resources
 from pauta.executors import ray_cluster
 from pauta.executors.base import (
     ErrorInfo,
+    FailsAttempts,
+    WakePipe,
     Wakeup,
     WorkItem,
     WorkOutcome,
-    failed_outcome,
-    wake_pipe,
 )
 from pauta.executors.ray_ahead import StartOrder, ahead_of, ahead_setting
 from pauta.executors.ray_code import CodeShipper, code_folder, relocate
@@ -73,7 +73,7 @@ class _Attempt:
     done: bool = False  # guarded by the executor's lock
 
 
-class RayExecutor:
+class RayExecutor(FailsAttempts):
     """Runs items as Ray tasks on the cluster at ``address`` (see the module docstring)."""
 
     name = "ray"
@@ -96,7 +96,7 @@ class RayExecutor:
         self._ahead = ahead_setting() if ahead is None else ahead
         self._order = StartOrder()  # guarded by the lock
         self._wakeup: Wakeup | None = None
-        self._pipe: tuple[int, int] | None = None
+        self._pipe: WakePipe | None = None
         self._lock = threading.Condition()
         self._running: dict[tuple[str, str], _Attempt] = {}
         self._waiting: list[WorkItem] = []  # submitted before the cluster was reached
@@ -123,7 +123,7 @@ class RayExecutor:
     def start(self, wakeup: Wakeup) -> None:
         """Connect to the cluster on a thread of its own; attempts start once it answered."""
         self._wakeup = wakeup
-        self._pipe = wake_pipe()
+        self._pipe = WakePipe(wakeup)
         self._thread = threading.Thread(target=self._watch, name="pauta-ray", daemon=True)
         self._thread.start()
 
@@ -169,13 +169,11 @@ class RayExecutor:
 
     def waitables(self) -> list[Any]:
         assert self._pipe is not None, "start() first"
-        return [self._pipe[0]]
+        return [self._pipe.read_fd]
 
     def collect(self) -> list[WorkOutcome]:
         assert self._pipe is not None
-        with suppress(BlockingIOError, OSError):
-            while os.read(self._pipe[0], 4096):
-                pass
+        self._pipe.drain()
         out: list[WorkOutcome] = []
         while self._done:
             out.append(self._done.popleft())
@@ -370,24 +368,11 @@ class RayExecutor:
         with suppress(Exception):  # the task may have ended meanwhile
             ray.cancel(attempt.ref, force=True)
 
-    def _failed(
-        self,
-        item: WorkItem,
-        error: ErrorInfo,
-        started: float | None = None,
-        *,
-        interrupted: bool = False,
-    ) -> WorkOutcome:
-        return failed_outcome(
-            item, error, now=self._clock.timestamp(), started=started, interrupted=interrupted
-        )
-
     def _finish(self, outcome: WorkOutcome) -> None:
         self._done.append(outcome)
         if self._pipe is not None:
-            with suppress(OSError):
-                os.write(self._pipe[1], b"x")
-        if self._wakeup is not None:
+            self._pipe.wake()
+        elif self._wakeup is not None:
             self._wakeup.set()
 
     # -- the watcher thread -------------------------------------------------------------------
