@@ -295,7 +295,7 @@ def nap(seconds: float) -> float:
     return seconds
 
 
-@flow(timeout=0.8)
+@flow(timeout=5)
 def slow_flow() -> list[float]:
     naps = [nap(0.1), nap(30), nap(30)]
     return [f.result() for f in naps]
