@@ -14,7 +14,6 @@ next one finds it and goes on (or deploys the serving revision again when it is 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -23,7 +22,7 @@ from pauta.core.errors import StaleWriteError
 from pauta.core.service_states import RevisionState
 from pauta.services import ray_serve
 from pauta.services.replicas import cancel_quietly
-from pauta.services.runner import RunnerContext, Wanted
+from pauta.services.runner import RevisionMoves, RunnerContext, Wanted
 from pauta.services.spec import ServiceSpec
 from pauta.store.services import RevisionRecord
 
@@ -40,7 +39,7 @@ LIVE = frozenset({"RUNNING", "DEPLOYING", "UNHEALTHY"})
 REPLICA_STATES = {"RUNNING": "READY", "STOPPING": "DRAINING"}
 
 
-class RayServiceRunner:
+class RayServiceRunner(RevisionMoves):
     """Runs one service with Ray Serve for the supervisor."""
 
     executor = "ray"
@@ -94,18 +93,6 @@ class RayServiceRunner:
             await self._supersede(revision, f"superseded by {self.name}@{target.revision}")
         if self.serving is None or self.serving.revision != target.revision:
             self._rollout = loop.create_task(self._roll_out(target))
-
-    async def _supersede(self, revision: RevisionRecord, reason: str) -> None:
-        self._finished.add(revision.revision)
-        with contextlib.suppress(StaleWriteError):
-            await self.ctx.write(
-                self.ctx.store.transition,
-                self.name,
-                revision.revision,
-                revision.state,
-                RevisionState.SUPERSEDED,
-                error=reason,
-            )
 
     async def _watch(self) -> None:
         while True:
@@ -218,22 +205,7 @@ class RayServiceRunner:
         return f"; {old.id} was deployed again and serves"
 
     async def _fail(self, revision: RevisionRecord, problem: str, rolled: str) -> None:
-        self._finished.add(revision.revision)
-        summary, _, details = problem.partition("\n")
-        error = f"{self.name}@{revision.revision} {summary}: rolled back{rolled}"
-        if details:
-            error = f"{error}\n{details}"
-        log.warning("service %s: %s", self.name, error.splitlines()[0])
-        with contextlib.suppress(StaleWriteError):
-            await self.ctx.write(
-                self.ctx.store.transition,
-                self.name,
-                revision.revision,
-                RevisionState.STARTING,
-                RevisionState.FAILED,
-                error=error,
-            )
-        self.ctx.changed()
+        await self._record_failed(revision, problem, rolled)
 
     # stopping -----------------------------------------------------------------------------------
     async def _stop(self, want: Wanted) -> None:
@@ -251,14 +223,7 @@ class RayServiceRunner:
             self.serving = serving
             return
         if serving is not None:
-            with contextlib.suppress(StaleWriteError):
-                await self.ctx.write(
-                    self.ctx.store.transition,
-                    self.name,
-                    serving.revision,
-                    RevisionState.SERVING,
-                    RevisionState.STOPPED,
-                )
+            await self._record_stopped(serving.revision)
         log.info("service %s: stopped (its Serve application was deleted)", self.name)
         self.ctx.changed()
 

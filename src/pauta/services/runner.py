@@ -65,7 +65,41 @@ class RunnerContext:
     stop_timeout_s: float = 10.0
 
 
-class ServiceRunner:
+class RevisionMoves:
+    """What every service runner records of its revisions: superseded, failed (rolled back),
+    stopped; each a compare-and-set that another supervisor may have won already."""
+
+    name: str
+    ctx: RunnerContext
+    _finished: set[int]
+
+    async def _supersede(self, revision: RevisionRecord, reason: str) -> None:
+        self._finished.add(revision.revision)
+        await self._move(revision.revision, revision.state, RevisionState.SUPERSEDED, reason)
+
+    async def _record_failed(self, revision: RevisionRecord, problem: str, rolled: str) -> None:
+        """``revision`` FAILED with ``problem``; ``rolled`` says what serves now."""
+        self._finished.add(revision.revision)
+        summary, _, details = problem.partition("\n")
+        error = f"{self.name}@{revision.revision} {summary}: rolled back{rolled}"
+        if details:
+            error = f"{error}\n{details}"
+        log.warning("service %s: %s", self.name, error.splitlines()[0])
+        await self._move(revision.revision, RevisionState.STARTING, RevisionState.FAILED, error)
+        self.ctx.changed()
+
+    async def _record_stopped(self, number: int) -> None:
+        await self._move(number, RevisionState.SERVING, RevisionState.STOPPED)
+
+    async def _move(
+        self, number: int, old: RevisionState, new: RevisionState, error: str | None = None
+    ) -> None:
+        extra = {} if error is None else {"error": error}
+        with contextlib.suppress(StaleWriteError):
+            await self.ctx.write(self.ctx.store.transition, self.name, number, old, new, **extra)
+
+
+class ServiceRunner(RevisionMoves):
     """Runs one service for the supervisor."""
 
     executor = "local"
@@ -169,18 +203,6 @@ class ServiceRunner:
         replicas.start()
         self._changed()
 
-    async def _supersede(self, revision: RevisionRecord, reason: str) -> None:
-        self._finished.add(revision.revision)
-        with contextlib.suppress(StaleWriteError):
-            await self.ctx.write(
-                self.ctx.store.transition,
-                self.name,
-                revision.revision,
-                revision.state,
-                RevisionState.SUPERSEDED,
-                error=reason,
-            )
-
     # a new revision -----------------------------------------------------------------------------
     async def _roll_out(self, revision: RevisionRecord) -> None:
         store, name, number = self.ctx.store, self.name, revision.revision
@@ -233,23 +255,8 @@ class ServiceRunner:
             self.ctx.changed()
 
     async def _fail(self, revision: RevisionRecord, problem: str) -> None:
-        self._finished.add(revision.revision)
-        summary, _, details = problem.partition("\n")
         keeps = f"; {self.serving.id} keeps serving" if self.serving is not None else ""
-        error = f"{self.name}@{revision.revision} {summary}: rolled back{keeps}"
-        if details:
-            error = f"{error}\n{details}"
-        log.warning("service %s: %s", self.name, error.splitlines()[0])
-        with contextlib.suppress(StaleWriteError):
-            await self.ctx.write(
-                self.ctx.store.transition,
-                self.name,
-                revision.revision,
-                RevisionState.STARTING,
-                RevisionState.FAILED,
-                error=error,
-            )
-        self.ctx.changed()
+        await self._record_failed(revision, problem, keeps)
 
     # stopping -----------------------------------------------------------------------------------
     async def _stop(self, want: Wanted) -> None:
@@ -271,14 +278,7 @@ class ServiceRunner:
         if number is None and want.serving is not None:
             number = want.serving.revision
         if number is not None:
-            with contextlib.suppress(StaleWriteError):
-                await self.ctx.write(
-                    self.ctx.store.transition,
-                    self.name,
-                    number,
-                    RevisionState.SERVING,
-                    RevisionState.STOPPED,
-                )
+            await self._record_stopped(number)
         log.info("service %s: stopped", self.name)
         self.ctx.changed()
 

@@ -375,16 +375,9 @@ class DirectWriter:
                 conn.invalidate()
 
     def checkpoint(self) -> None:
-        """Copy the WAL into the SQLite database without blocking writers (PASSIVE); call it
-        from a thread that is not the engine's. Nothing on PostgreSQL.
-
-        A passive checkpoint cannot empty a WAL that is written to all the time (a long chain
-        of short tasks commits every few hundred microseconds), and SQLite starts writing the
-        WAL from its beginning again only once it is empty: the file would grow by every
-        commit's pages, 24 KiB per task, for as long as the run lasts. Past ``WAL_LIMIT_BYTES``
-        a TRUNCATE checkpoint empties it, holding writers back for the few milliseconds that
-        takes, and waiting at most ``WAL_TRUNCATE_WAIT_S`` for readers (else it tries again
-        next time).
+        """Copy the WAL into the SQLite database without blocking writers (PASSIVE), emptying
+        it past ``WAL_LIMIT_BYTES`` (see ``sqlitefile.wal_checkpoint``); call it from a thread
+        that is not the engine's. Nothing on PostgreSQL.
         """
         if not self._sqlite:
             return

@@ -39,6 +39,7 @@ from pauta.store.writes import (
     batch_extras,
     check_flow_transition,
     expected_flow_states,
+    flow_transition_values,
     result_values,
 )
 
@@ -374,26 +375,24 @@ class LiteStore:
         new = FlowRunState(new)
         states = expected_flow_states(expected)
         check_flow_transition(run_id, states, new)
-        values: Row = {"state": str(new)}
-        sets: list[str] = []
-        if epoch is not None:
-            values["heartbeat_at"] = now
-        if started_at is not None:
-            values["started_at"] = started_at
-        elif new == FlowRunState.RUNNING:
-            sets.append(f"started_at = COALESCE(started_at, '{datetime_to_sqlite(now)}')")
-        if new in FLOW_TERMINAL:
-            values["ended_at"] = ended_at or now
-        else:
-            values.update(ended_at=None, error=None, cancel_requested_at=None)
-        if error is not None:
-            values["error"] = error
-        if result is not None:
-            values.update(result_values(result))
+        values, first_start = flow_transition_values(
+            new,
+            epoch=epoch,
+            now=now,
+            started_at=started_at,
+            ended_at=ended_at,
+            result=result,
+            error=error,
+        )
+        values["state"] = str(new)
         names = list(values)
-        sets[:0] = [f"{_quote(n)} = ?" for n in names]
+        sets = [f"{_quote(n)} = ?" for n in names]
+        params = list(FLOW_RUNS.values(values, names))
+        if first_start:
+            sets.append("started_at = COALESCE(started_at, ?)")
+            params.append(datetime_to_sqlite(now))
         where = f"id = ? AND state IN ({', '.join('?' for _ in states)})"
-        params = [*FLOW_RUNS.values(values, names), run_id, *(str(s) for s in states)]
+        params += [run_id, *(str(s) for s in states)]
         if epoch is not None:
             where += " AND lease_epoch = ?"
             params.append(epoch)

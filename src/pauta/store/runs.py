@@ -23,6 +23,7 @@ from pauta.store.tables import (
     flows,
     mlflow_outbox,
 )
+from pauta.store.writes import flow_transition_values
 
 if TYPE_CHECKING:
     pass
@@ -187,23 +188,17 @@ class RunsStore(StoreBase):
         new = FlowRunState(new)
         states = transitions.expected_flow_states(expected)
         transitions.check_flow_transition(run_id, states, new)
-        values: dict[str, Any] = {}
-        if epoch is not None:
-            values["heartbeat_at"] = now
-        if started_at is not None:
-            values["started_at"] = started_at
-        elif new == FlowRunState.RUNNING:
+        values, first_start = flow_transition_values(
+            new,
+            epoch=epoch,
+            now=now,
+            started_at=started_at,
+            ended_at=ended_at,
+            result=result,
+            error=error,
+        )
+        if first_start:
             values["started_at"] = sa.func.coalesce(flow_runs.c.started_at, now)
-        if new in FLOW_TERMINAL:
-            values["ended_at"] = ended_at or now
-        else:
-            values["ended_at"] = None
-            values["error"] = None
-            values["cancel_requested_at"] = None
-        if error is not None:
-            values["error"] = error
-        if result is not None:
-            values.update(transitions.result_values(result))
         with self._writer.begin() as conn:
             won = transitions.cas_flow_run(conn, run_id, new, states, epoch=epoch, values=values)
             if not won:

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from pauta.core.errors import StaleWriteError, StoreError
 from pauta.core.states import (
+    FLOW_TERMINAL,
     FLOW_TRANSITIONS,
     TASK_TERMINAL,
     TASK_TRANSITIONS,
@@ -309,3 +310,34 @@ def batch_extras(
         for asset in tw.assets
     ]
     return metric_rows, artifact_rows, event_rows
+
+
+def flow_transition_values(
+    new: FlowRunState,
+    *,
+    epoch: int | None,
+    now: datetime,
+    started_at: datetime | None,
+    ended_at: datetime | None,
+    result: StoredResult | None,
+    error: dict[str, Any] | None,
+) -> tuple[dict[str, Any], bool]:
+    """The columns a flow run's move to ``new`` sets, and whether ``started_at`` is to become
+    ``now`` unless the run has one (its first RUNNING). A fenced write also refreshes
+    ``heartbeat_at``; ``ended_at`` defaults to ``now`` in a terminal state and is cleared in an
+    active one; ``error`` is cleared in an active state unless given; ``result`` is written
+    when given."""
+    values: dict[str, Any] = {}
+    if epoch is not None:
+        values["heartbeat_at"] = now
+    if started_at is not None:
+        values["started_at"] = started_at
+    if new in FLOW_TERMINAL:
+        values["ended_at"] = ended_at or now
+    else:
+        values.update(ended_at=None, error=None, cancel_requested_at=None)
+    if error is not None:
+        values["error"] = error
+    if result is not None:
+        values.update(result_values(result))
+    return values, started_at is None and new == FlowRunState.RUNNING
