@@ -18,8 +18,6 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pauta.core.errors import StaleWriteError
-from pauta.core.service_states import RevisionState
 from pauta.services import ray_serve
 from pauta.services.replicas import cancel_quietly
 from pauta.services.runner import RevisionMoves, RunnerContext, Wanted
@@ -131,14 +129,8 @@ class RayServiceRunner(RevisionMoves):
 
     async def _roll_out(self, revision: RevisionRecord) -> None:
         store, name, number = self.ctx.store, self.name, revision.revision
-        if revision.state is RevisionState.PENDING:
-            try:
-                await self.ctx.write(
-                    store.transition, name, number, RevisionState.PENDING, RevisionState.STARTING
-                )
-            except StaleWriteError:
-                self._finished.add(number)
-                return
+        if not await self._claim(revision):
+            return
         spec = ServiceSpec.from_json(revision.spec)
         self.starting = number
         self.ctx.changed()

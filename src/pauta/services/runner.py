@@ -77,6 +77,23 @@ class RevisionMoves:
         self._finished.add(revision.revision)
         await self._move(revision.revision, revision.state, RevisionState.SUPERSEDED, reason)
 
+    async def _claim(self, revision: RevisionRecord) -> bool:
+        """Move a PENDING revision to STARTING; False when another supervisor did first."""
+        if revision.state is not RevisionState.PENDING:
+            return True
+        try:
+            await self.ctx.write(
+                self.ctx.store.transition,
+                self.name,
+                revision.revision,
+                RevisionState.PENDING,
+                RevisionState.STARTING,
+            )
+        except StaleWriteError:
+            self._finished.add(revision.revision)
+            return False
+        return True
+
     async def _record_failed(self, revision: RevisionRecord, problem: str, rolled: str) -> None:
         """``revision`` FAILED with ``problem``; ``rolled`` says what serves now."""
         self._finished.add(revision.revision)
@@ -206,14 +223,8 @@ class ServiceRunner(RevisionMoves):
     # a new revision -----------------------------------------------------------------------------
     async def _roll_out(self, revision: RevisionRecord) -> None:
         store, name, number = self.ctx.store, self.name, revision.revision
-        if revision.state is RevisionState.PENDING:
-            try:
-                await self.ctx.write(
-                    store.transition, name, number, RevisionState.PENDING, RevisionState.STARTING
-                )
-            except StaleWriteError:
-                self._finished.add(number)
-                return
+        if not await self._claim(revision):
+            return
         new = self._set(revision, serving=False)
         self.starting = new
         log.info("service %s: starting %s", name, new.id)
