@@ -29,11 +29,11 @@ from pauta.core.clock import Clock, get_clock
 from pauta.definitions.environments import VenvSpec
 from pauta.executors.base import (
     ErrorInfo,
+    FailsAttempts,
+    WakePipe,
     Wakeup,
     WorkItem,
     WorkOutcome,
-    failed_outcome,
-    wake_pipe,
 )
 from pauta.executors.envs import Env, EnvBuildError, Environments, env_key
 from pauta.executors.local import LocalExecutor
@@ -52,7 +52,7 @@ class _Pool:
     executor: LocalExecutor
 
 
-class VenvExecutor:
+class VenvExecutor(FailsAttempts):
     """Runs items in warm worker processes of their virtualenvs, built on first use.
 
     Each environment's pool grows up to ``workers`` processes like the local pool; the engine's
@@ -80,7 +80,7 @@ class VenvExecutor:
         self._results_url = results_url
         self._inline_max = inline_max
         self._wakeup: Wakeup | None = None
-        self._pipe: tuple[int, int] | None = None
+        self._pipe: WakePipe | None = None
         self._keys: dict[VenvSpec, str] = {}
         self._pools: dict[str, _Pool] = {}
         self._waiting: dict[str, list[WorkItem]] = {}  # items whose environment is being taken
@@ -95,7 +95,7 @@ class VenvExecutor:
     def start(self, wakeup: Wakeup) -> None:
         """Nothing starts until an item needs an environment."""
         self._wakeup = wakeup
-        self._pipe = wake_pipe()
+        self._pipe = WakePipe(wakeup)
 
     def slots(self) -> int:
         return self._size
@@ -136,7 +136,7 @@ class VenvExecutor:
         ):
             self._parts = parts
             assert self._pipe is not None
-            self._waitables = [self._pipe[0], *(x for part in parts for x in part)]
+            self._waitables = [self._pipe.read_fd, *(x for part in parts for x in part)]
         return self._waitables
 
     def collect(self) -> list[WorkOutcome]:
@@ -194,17 +194,11 @@ class VenvExecutor:
             )
         self._built.append((key, env, error))
         assert self._pipe is not None
-        with suppress(OSError):
-            os.write(self._pipe[1], b"x")
-        self._wake()
+        self._pipe.wake()
 
     def _drain_pipe(self) -> None:
         assert self._pipe is not None
-        while self._unread:
-            try:
-                self._unread -= len(os.read(self._pipe[0], 4096))
-            except BlockingIOError:
-                return
+        self._unread = max(0, self._unread - self._pipe.drain())
 
     def _on_taken(
         self, key: str, env: Env | None, error: EnvBuildError | None, out: list[WorkOutcome]
@@ -244,11 +238,6 @@ class VenvExecutor:
             pool.submit(waiting)
 
     # -- helpers --------------------------------------------------------------------------------
-    def _failed(
-        self, item: WorkItem, error: ErrorInfo, *, interrupted: bool = False
-    ) -> WorkOutcome:
-        return failed_outcome(item, error, now=self._clock.timestamp(), interrupted=interrupted)
-
     def _wake(self) -> None:
         if self._wakeup is not None:
             self._wakeup.set()
