@@ -95,4 +95,5 @@ def test_the_package_metadata_builds_without_a_warning(tmp_path: Path) -> None:
         "dev",
         "uv",
         "ray",
+        "mlflow",
     }
