@@ -128,7 +128,7 @@ class RayServiceRunner(RevisionMoves):
             await asyncio.sleep(WATCH_S * 5)
 
     async def _roll_out(self, revision: RevisionRecord) -> None:
-        store, name, number = self.ctx.store, self.name, revision.revision
+        name, number = self.name, revision.revision
         if not await self._claim(revision):
             return
         spec = ServiceSpec.from_json(revision.spec)
@@ -145,8 +145,7 @@ class RayServiceRunner(RevisionMoves):
             return
         old = self.serving
         self.serving = revision
-        self._finished.add(number)
-        await self.ctx.write(store.promote, name, number, old.revision if old else None)
+        await self._promote(number, old.revision if old else None)
         log.info("service %s: %s serving on Ray Serve", name, revision.id)
         self.ctx.changed()
 

@@ -61,6 +61,8 @@ class RunnerContext:
     address_host: str
     write: Write
     changed: Callable[[], None]
+    # writes every runner's status now, not at the next debounced write
+    publish: Callable[[], Awaitable[None]]
     proxy_wait_s: float = 30.0
     stop_timeout_s: float = 10.0
 
@@ -93,6 +95,13 @@ class RevisionMoves:
             self._finished.add(revision.revision)
             return False
         return True
+
+    async def _promote(self, number: int, old: int | None) -> None:
+        """Revision ``number`` serves (``old`` no longer): its replicas' states go to the store
+        first, so whoever sees it SERVING also sees them READY."""
+        self._finished.add(number)
+        await self.ctx.publish()
+        await self.ctx.write(self.ctx.store.promote, self.name, number, old)
 
     async def _record_failed(self, revision: RevisionRecord, problem: str, rolled: str) -> None:
         """``revision`` FAILED with ``problem``; ``rolled`` says what serves now."""
@@ -222,7 +231,7 @@ class ServiceRunner(RevisionMoves):
 
     # a new revision -----------------------------------------------------------------------------
     async def _roll_out(self, revision: RevisionRecord) -> None:
-        store, name, number = self.ctx.store, self.name, revision.revision
+        name, number = self.name, revision.revision
         if not await self._claim(revision):
             return
         new = self._set(revision, serving=False)
@@ -248,8 +257,7 @@ class ServiceRunner(RevisionMoves):
         new.serve()
         self.serving = new
         self._changed()  # from here on, new requests go to the new replicas
-        self._finished.add(number)
-        await self.ctx.write(store.promote, name, number, old.revision if old else None)
+        await self._promote(number, old.revision if old else None)
         log.info("service %s: %s serving on %s", name, new.id, self.address)
         if old is not None:
             # its own task: a shutdown that cancels rollouts must not cut a drain short

@@ -222,6 +222,7 @@ class Supervisor:
             address_host=self.address_host,
             write=self._write,
             changed=self.changed,
+            publish=self._write_status,
             proxy_wait_s=self.proxy_wait_s,
         )
 
