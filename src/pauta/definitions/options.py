@@ -6,7 +6,7 @@ import difflib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from pauta.core.errors import DefinitionError
@@ -18,7 +18,9 @@ from pauta.definitions.environments import (
     container_image,
     venv_options,
 )
-from pauta.definitions.triggers import Asset, split_schedule
+
+if TYPE_CHECKING:
+    from pauta.definitions.triggers import Asset
 
 ISOLATIONS = ("process", "inline", "venv", "container")
 
@@ -206,8 +208,22 @@ class TaskOptions:
 _TASK_OPTIONS = tuple(f.name for f in fields(TaskOptions))
 
 
+def _schedule(value: Any, where: str) -> tuple[Any, tuple[Any, ...]]:
+    """``@flow(schedule=...)`` as (time schedule, triggers): ``split_schedule``'s answer."""
+    if value is None or (isinstance(value, list | tuple) and not value):
+        return None, ()
+    from pauta.definitions.triggers import split_schedule
+
+    return split_schedule(value, where=where)
+
+
 def _outputs(value: Any, where: str) -> tuple[Asset, ...]:
     """``outputs=[Asset("x"), "y"]``: what a successful call of the task updates."""
+    if not value:
+        return ()
+    # here, not at the top: schedules and triggers (cron, calendars) are for flows that use them
+    from pauta.definitions.triggers import Asset
+
     items = [value] if isinstance(value, str | Asset) else list(value or ())
     try:
         return tuple(item if isinstance(item, Asset) else Asset(item) for item in items)
@@ -290,7 +306,7 @@ class FlowOptions:
         priority = raw.pop("priority", 0)
         if isinstance(priority, bool) or not isinstance(priority, int):
             raise DefinitionError(f"{where}: priority must be a whole number")
-        schedule, triggers = split_schedule(raw.pop("schedule", None), where=where)
+        schedule, triggers = _schedule(raw.pop("schedule", None), where)
         options = cls(
             name=name,
             description=description,

@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pauta.core.states import FlowRunState, State
-from pauta.definitions.triggers import schedule_text
 from pauta.store.results import StoredResult
 
 if TYPE_CHECKING:
@@ -37,12 +36,18 @@ class FlowRow:
         """The row of ``flow``, defined in the file ``source``: the one place a flow's
         options become its row, for discovery and for ``pauta run`` alike."""
         options = flow.options
+        schedule = None
+        if options.schedule is not None or options.triggers:
+            # here: importing schedules (cron, calendars) is for flows that have one
+            from pauta.definitions.triggers import schedule_text
+
+            schedule = schedule_text(options.schedule, options.triggers)
         return cls(
             name=flow.name,
             description=flow.description,
             # stored as JSON: defaults that JSON cannot hold become their text
             parameters_schema=json.loads(json.dumps(flow.parameters.json_schema(), default=str)),
-            schedule=schedule_text(options.schedule, options.triggers),
+            schedule=schedule,
             timezone=options.timezone,
             source=source,
             max_active_runs=options.max_active_runs,
