@@ -57,8 +57,7 @@ __all__ = [
 ]
 
 # Each public name is imported on first use: `import pauta` itself costs nothing, so that a
-# command (`pauta run` starts its first worker before anything else) or a worker process
-# imports only what it uses, when it uses it.
+# command, a worker process or a program that needs one submodule imports only what it uses.
 _LAZY = {
     "Asset": "pauta.definitions.triggers",
     "BusinessDays": "pauta.definitions.calendars",

@@ -224,7 +224,7 @@ def _outputs(value: Any, where: str) -> tuple[Asset, ...]:
     # here, not at the top: schedules and triggers (cron, calendars) are for flows that use them
     from pauta.definitions.triggers import Asset
 
-    items = [value] if isinstance(value, str | Asset) else list(value or ())
+    items = [value] if isinstance(value, str | Asset) else list(value)
     try:
         return tuple(item if isinstance(item, Asset) else Asset(item) for item in items)
     except DefinitionError as exc:
