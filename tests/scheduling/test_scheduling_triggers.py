@@ -57,6 +57,8 @@ def test_bad_triggers_are_refused_with_the_reason() -> None:
 
     with pytest.raises(DefinitionError, match="outputs"):
         task(outputs=[3])(lambda: None)
+    with pytest.raises(DefinitionError, match="outputs: Asset: an asset name"):
+        task(outputs="")(lambda: None)
     assert task(outputs=["a", Asset("b")])(lambda: None).options.outputs == (Asset("a"), Asset("b"))
 
 

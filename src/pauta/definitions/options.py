@@ -219,7 +219,7 @@ def _schedule(value: Any, where: str) -> tuple[Any, tuple[Any, ...]]:
 
 def _outputs(value: Any, where: str) -> tuple[Asset, ...]:
     """``outputs=[Asset("x"), "y"]``: what a successful call of the task updates."""
-    if not value:
+    if not value and not isinstance(value, str):  # None, []: none; "" is refused below
         return ()
     # here, not at the top: schedules and triggers (cron, calendars) are for flows that use them
     from pauta.definitions.triggers import Asset
