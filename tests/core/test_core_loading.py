@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -124,3 +126,32 @@ def test_a_missing_file_is_a_flow_load_error(tmp_path: Path, name: str) -> None:
     (tmp_path / "folder").mkdir()
     with pytest.raises(FlowLoadError, match="flow file not found"):
         load_file(tmp_path / name)
+
+
+def test_a_file_rewritten_within_the_second_at_the_same_size_runs_its_new_code(
+    tmp_path: Path,
+) -> None:
+    """Each load is a fresh process (as each `pauta run` is), writing the bytecode cache."""
+    path = tmp_path / "same_size.py"
+    code = (
+        "import sys\n"
+        "from pauta.core.loading import load_file\n"
+        f"print(load_file({str(path)!r}).VALUE)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+    def load() -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    path.write_text("VALUE = 1 + 1\n")
+    stamp = path.stat().st_mtime_ns
+    assert load() == "2"
+    assert list((tmp_path / "__pycache__").glob("same_size.*.pyc"))
+    path.write_text("VALUE = 1 * 1\n")  # the same size, and below the same time stamp
+    os.utime(path, ns=(stamp, stamp))
+    assert load() == "1"
+    assert load() == "1"  # from the rewritten cache

@@ -3,16 +3,23 @@
 A flow file is loaded as ``pauta_flows.<stem>_<hash>`` (never ``__main__``), the hash taken from
 its absolute path, so every process that loads the same file gets the same module name and a
 task can be sent to a worker by reference (module + qualified name).
+
+Its cached bytecode is checked against a hash of the source (PEP 552), not the file's
+modification time: Python's default keeps the time in whole seconds beside the size, so a flow
+file rewritten within the second at the same size would run its old code, while pauta's code
+fingerprint (taken from the source) already said it changed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.machinery
 import importlib.util
+import marshal
 import sys
 import threading
 from pathlib import Path
-from types import ModuleType
+from types import CodeType, ModuleType
 
 from pauta.core.errors import FlowLoadError
 
@@ -26,6 +33,33 @@ def module_name_for(path: str | Path) -> str:
     digest = hashlib.sha1(str(resolved).encode()).hexdigest()[:10]
     stem = "".join(ch if ch.isalnum() else "_" for ch in resolved.stem)
     return f"{PACKAGE}.{stem}_{digest}"
+
+
+_CHECKED_HASH = (0b11).to_bytes(4, "little")  # PEP 552 flags: hash-based, checked on load
+
+
+class _HashCheckedLoader(importlib.machinery.SourceFileLoader):
+    """A source loader whose bytecode cache is valid only for the source it was compiled from."""
+
+    def get_code(self, fullname: str) -> CodeType:
+        source_path = self.get_filename(fullname)
+        source = self.get_data(source_path)
+        key = importlib.util.source_hash(source)
+        cache_path = importlib.util.cache_from_source(source_path)
+        header = importlib.util.MAGIC_NUMBER + _CHECKED_HASH + key
+        try:
+            cached = self.get_data(cache_path)
+        except OSError:
+            cached = b""
+        if cached[:16] == header:
+            try:
+                return marshal.loads(memoryview(cached)[16:])
+            except (EOFError, ValueError, TypeError):
+                pass  # a damaged cache: compiled again below
+        code = compile(source, source_path, "exec", dont_inherit=True)
+        if not sys.dont_write_bytecode:
+            self.set_data(cache_path, header + marshal.dumps(code))
+        return code
 
 
 def _ensure_package() -> None:
@@ -53,7 +87,9 @@ def load_file(path: str | Path, module_name: str | None = None) -> ModuleType:
         folder = str(resolved.parent)
         if folder not in sys.path:
             sys.path.insert(0, folder)
-        spec = importlib.util.spec_from_file_location(name, resolved)
+        spec = importlib.util.spec_from_file_location(
+            name, resolved, loader=_HashCheckedLoader(name, str(resolved))
+        )
         if spec is None or spec.loader is None:
             raise FlowLoadError(f"cannot import {resolved}: not a Python file")
         module = importlib.util.module_from_spec(spec)
