@@ -655,10 +655,18 @@ def test_a_quiet_or_json_run_loads_no_display_or_server_packages(
         assert json.loads(result.stdout)["state"] == "SUCCEEDED"
 
 
-def test_a_run_with_its_summary_loads_only_the_display_package(tmp_path: Path) -> None:
+def test_a_summary_written_to_a_pipe_loads_no_display_package(tmp_path: Path) -> None:
     result, loaded = _modules_loaded_by(tmp_path / "home", "run", f"{FLOWS}:greet", "-p", "name=a")
     assert result.returncode == 0, result.stderr
     assert "greet SUCCEEDED in" in result.stderr
+    assert loaded == set()
+
+
+def test_a_summary_that_only_rich_lays_out_loads_it(tmp_path: Path) -> None:
+    """The wide flow's long preview and error are cut with an ellipsis: rich's layout."""
+    result, loaded = _modules_loaded_by(tmp_path / "home", "run", f"{FLOWS}:wide")
+    assert result.returncode == 1, result.stderr
+    assert "…" in result.stderr
     assert loaded == {"rich"}
 
 

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.text import Text
 
 from pauta.cli import tables
-from pauta.cli.progress import STYLES
+from pauta.cli.summary import STYLES
 from pauta.cli.tables import Cell, Column, Fit
 
 DIFFERS = "bold yellow"

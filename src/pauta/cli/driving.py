@@ -18,18 +18,22 @@ from pauta.cli.common import (
 def drive_with_progress(action: Any, *, as_json: bool, quiet: bool) -> None:
     """Run ``action(on_start)`` with live progress; exit with the run's outcome.
 
-    ``--quiet`` and ``--json`` show nothing while the run runs, so they never load the display
-    (loading rich costs a short run 20-40 ms here).
+    Only a terminal gets the live display, and only a terminal or a summary that rich alone lays
+    out right loads rich (loading it costs a short run 20-40 ms here): ``--quiet``, ``--json``
+    and a summary written to a pipe or a file never do.
     """
+    from pauta.cli.summary import writes_to_terminal
+
+    terminal = not (quiet or as_json) and writes_to_terminal(sys.stderr)
     console: Any = None
     live: Any = None
-    if not (quiet or as_json):
+    if terminal:
         from rich.console import Console
 
         from pauta.cli.progress import LiveProgress
 
         console = Console(stderr=True)
-        live = LiveProgress(console) if console.is_terminal else None
+        live = LiveProgress(console)
     drivers: list[Any] = []
 
     def on_start(driver: Any) -> None:
@@ -50,10 +54,20 @@ def drive_with_progress(action: Any, *, as_json: bool, quiet: bool) -> None:
 
         print_json(show_run(open_store(), run.id))
     elif not quiet:
-        from pauta.cli.progress import print_summary
-
-        print_summary(console, run, drivers[0] if drivers else None, elapsed)
+        _print_summary(console, run, drivers[0] if drivers else None, elapsed)
     sys.exit(EXIT_OK if run.state == "SUCCEEDED" else EXIT_RUN_FAILED)
+
+
+def _print_summary(console: Any, run: Any, driver: Any, elapsed: float) -> None:
+    from pauta.cli.summary import print_plain, summary
+
+    if console is None and print_plain(summary(run, driver, elapsed)):
+        return
+    from rich.console import Console
+
+    from pauta.cli.progress import print_summary
+
+    print_summary(console or Console(stderr=True), run, driver, elapsed)
 
 
 def start_cluster(settings: Any, capacity: Any, name: str) -> tuple[Any, Any]:

@@ -53,7 +53,7 @@ def runs_list(flow: str | None, state: str | None, limit: int, as_json: bool) ->
     from rich.text import Text
 
     from pauta.cli import tables
-    from pauta.cli.progress import STYLES
+    from pauta.cli.summary import STYLES
     from pauta.cli.tables import Column, Fit
 
     rows = []
@@ -97,7 +97,7 @@ def runs_show(run_id: str, as_json: bool) -> None:
     from rich.text import Text
 
     from pauta.cli import tables
-    from pauta.cli.progress import STYLES
+    from pauta.cli.summary import STYLES
     from pauta.cli.tables import Column, Fit
 
     console = Console()

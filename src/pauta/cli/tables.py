@@ -12,32 +12,20 @@ row runs past the terminal's edge (the terminal wraps it) instead of being cut t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from enum import Enum
 
 from rich.cells import cell_len
-from rich.console import Console, ConsoleOptions, JustifyMethod, RenderResult
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
 from rich.text import Text
+
+from pauta.cli.columns import Column, Fit
+
+__all__ = ["Cell", "Column", "Fit", "Fitted", "build"]
 
 Cell = str | Text
 
 LONG_WORD = 16
 """A ``WRAP`` column may cut a word longer than this (a preview's long token) across lines."""
-
-
-class Fit(Enum):
-    WHOLE = "whole"
-    WRAP = "wrap"
-    DETAIL = "detail"
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    header: str
-    fit: Fit = Fit.WHOLE
-    justify: JustifyMethod = "left"
-    max_width: int | None = None
 
 
 def _plain(cell: Cell) -> str:
