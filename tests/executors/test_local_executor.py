@@ -16,6 +16,7 @@ from pauta.core.loading import load_file
 from pauta.core.states import State
 from pauta.executors.base import ResultPlaceholder
 from pauta.executors.local import LocalExecutor
+from pauta.executors.processes import Prestarted
 from pauta.store.results import ResultStore
 
 kit = load_file(Path(__file__).parent / "flowmods" / "kit.py")
@@ -80,6 +81,33 @@ def test_output_of_print_logger_and_children_lands_in_the_log(executor, paths):
     for line in ("hello from print", "hello from the logger", "hello from stderr"):
         assert line in log
     assert "hello from a child process" in log
+
+
+def test_a_prestarted_worker_runs_the_first_tasks(paths):
+    """`pauta run` starts a worker before it loads anything else; the pool adopts it."""
+    first = Prestarted(str(paths["results"]), 64 * 1024)
+    ex = LocalExecutor(workers=1, results_url=str(paths["results"]), first=first)
+    try:
+        ex.start(kit.Wakeup())
+        outcome = kit.run_one(ex, make(tasks.add, 2, 3, paths=paths))
+        assert outcome.state == State.SUCCEEDED, outcome.error
+        assert outcome.worker.endswith(f":{first.worker.pid}")
+        assert [w.pid for w in ex._workers] == [first.worker.pid]
+    finally:
+        ex.shutdown()
+    assert not kit.alive(first.worker.pid)
+
+
+def test_a_prestarted_worker_for_another_configuration_is_refused(paths):
+    first = Prestarted(str(paths["results"]), 64 * 1024)
+    try:
+        with pytest.raises(ValueError, match="another configuration"):
+            LocalExecutor(workers=1, results_url=str(paths["results"]), inline_max=10, first=first)
+        with pytest.raises(ValueError, match="another configuration"):
+            LocalExecutor(results_url=str(paths["results"]), first=first, python="/usr/bin/python3")
+    finally:
+        first.worker.kill()
+        first.worker.reap(10)
 
 
 def test_silent_tasks_leave_no_files(executor, paths):

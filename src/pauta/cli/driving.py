@@ -97,8 +97,21 @@ def ready(started: dict[str, tuple[Any, Any]]) -> None:
                 wait()
 
 
-def start_local_pool(settings: Any, capacity: Any, workers: int | None) -> tuple[Any, Any]:
-    """A started local executor and the wakeup to bind to the engine that will own it."""
+def prestart_local_worker(settings: Any) -> Any:
+    """The local pool's first worker, started before the command imports the executor, the
+    flow and the engine: it boots meanwhile, on another core."""
+    from pauta.executors.processes import Prestarted
+
+    settings.ensure_home()
+    settings.export_home()
+    return Prestarted(settings.results_url, settings.inline_result_max)
+
+
+def start_local_pool(
+    settings: Any, capacity: Any, workers: int | None, first: Any = None
+) -> tuple[Any, Any]:
+    """A started local executor (with ``first``, a prestarted worker, as its first) and the
+    wakeup to bind to the engine that will own it."""
     from pauta.dispatch.capacity import default_workers
     from pauta.executors.base import LateWakeup
     from pauta.executors.local import LocalExecutor
@@ -109,6 +122,7 @@ def start_local_pool(settings: Any, capacity: Any, workers: int | None) -> tuple
         workers=workers or default_workers(capacity),
         results_url=settings.results_url,
         inline_max=settings.inline_result_max,
+        first=first,
     )
     wakeup = LateWakeup()
     pool.start(wakeup)

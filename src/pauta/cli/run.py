@@ -13,7 +13,13 @@ from pauta.cli.common import (
     parse_params,
     user_errors,
 )
-from pauta.cli.driving import drive_with_progress, ready, start_cluster, start_local_pool
+from pauta.cli.driving import (
+    drive_with_progress,
+    prestart_local_worker,
+    ready,
+    start_cluster,
+    start_local_pool,
+)
 
 
 @click.command()
@@ -43,18 +49,21 @@ def run(
     resources: tuple[str, ...],
 ) -> None:
     """Run a flow once, showing live progress; the exit code is the outcome (0 succeeded)."""
+    settings = executor_settings(executor, ray_address)
+    # Start the first worker before anything else (or reach the cluster soon): it boots while
+    # this process imports the executor, the store and the engine and loads the flow, which
+    # roughly halves a short run's time.
+    local = executor not in ("ray", "inline")
+    first = prestart_local_worker(settings) if local else None
     from pauta.dispatch.capacity import detect_capacity
 
-    settings = executor_settings(executor, ray_address)
     from_file, strings = parse_params(params, params_file)
     capacity = build_capacity(cpus, memory, gpus, resources) or detect_capacity()
-    # Warm the worker pool first (or reach the cluster): that happens while this process
-    # imports the store and validates parameters, which roughly halves a short run's time.
     started = {}
     if executor == "ray":
         started["ray"] = start_cluster(settings, capacity, "ray")
-    elif executor != "inline":
-        started["local"] = start_local_pool(settings, capacity, workers)
+    elif local:
+        started["local"] = start_local_pool(settings, capacity, workers, first)
 
     from pauta.app.flows import resolve_flow
     from pauta.app.params import check_params_size

@@ -230,7 +230,8 @@ class Executor(Protocol):
         ...
 
     def waitables(self) -> list[Any]:
-        """Objects the engine may pass to ``multiprocessing.connection.wait`` (may be empty)."""
+        """File descriptors (ints, or objects with ``fileno()``) the engine waits on; may be
+        empty."""
         ...
 
     def collect(self) -> list[WorkOutcome]:

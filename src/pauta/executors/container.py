@@ -66,8 +66,10 @@ from pauta.executors.container_entry import (
     WRONG_PYTHON,
 )
 from pauta.executors.envs import RUNTIME_PACKAGES
+from pauta.executors.pipe import PROTOCOL
+from pauta.executors.processes import append_to_log, log_tail
 from pauta.executors.venv import project_paths
-from pauta.executors.worker import PROTOCOL, append_to_log, decode_outcome, log_tail, worker_name
+from pauta.executors.worker import decode_outcome, worker_name
 
 EXCHANGE = "/pauta/exchange"
 RUNTIME = "/pauta/runtime"

@@ -51,7 +51,8 @@ def main(folder: str) -> None:
     import faulthandler
 
     from pauta.core.process import exit_without_teardown
-    from pauta.executors.worker import PROTOCOL, encode_outcome, run_item
+    from pauta.executors.pipe import PROTOCOL
+    from pauta.executors.worker import encode_outcome, run_item
     from pauta.store.results import ResultStore
 
     faulthandler.enable(all_threads=False)

@@ -32,13 +32,14 @@ from typing import Any
 from pauta.core.clock import Clock, get_clock
 from pauta.executors.base import ErrorInfo, FailsAttempts, Wakeup, WorkItem, WorkOutcome
 from pauta.executors.loading import refuse_while_importing_main
-from pauta.executors.worker import (
+from pauta.executors.processes import (
+    Prestarted,
     WorkerProcess,
     append_to_log,
-    decode_outcome,
     exit_text,
     log_tail,
 )
+from pauta.executors.worker import decode_outcome
 
 # Consecutive workers dying before they reach their main loop: the pool gives up.
 _START_FAILURES_MAX = 3
@@ -90,7 +91,18 @@ class LocalExecutor(FailsAttempts):
         python: str | None = None,
         sys_path: list[str] | None = None,
         environ: Mapping[str, str] | None = None,
+        first: Prestarted | None = None,
     ) -> None:
+        """``first``: a worker already started (``pauta run`` starts one before it loads the
+        rest), for this interpreter and path, with these ``results_url`` and ``inline_max``."""
+        if first is not None and (
+            (first.results_url, first.inline_max) != (results_url, inline_max)
+            or python is not None
+            or sys_path is not None
+            or environ
+        ):
+            raise ValueError("the prestarted worker was started for another configuration")
+        self._first = first
         self._clock = clock or get_clock()
         self._size = max(1, workers or os.cpu_count() or 1)
         # another interpreter and environment for the workers (see WorkerProcess)
@@ -137,8 +149,13 @@ class LocalExecutor(FailsAttempts):
         """
         refuse_while_importing_main("start a pool of worker processes")
         self._wakeup = wakeup
-        self._lifeline = os.pipe()
-        self._add_idle(self._spawn(()))
+        first, self._first = self._first, None
+        if first is None:
+            self._lifeline = os.pipe()
+            self._add_idle(self._spawn(()))
+        else:
+            self._lifeline = first.lifeline
+            self._add_idle(self._adopt(first.worker))
         atexit.register(self._at_exit)
 
     def slots(self) -> int:
@@ -157,7 +174,7 @@ class LocalExecutor(FailsAttempts):
     def waitables(self) -> list[Any]:
         if self._waitables is None:
             self._waitables = [
-                x for w in self._workers for x in (w.conn, w.sentinel) if x is not None
+                x for w in self._workers for x in (w.fd, w.sentinel) if x is not None
             ]
         return self._waitables
 
@@ -243,6 +260,9 @@ class LocalExecutor(FailsAttempts):
             sys_path=self._sys_path,
             environ=self._environ,
         )
+        return self._adopt(worker)
+
+    def _adopt(self, worker: WorkerProcess) -> WorkerProcess:
         self._workers.append(worker)
         self._waitables = None
         for fd in (worker.fd, worker.sentinel):
@@ -366,7 +386,7 @@ class LocalExecutor(FailsAttempts):
         # A dead worker is drained to EOF before it is buried: it may have sent an outcome.
         try:
             while True:
-                if dead and not worker.conn.poll():
+                if dead and not worker.has_data():
                     break
                 for message in worker.read_messages():
                     data = loads(message)

@@ -49,11 +49,13 @@ from pauta.executors.base import (
     WorkItem,
     WorkOutcome,
 )
+from pauta.executors.pipe import PROTOCOL
+from pauta.executors.processes import append_to_log
 from pauta.executors.ray_ahead import StartOrder, ahead_of, ahead_setting
 from pauta.executors.ray_code import CodeShipper, code_folder, relocate
 from pauta.executors.ray_stream import EVERY_S, LogFollower, LogSink
 from pauta.executors.ray_task import run_attempt
-from pauta.executors.worker import PROTOCOL, append_to_log, decode_outcome
+from pauta.executors.worker import decode_outcome
 
 _INTERRUPTED = ErrorInfo(
     "Interrupted", "the executor shut down before the task finished", "", "interrupted"

@@ -37,7 +37,7 @@ from pauta.executors.base import (
 )
 from pauta.executors.envs import Env, EnvBuildError, Environments, env_key
 from pauta.executors.local import LocalExecutor
-from pauta.executors.worker import append_to_log
+from pauta.executors.processes import append_to_log
 
 _INTERRUPTED = ErrorInfo(
     "Interrupted", "the executor shut down before the task finished", "", "interrupted"

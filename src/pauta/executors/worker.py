@@ -1,8 +1,10 @@
-"""Running one attempt; a warm worker process's main loop, and the executor's handle on it.
+"""Running one attempt, and a warm worker process's main loop (``pauta.executors.processes`` is
+the executor's handle on it).
 
 A worker is a fresh interpreter (``python -c``; CUDA and ``fork`` do not mix) that imports only
 this module until a task needs more: not the driver's main script, not ``multiprocessing``'s
-machinery. It talks to its executor over one socket pair. Messages are pickled:
+machinery. It talks to its executor over one socket pair (``pauta.executors.pipe``). Messages
+are pickled:
 
 - parent to worker: first the configuration (``boot``), then ``("work", run_id,
   RunInfo | None, TaskRef | token, key, task_name,
@@ -20,18 +22,14 @@ import os
 import pickle
 import signal
 import socket
-import struct
-import subprocess
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextlib import AbstractContextManager, suppress
-from multiprocessing.connection import Connection
 from typing import Any, TextIO
 
 from pauta.core.clock import get_clock
-from pauta.core.files import private_opener
 from pauta.core.process import exit_without_teardown
 from pauta.core.secrets import mask, mask_file, registered_values, revealed_names
 from pauta.core.states import State
@@ -46,18 +44,12 @@ from pauta.executors.base import (
     WorkItem,
     WorkOutcome,
 )
-from pauta.executors.capture import FdCapture, adopt_scratch, owner_path, scratch_path
+from pauta.executors.capture import FdCapture
 from pauta.executors.loading import resolve
+from pauta.executors.pipe import PROTOCOL, READY, MessageReader, write_message
 from pauta.store.results import ResultStore, StoredResult
 from pauta.tracking.registry import model_registrar
 
-READY = "ready"
-PROTOCOL = pickle.HIGHEST_PROTOCOL
-# After this many distinct runs or functions a worker is told to forget them all, so a
-# long-lived pool does not grow; they are simply sent again.
-_REMEMBER_MAX = 1000
-_HEADER = struct.Struct("!i")
-_BIG = struct.Struct("!Q")
 Capture = Callable[[str], AbstractContextManager[TextIO]]
 
 
@@ -272,241 +264,6 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-# -- the parent's side of the pipe ----------------------------------------------------------
-
-
-class WorkerProcess:
-    """The executor's handle on one worker process, and what it already sent it."""
-
-    __slots__ = (
-        "busy",
-        "conn",
-        "fd",
-        "gone",
-        "gpu",
-        "last_log",
-        "name",
-        "pid",
-        "proc",
-        "ready",
-        "refs",
-        "runs",
-        "sentinel",
-    )  # fmt: skip
-
-    def __init__(
-        self,
-        gpu: tuple[int, ...],
-        results_url: str,
-        inline_max: int,
-        lifeline: int,
-        *,
-        python: str | None = None,
-        sys_path: list[str] | None = None,
-        environ: Mapping[str, str] | None = None,
-    ) -> None:
-        """``python``, ``sys_path`` and ``environ`` start it in another environment (a task's
-        virtualenv): that interpreter, keeping its own path with ``sys_path`` after it, with
-        these variables added; by default it runs this interpreter with this path."""
-        parent, child = socket.socketpair()
-        cuda = ",".join(str(g) for g in gpu) if gpu else None
-        env = None
-        if cuda is not None or environ:
-            env = {**os.environ, **(environ or {})}
-            if cuda is not None:
-                env["CUDA_VISIBLE_DEVICES"] = cuda
-        argv = [
-            python or sys.executable,
-            *subprocess._args_from_interpreter_flags(),  # -O, -X ... as this process runs
-            "-c",
-            "from pauta.executors.worker import boot; boot()",
-            str(child.fileno()),
-            str(lifeline),
-        ]
-        try:
-            # Its own session (setsid), so the executor can kill it with everything it started.
-            self.proc = subprocess.Popen(
-                argv,
-                pass_fds=(child.fileno(), lifeline),
-                start_new_session=True,
-                stdin=subprocess.DEVNULL,
-                env=env,
-            )
-        finally:
-            child.close()
-        self.pid: int = self.proc.pid
-        self.conn = Connection(parent.detach())
-        self.fd: int = self.conn.fileno()
-        # Readable once the process has exited, even when a child it forked keeps the socket.
-        self.sentinel: int | None = None
-        with suppress(AttributeError, OSError):
-            self.sentinel = os.pidfd_open(self.pid)
-        self.gpu = gpu
-        self.name = f"{socket.gethostname()}:{self.pid}"
-        self.busy: Any = None  # the executor's record of the item it runs
-        self.ready = False  # it said READY: it reached its main loop
-        self.gone = False
-        self.last_log = ""
-        self.runs: set[str] = set()
-        self.refs: set[str] = set()
-        config = {
-            "sys_path": sys.path if sys_path is None else sys_path,
-            "own_path": sys_path is not None,
-            "results_url": results_url,
-            "inline_max": inline_max,
-        }
-        with suppress(OSError):  # a worker that died at once is noticed by its EOF
-            self._write(pickle.dumps(config, PROTOCOL))
-
-    def send_item(self, item: WorkItem) -> bool:
-        """Send ``item``; False when the worker is dead (its EOF tells the rest)."""
-        run = item.run
-        ref: Any = item.task_ref
-        try:
-            if len(self.runs) >= _REMEMBER_MAX or len(self.refs) >= _REMEMBER_MAX:
-                self.runs.clear()
-                self.refs.clear()
-                self._write(pickle.dumps(("forget",), PROTOCOL))
-            run_part = None
-            if run.run_id not in self.runs:
-                run_part = run
-                self.runs.add(run.run_id)
-            if ref.token:
-                if ref.token in self.refs:
-                    ref = ref.token
-                else:
-                    self.refs.add(ref.token)
-            self.last_log = item.log_path
-            message = (
-                "work", run.run_id, run_part, ref, item.key, item.task_name,
-                item.attempt, item.args_blob, item.log_path, item.is_async,
-            )  # fmt: skip
-            self._write(pickle.dumps(message, PROTOCOL))
-        except OSError:
-            return False
-        return True
-
-    # The pipe is read and written with os.read/os.write in Connection's own framing (a
-    # 4-byte big-endian length, or -1 and an 8-byte length): this is the per-item hot path,
-    # and one read for a whole message instead of Connection's two, without its Python
-    # layers, saves a third of the executor's cost per item. The worker uses Connection.
-
-    def _write(self, payload: bytes) -> None:
-        size = len(payload)
-        header = _HEADER.pack(size) if size <= 0x7FFFFFFF else _HEADER.pack(-1) + _BIG.pack(size)
-        data = memoryview(header + payload) if size < 1 << 16 else memoryview(header)
-        rest = None if size < 1 << 16 else memoryview(payload)
-        for chunk in (data, rest):
-            while chunk is not None and len(chunk):
-                chunk = chunk[os.write(self.fd, chunk) :]
-
-    def read_messages(self) -> list[bytes]:
-        """The messages that can be read now (call when the fd is readable).
-
-        A message whose start has arrived is read whole: the worker writes each message in
-        one go. Raises EOFError when the worker's end is closed (it died).
-        """
-        buffer = self._read(1 << 16)
-        messages = []
-        while buffer:
-            if len(buffer) < 4:
-                buffer = self._complete(buffer, 4)
-            (size,) = _HEADER.unpack_from(buffer)
-            start = 4
-            if size == -1:
-                buffer = self._complete(buffer, 12)
-                (size,) = _BIG.unpack_from(buffer, 4)
-                start = 12
-            end = start + size
-            buffer = self._complete(buffer, end)
-            messages.append(buffer[start:end])
-            buffer = buffer[end:]
-        return messages
-
-    def _read(self, limit: int) -> bytes:
-        chunk = os.read(self.fd, limit)
-        if not chunk:
-            raise EOFError
-        return chunk
-
-    def _complete(self, buffer: bytes, size: int) -> bytes:
-        if len(buffer) >= size:
-            return buffer
-        parts = bytearray(buffer)
-        while len(parts) < size:
-            parts += self._read(size - len(parts))
-        return bytes(parts)
-
-    def kill(self) -> None:
-        """SIGKILL the worker and everything in its process group.
-
-        Only called before the worker is reaped, so its pid (the group id) cannot be reused.
-        """
-        for kill in (os.killpg, os.kill):
-            with suppress(ProcessLookupError, PermissionError):
-                kill(self.pid, signal.SIGKILL)
-
-    def stop(self) -> None:
-        """Ask an idle worker to exit (it is reaped later with ``reap``)."""
-        with suppress(OSError):
-            self.conn.send_bytes(pickle.dumps(("stop",), PROTOCOL))
-        self.conn.close()
-
-    def reap(self, timeout: float, log_path: str | None = None) -> int | None:
-        """Wait for the exit (killing after ``timeout`` s), release it, return its exit code.
-
-        ``log_path``: the attempt it was running, which gets what that attempt printed.
-        """
-        try:
-            code = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            code = self.proc.wait()
-        if not self.conn.closed:
-            self.conn.close()
-        if self.sentinel is not None:
-            with suppress(OSError):
-                os.close(self.sentinel)
-            self.sentinel = None
-        if self.last_log:
-            log_dir = os.path.dirname(self.last_log)
-            scratch = scratch_path(log_dir, self.pid)
-            with suppress(OSError):
-                if log_path is not None:
-                    adopt_scratch(scratch, log_path)
-                else:
-                    os.unlink(scratch)
-            with suppress(OSError):
-                os.unlink(owner_path(log_dir, self.pid))
-        return code
-
-
-def exit_text(code: int | None) -> str:
-    """How a worker process ended, for people."""
-    if code is None:
-        return "the task's process died"
-    if code < 0:
-        with suppress(ValueError):
-            return f"the task's process died with exit code {code} ({signal.Signals(-code).name})"
-    return f"the task's process died with exit code {code}"
-
-
-def append_to_log(path: str, text: str) -> None:
-    """Add a line of the executor's own to an attempt's log (a kill, a crash)."""
-    with suppress(OSError), open(path, "a", encoding="utf-8", opener=private_opener) as handle:
-        handle.write(f"pauta: {text}\n")
-
-
-def log_tail(path: str, limit: int = 4000) -> str:
-    """The end of an attempt's log: the best account of a crash there is."""
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(max(0, os.fstat(handle.fileno()).st_size - limit))
-            return handle.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
-
-
 # -- the worker's side ------------------------------------------------------------------------
 
 
@@ -540,9 +297,9 @@ def boot() -> None:
     # Tasks that start programs must not hand them these descriptors.
     for own in (fd, lifeline):
         os.set_inheritable(own, False)
-    conn = Connection(fd)
+    reader = MessageReader(fd)
     try:
-        config = pickle.loads(conn.recv_bytes())
+        config = pickle.loads(reader.next())
     except (EOFError, OSError):
         return  # the executor is gone already (it was interrupted while this worker started)
     paths = config["sys_path"]
@@ -550,10 +307,20 @@ def boot() -> None:
         paths = [*sys.path, *(p for p in paths if p not in sys.path)]
     sys.path[:] = paths
     sys.argv[:] = [sys.argv[0]]
-    worker_main(conn, config["results_url"], config["inline_max"], lifeline)
+    worker_main(reader, config["results_url"], config["inline_max"], lifeline)
 
 
-def worker_main(conn: Any, results_url: str, inline_max: int, lifeline: int) -> None:
+def _prefetch() -> None:
+    """Import what the first task's module will: its flow file imports ``pauta``'s decorators.
+
+    The worker is idle until the first item arrives (the driver is still loading the flow and
+    the engine), so this comes off the first task's time instead of adding to it.
+    """
+    import pauta.definitions.flow
+    import pauta.definitions.task  # noqa: F401
+
+
+def worker_main(reader: MessageReader, results_url: str, inline_max: int, lifeline: int) -> None:
     """The loop of one warm worker process.
 
     ``CUDA_VISIBLE_DEVICES``, when the executor pins GPUs, is in the environment the process
@@ -571,14 +338,16 @@ def worker_main(conn: Any, results_url: str, inline_max: int, lifeline: int) -> 
     me = worker_name()
     runs: dict[str, RunInfo] = {}
     refs: dict[str, TaskRef] = {}
+    fd = reader.fd
     try:
-        conn.send_bytes(pickle.dumps(READY, PROTOCOL))
+        write_message(fd, pickle.dumps(READY, PROTOCOL))
     except OSError:
         return  # the driver is gone already (it was interrupted while this worker started)
+    _prefetch()
     try:
         while True:
             try:
-                message = pickle.loads(conn.recv_bytes())
+                message = pickle.loads(reader.next())
             except (EOFError, OSError):
                 return
             kind = message[0]
@@ -596,7 +365,7 @@ def worker_main(conn: Any, results_url: str, inline_max: int, lifeline: int) -> 
                 )
                 outcome = run_item(item, store, capture.capture, me)
                 del item, blob
-                conn.send_bytes(pickle.dumps(encode_outcome(outcome), PROTOCOL))
+                write_message(fd, pickle.dumps(encode_outcome(outcome), PROTOCOL))
             elif kind == "forget":
                 runs.clear()
                 refs.clear()
