@@ -14,7 +14,7 @@ from pauta.connections.errors import (
     SecretKeyError,
     UnknownConnectionError,
 )
-from pauta.connections.resolve import connection, reveal_connections
+from pauta.connections.resolve import connection, reveal_connections, reveal_reported
 from pauta.connections.value import Connection
 
 __all__ = [
@@ -26,4 +26,5 @@ __all__ = [
     "UnknownConnectionError",
     "connection",
     "reveal_connections",
+    "reveal_reported",
 ]

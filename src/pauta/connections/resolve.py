@@ -21,7 +21,7 @@ from pauta.connections.masking import PREFIX, reveal
 from pauta.connections.rules import check_name, check_url, env_var, split_extras
 from pauta.connections.value import Connection
 from pauta.core.errors import PautaError
-from pauta.core.secrets import revealed_names
+from pauta.core.secrets import reveal_secrets, revealed_names
 
 if TYPE_CHECKING:
     from pauta.connections.registry import ConnectionRegistry
@@ -64,6 +64,14 @@ def reveal_connections(names: Iterable[str]) -> None:
                 connection(name[len(PREFIX) :])
             except PautaError:
                 continue
+
+
+def reveal_reported(names: Iterable[str]) -> None:
+    """Mask here what another process reported reading (its ``revealed_names``): the secrets
+    (``reveal_secrets``) and the connections (``reveal_connections``)."""
+    names = list(names)
+    reveal_secrets(names)
+    reveal_connections(names)
 
 
 def from_environment(name: str) -> Connection | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
@@ -55,6 +54,8 @@ def parse_memory(value: int | float | str | None) -> int:
             "'512MiB', '2GiB' or '4GB'"
         )
     # Decimal, not float: 2.01MB is 2010000 bytes, not 2009999
+    from decimal import Decimal
+
     return int(Decimal(match.group(1)) * _UNITS[unit])
 
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from pauta.core.errors import DefinitionError
 from pauta.core.resources import Resources
@@ -239,6 +237,8 @@ def _refuse_unknown(raw: dict[str, Any], where: str, valid: Iterable[str]) -> No
     valid = sorted(valid)
     unknown = sorted(raw)
     message = f"{where}: unknown option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"
+    import difflib  # here: only a mistyped option needs it
+
     close = {name: difflib.get_close_matches(name, valid, n=1) for name in unknown}
     guesses = [(name, match[0]) for name, match in close.items() if match]
     if len(unknown) == 1 and guesses:
@@ -291,7 +291,10 @@ class FlowOptions:
         where = f"@flow {name!r}"
         timezone = raw.pop("timezone", None) or "UTC"
         try:
-            ZoneInfo(timezone)
+            if timezone != "UTC":  # the default needs no time zone database to be checked
+                from zoneinfo import ZoneInfo
+
+                ZoneInfo(timezone)
         except Exception:
             raise DefinitionError(
                 f"{where}: unknown timezone {timezone!r}; use an IANA name such as "

@@ -2,7 +2,8 @@
 
 Callbacks get one ``pauta.notify.Event`` (the run, the task, the attempt, the error). They run
 on a small thread pool, never on the engine loop, so a slow webhook cannot stall dispatch. A
-callback that raises is logged and never changes the outcome of the run.
+callback that raises is logged and never changes the outcome of the run. The event class and the
+pool load with the first callback: a run without callbacks never needs them.
 """
 
 from __future__ import annotations
@@ -10,23 +11,24 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
-from pauta.notify.notifiers import Event
-
 if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
     from datetime import datetime
 
     from pauta.engine.calls import TaskCall
+    from pauta.notify.notifiers import Event
     from pauta.store.records import FlowRunRecord
 
 log = logging.getLogger("pauta.callbacks")
 
-Callback = Callable[[Event], Any]
+Callback = Callable[["Event"], Any]
 
 
 def task_event(call: TaskCall, what: str) -> Event:
+    from pauta.notify.notifiers import Event
+
     run = call.run
     return Event(
         kind="task",
@@ -47,6 +49,8 @@ def task_event(call: TaskCall, what: str) -> Event:
 def flow_event(
     record: FlowRunRecord, what: str, state: str, error: dict[str, Any] | None, *, now: datetime
 ) -> Event:
+    from pauta.notify.notifiers import Event
+
     return Event(
         kind="flow",
         what=what,  # type: ignore[arg-type]
@@ -62,6 +66,8 @@ def flow_event(
 
 def deadline_event(record: FlowRunRecord, *, now: datetime) -> Event:
     """The event of a run still unfinished at ``now``, past its ``deadline_at``."""
+    from pauta.notify.notifiers import Event
+
     return Event(
         kind="flow",
         what="deadline_missed",
@@ -101,6 +107,8 @@ class CallbackRunner:
             return
         with self._lock:
             if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
                 self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="pauta-callback")
             futures = self._pending.setdefault(run_id, [])
             futures[:] = [f for f in futures if not f.done()]
@@ -112,6 +120,8 @@ class CallbackRunner:
         with self._lock:
             futures = self._pending.pop(run_id, [])
         if futures:
+            from concurrent.futures import wait
+
             _, late = wait(futures, timeout)
             if late:
                 log.warning(

@@ -20,11 +20,9 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from pauta.connections import reveal_connections
 from pauta.core.clock import Clock, from_timestamp, get_clock
 from pauta.core.errors import PautaError
 from pauta.core.resources import Resources
-from pauta.core.secrets import reveal_secrets
 from pauta.core.settings import Settings
 from pauta.core.states import State
 from pauta.dispatch.capacity import default_workers
@@ -453,8 +451,9 @@ class Engine:
             if outcome.metrics or outcome.artifacts or outcome.params:
                 self.writer.add_reports(*outcome_reports(outcome, now.wall))
             if outcome.secrets:
-                reveal_secrets(outcome.secrets)
-                reveal_connections(outcome.secrets)
+                from pauta.connections import reveal_reported  # for tasks that read secrets
+
+                reveal_reported(outcome.secrets)
             if not outcome.node:
                 outcome.node = self._host
             core.outcome(

@@ -24,12 +24,12 @@ from pauta.engine.loop import Engine
 from pauta.engine.replay import RunDriver
 from pauta.engine.runs import FlowRun, drive, new_run_record, take_over
 from pauta.executors.base import Executor, LateWakeup
-from pauta.notify import Notifier
 from pauta.store.lite import open_run_store
 from pauta.store.records import FlowRow
 from pauta.tracking.sender import OutboxSender, start_sender
 
 if TYPE_CHECKING:
+    from pauta.notify import Notifier
     from pauta.store.repository import Store
 
 OnStart = Callable[[RunDriver], None]

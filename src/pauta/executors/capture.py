@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -101,6 +100,8 @@ def adopt_scratch(scratch: str, log_path: str) -> None:
 
 
 def _append(source_path: str, target_path: str) -> None:
+    import shutil  # here: worker processes start without it, and this is rare
+
     with (
         open(source_path, "rb") as source,
         open(target_path, "ab", opener=private_opener) as target,

@@ -10,7 +10,6 @@ name, or from a URI MLflow knows (``runs:/...``, ``models:/...``, ``s3://...``);
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -39,6 +38,8 @@ def model_registrar(
         stored = logged().get(path_or_uri)
         if stored is None:
             return register_model(uri, run_id, flow, key, task_name, name, path_or_uri)
+        import tempfile
+
         from pauta.tracking.mirror import copy_stored, file_name
 
         # the logged artifact, under its own name (the store's file name is for the store)
