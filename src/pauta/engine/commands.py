@@ -7,8 +7,7 @@ state: they post one of these, and the loop applies it on its own thread, in ord
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pauta.core.states import State
 
@@ -17,15 +16,13 @@ if TYPE_CHECKING:
     from pauta.engine.runstate import RunState
 
 
-@dataclass(frozen=True, slots=True)
-class SubmitCall:
+class SubmitCall(NamedTuple):
     """A flow body called a task: register the call and start it when it is ready."""
 
     call: TaskCall
 
 
-@dataclass(frozen=True, slots=True)
-class ExternalProgress:
+class ExternalProgress(NamedTuple):
     """A call run outside the executors (a child flow) moved: RUNNING, or its final state
     with the stored result (SUCCEEDED) or the error (otherwise)."""
 
@@ -34,29 +31,25 @@ class ExternalProgress:
     detail: Any = None
 
 
-@dataclass(frozen=True, slots=True)
-class CancelRun:
+class CancelRun(NamedTuple):
     """Cancel every unfinished call of a run."""
 
     run: RunState
 
 
-@dataclass(frozen=True, slots=True)
-class ForgetRun:
+class ForgetRun(NamedTuple):
     """A run has ended: drop what the loop keeps for it."""
 
     run: RunState
 
 
-@dataclass(frozen=True, slots=True)
-class Flush:
+class Flush(NamedTuple):
     """Write everything recorded so far to the store, then set ``done``."""
 
     done: threading.Event
 
 
-@dataclass(frozen=True, slots=True)
-class SetPools:
+class SetPools(NamedTuple):
     """The pools' sizes changed in the store."""
 
     pools: dict[str, int]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from pauta.dispatch.clusters import Cluster
@@ -18,16 +18,14 @@ if TYPE_CHECKING:
     from pauta.engine.calls import TaskCall
 
 
-@dataclass(frozen=True, slots=True)
-class Now:
+class Now(NamedTuple):
     """The time of an event: the wall clock (for records) and the monotonic one (for delays)."""
 
     wall: datetime
     monotonic: float
 
 
-@dataclass(frozen=True, slots=True)
-class StartAttempt:
+class StartAttempt(NamedTuple):
     """Run this attempt on the executor of that name; ``gpus`` are the devices it was given."""
 
     call: TaskCall
@@ -47,8 +45,7 @@ class Running:
     cluster: Cluster | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CancelAttempt:
+class CancelAttempt(NamedTuple):
     """Kill the running attempt of ``key`` in ``run_id`` on that executor."""
 
     executor: str
@@ -56,8 +53,7 @@ class CancelAttempt:
     key: str
 
 
-@dataclass(frozen=True, slots=True)
-class NotifyCallbacks:
+class NotifyCallbacks(NamedTuple):
     """Tell the task's ``on_success``/``on_failure``/``on_retry`` callbacks (``what``)."""
 
     call: TaskCall
@@ -65,8 +61,7 @@ class NotifyCallbacks:
     callbacks: Any
 
 
-@dataclass(frozen=True, slots=True)
-class LookupCache:
+class LookupCache(NamedTuple):
     """Look for an earlier result of ``call`` under its cache key, then tell the core."""
 
     call: TaskCall

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 
 from pauta.definitions.options import TaskOptions
@@ -15,14 +14,14 @@ def retry_delay(
     backoff: float = 2.0,
     jitter: bool = True,
     max_delay: float | None = None,
-    rand: Callable[[], float] = random.random,
+    rand: Callable[[], float] | None = None,
 ) -> float:
     """Seconds to wait after the ``failed_attempts``-th failure (1 for the first).
 
     Exponential: ``base * backoff ** (failed_attempts - 1)``, capped at ``max_delay``. With
     jitter the delay is drawn uniformly from [delay / 2, delay], so many tasks that failed
     together (a database restart) do not retry in lockstep, while the wait never drops below
-    half the nominal delay.
+    half the nominal delay. ``rand`` draws from [0, 1) (``random.random`` unless given).
     """
     if failed_attempts < 1:
         raise ValueError("failed_attempts counts from 1")
@@ -30,6 +29,10 @@ def retry_delay(
     if max_delay is not None:
         delay = min(delay, max_delay)
     if jitter:
+        if rand is None:
+            import random  # here: a run whose tasks never fail never draws
+
+            rand = random.random
         delay = delay * (0.5 + 0.5 * rand())
     return max(delay, 0.0)
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from pauta.core.clock import Clock
 from pauta.core.clusters import ClusterView
@@ -22,8 +22,7 @@ from pauta.definitions.environments import ContainerSpec, VenvSpec
 from pauta.store.results import StoredResult
 
 
-@dataclass(frozen=True, slots=True)
-class TaskRef:
+class TaskRef(NamedTuple):
     """How a worker process finds a task's function.
 
     By name when possible (``module`` + ``qualname``; ``path`` when pauta loaded the module from
@@ -39,8 +38,7 @@ class TaskRef:
     token: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class RunInfo:
+class RunInfo(NamedTuple):
     """What a task's ``context()`` knows about its flow run. Sent once per run per worker."""
 
     run_id: str
@@ -88,8 +86,7 @@ class ResultPlaceholder:
         return (ResultPlaceholder, (self.result,))
 
 
-@dataclass(frozen=True, slots=True)
-class ErrorInfo:
+class ErrorInfo(NamedTuple):
     """Why an attempt failed. ``kind`` is exception, crash, timeout, cancelled, interrupted,
     environment (a task's virtualenv could not be built, its container could not start) or oom
     (its container ran out of its memory limit).
@@ -113,8 +110,7 @@ class ErrorInfo:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class Metric:
+class Metric(NamedTuple):
     """A metric a task logged with ``context().log_metric``."""
 
     name: str
@@ -123,8 +119,7 @@ class Metric:
     timestamp: float
 
 
-@dataclass(frozen=True, slots=True)
-class Artifact:
+class Artifact(NamedTuple):
     """An artifact a task logged with ``context().log_artifact``."""
 
     name: str

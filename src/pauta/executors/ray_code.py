@@ -15,7 +15,6 @@ list (Ray reads them).
 
 from __future__ import annotations
 
-import dataclasses
 import fnmatch
 import importlib.util
 import os
@@ -77,7 +76,7 @@ def relocate(ref: TaskRef, folder: str) -> TaskRef:
     """``ref`` with its file named relative to ``folder`` (the node's working directory)."""
     assert ref.path is not None
     relative = os.path.relpath(os.path.realpath(ref.path), folder)
-    return dataclasses.replace(ref, path=WORKING_DIR + relative)
+    return ref._replace(path=WORKING_DIR + relative)
 
 
 def _ignored(name: str, patterns: tuple[str, ...]) -> bool:

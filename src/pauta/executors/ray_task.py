@@ -10,7 +10,6 @@ shared folder for logs; the node's id and the worker process travel back too.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import os
 import pickle
@@ -52,7 +51,7 @@ def run_attempt(
 
     item = pickle.loads(item_blob)
     ref = item.task_ref
-    item.task_ref = dataclasses.replace(ref, path=local_path(ref.path))
+    item.task_ref = ref._replace(path=local_path(ref.path))
     context = ray.get_runtime_context()
     node = context.get_node_id()
     worker = f"{ray.util.get_node_ip_address()}:{os.getpid()}"

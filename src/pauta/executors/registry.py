@@ -10,11 +10,9 @@ error: it never stops pauta, and asking for it says what went wrong.
 
 from __future__ import annotations
 
-import difflib
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from pauta.core.errors import PautaError
 from pauta.core.resources import Resources
@@ -34,8 +32,7 @@ pool's processes, the inline executor's threads), ``nodes`` (a cluster whose fre
 change as its nodes come and go), ``unbounded`` (waiting costs a coroutine, not a process)."""
 
 
-@dataclass(frozen=True, slots=True)
-class ExecutorConfig:
+class ExecutorConfig(NamedTuple):
     """What an executor is built from: the settings and capacity of the process running it.
 
     ``workers`` is the size the engine chose for a pool on this machine; ``store`` is the
@@ -59,8 +56,7 @@ class ExecutorConfig:
         return self.settings.inline_result_max
 
 
-@dataclass(frozen=True, slots=True)
-class ExecutorSpec:
+class ExecutorSpec(NamedTuple):
     """One executor the registry knows: its name, how to build it and how it counts capacity."""
 
     name: str
@@ -70,8 +66,7 @@ class ExecutorSpec:
     source: str = "built in"
 
 
-@dataclass(frozen=True, slots=True)
-class BrokenExecutor:
+class BrokenExecutor(NamedTuple):
     """A plugin's executor that could not be loaded, kept so it can be listed and explained."""
 
     name: str
@@ -202,6 +197,8 @@ class ExecutorRegistry:
                 f"{broken.error}; fix or reinstall that package (`pauta plugins list` shows it)"
             )
         known = sorted(self._specs)
+        import difflib  # here: only a mistyped name needs it
+
         close = difflib.get_close_matches(name, known, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise PautaError(

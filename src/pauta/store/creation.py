@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pauta.core.ids import new_run_id
 from pauta.core.states import FlowRunState
@@ -23,8 +22,7 @@ if TYPE_CHECKING:
     from pauta.definitions.flow import Flow
 
 
-@dataclass(frozen=True, slots=True)
-class FlowIdentity:
+class FlowIdentity(NamedTuple):
     """What a run records of its flow: its name, how to find it again, its run options."""
 
     name: str
@@ -35,16 +33,14 @@ class FlowIdentity:
     deadline: Deadline | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Driver:
+class Driver(NamedTuple):
     """The process that drives a run from its creation (``pauta run``, a parent flow)."""
 
     host: str
     pid: int
 
 
-@dataclass(frozen=True, slots=True)
-class Parent:
+class Parent(NamedTuple):
     """The run and call a child flow run belongs to."""
 
     run_id: str
@@ -52,8 +48,7 @@ class Parent:
     trigger: str
 
 
-@dataclass(frozen=True, slots=True)
-class Interval:
+class Interval(NamedTuple):
     """The data interval of a run: its logical date and the period it covers."""
 
     logical_date: datetime

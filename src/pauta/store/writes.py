@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from pauta.core.errors import StaleWriteError, StoreError
 from pauta.core.states import (
@@ -104,8 +104,7 @@ def check_flow_transition(run_id: str, expected: Sequence[FlowRunState], new: Fl
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Conflict:
+class Conflict(NamedTuple):
     """A row a compare-and-set write did not find in the state it expected."""
 
     run_id: str
