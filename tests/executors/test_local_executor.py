@@ -83,31 +83,50 @@ def test_output_of_print_logger_and_children_lands_in_the_log(executor, paths):
     assert "hello from a child process" in log
 
 
-def test_a_prestarted_worker_runs_the_first_tasks(paths):
-    """`pauta run` starts a worker before it loads anything else; the pool adopts it."""
-    first = Prestarted(str(paths["results"]), 64 * 1024)
+def test_a_prestarted_worker_runs_the_first_tasks_with_the_home_it_was_given(
+    paths, tmp_path, monkeypatch
+):
+    """`pauta` starts a worker before it knows its settings; the pool adopts it once they are
+    sent, and the worker knows the home though it started before the home was exported."""
+    monkeypatch.delenv("PAUTA_HOME", raising=False)
+    first = Prestarted()
+    first.configure(str(paths["results"]), 64 * 1024, str(tmp_path / "home"))
     ex = LocalExecutor(workers=1, results_url=str(paths["results"]), first=first)
     try:
         ex.start(kit.Wakeup())
-        outcome = kit.run_one(ex, make(tasks.add, 2, 3, paths=paths))
+        outcome = kit.run_one(ex, make(tasks.home_env, paths=paths))
         assert outcome.state == State.SUCCEEDED, outcome.error
         assert outcome.worker.endswith(f":{first.worker.pid}")
+        assert ResultStore(str(paths["results"])).get(outcome.result) == str(tmp_path / "home")
         assert [w.pid for w in ex._workers] == [first.worker.pid]
     finally:
         ex.shutdown()
     assert not kit.alive(first.worker.pid)
 
 
-def test_a_prestarted_worker_for_another_configuration_is_refused(paths):
-    first = Prestarted(str(paths["results"]), 64 * 1024)
+def test_a_prestarted_worker_for_another_configuration_is_refused(paths, tmp_path):
+    first = Prestarted()
+    first.configure(str(paths["results"]), 64 * 1024, str(tmp_path))
     try:
         with pytest.raises(ValueError, match="another configuration"):
             LocalExecutor(workers=1, results_url=str(paths["results"]), inline_max=10, first=first)
         with pytest.raises(ValueError, match="another configuration"):
             LocalExecutor(results_url=str(paths["results"]), first=first, python="/usr/bin/python3")
     finally:
-        first.worker.kill()
-        first.worker.reap(10)
+        first.discard()
+    assert not kit.alive(first.worker.pid)
+
+
+def test_a_prestarted_worker_nobody_configures_ends_with_its_parent(tmp_path):
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "from pauta.executors.processes import Prestarted\n"
+        "first = Prestarted()\n"
+        "print(first.worker.pid, flush=True)\n"
+    )
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert kit.wait_gone(int(out.stdout))
 
 
 def test_silent_tasks_leave_no_files(executor, paths):

@@ -97,14 +97,24 @@ def ready(started: dict[str, tuple[Any, Any]]) -> None:
                 wait()
 
 
-def prestart_local_worker(settings: Any) -> Any:
-    """The local pool's first worker, started before the command imports the executor, the
-    flow and the engine: it boots meanwhile, on another core."""
+def first_local_worker(settings: Any, local: bool) -> Any:
+    """The local pool's first worker, configured: the one ``pauta`` started before it parsed
+    the command line, else one started now (before the command imports the executor, the
+    flow and the engine, so that it boots meanwhile on another core). None without a local
+    pool (a worker started for one is stopped)."""
+    from pauta.cli.prestart import take
     from pauta.executors.processes import Prestarted
 
+    first = take()
+    if not local:
+        if first is not None:
+            first.discard()
+        return None
     settings.ensure_home()
     settings.export_home()
-    return Prestarted(settings.results_url, settings.inline_result_max)
+    first = first or Prestarted()
+    first.configure(settings.results_url, settings.inline_result_max, str(settings.home))
+    return first
 
 
 def start_local_pool(

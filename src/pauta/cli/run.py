@@ -15,11 +15,12 @@ from pauta.cli.common import (
 )
 from pauta.cli.driving import (
     drive_with_progress,
-    prestart_local_worker,
+    first_local_worker,
     ready,
     start_cluster,
     start_local_pool,
 )
+from pauta.cli.prestart import NOT_LOCAL
 
 
 @click.command()
@@ -50,11 +51,11 @@ def run(
 ) -> None:
     """Run a flow once, showing live progress; the exit code is the outcome (0 succeeded)."""
     settings = executor_settings(executor, ray_address)
-    # Start the first worker before anything else (or reach the cluster soon): it boots while
-    # this process imports the executor, the store and the engine and loads the flow, which
-    # roughly halves a short run's time.
-    local = executor not in ("ray", "inline")
-    first = prestart_local_worker(settings) if local else None
+    # The first worker started before anything else (or reach the cluster soon): it boots
+    # while this process imports the executor, the store and the engine and loads the flow,
+    # which roughly halves a short run's time.
+    local = executor not in NOT_LOCAL
+    first = first_local_worker(settings, local)
     from pauta.dispatch.capacity import detect_capacity
 
     from_file, strings = parse_params(params, params_file)

@@ -251,15 +251,8 @@ class LocalExecutor(FailsAttempts):
 
     def _spawn(self, gpu: tuple[int, ...]) -> WorkerProcess:
         assert self._lifeline is not None
-        worker = WorkerProcess(
-            gpu,
-            self._results_url,
-            self._inline_max,
-            self._lifeline[0],
-            python=self._python,
-            sys_path=self._sys_path,
-            environ=self._environ,
-        )
+        worker = WorkerProcess(gpu, self._lifeline[0], python=self._python, environ=self._environ)
+        worker.configure(self._results_url, self._inline_max, sys_path=self._sys_path)
         return self._adopt(worker)
 
     def _adopt(self, worker: WorkerProcess) -> WorkerProcess:

@@ -52,17 +52,14 @@ class WorkerProcess:
     def __init__(
         self,
         gpu: tuple[int, ...],
-        results_url: str,
-        inline_max: int,
         lifeline: int,
         *,
         python: str | None = None,
-        sys_path: list[str] | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
-        """``python``, ``sys_path`` and ``environ`` start it in another environment (a task's
-        virtualenv): that interpreter, keeping its own path with ``sys_path`` after it, with
-        these variables added; by default it runs this interpreter with this path."""
+        """Start the process; it waits for its configuration (``configure``). ``python`` and
+        ``environ`` start it in another environment (a task's virtualenv): that interpreter,
+        with these variables added; by default it runs this interpreter."""
         parent, child = socket.socketpair()
         cuda = ",".join(str(g) for g in gpu) if gpu else None
         env = None
@@ -104,11 +101,25 @@ class WorkerProcess:
         self.last_log = ""
         self.runs: set[str] = set()
         self.refs: set[str] = set()
+
+    def configure(
+        self,
+        results_url: str,
+        inline_max: int,
+        *,
+        sys_path: list[str] | None = None,
+        home: str | None = None,
+    ) -> None:
+        """Send the worker its configuration, its first message: where results go, how large
+        an inline result may be, its module path (``sys_path``: a virtualenv's worker keeps its
+        own path with these folders after it; by default this process's path) and pauta's home
+        (``PAUTA_HOME`` in the worker when its environment names none)."""
         config = {
             "sys_path": sys.path if sys_path is None else sys_path,
             "own_path": sys_path is not None,
             "results_url": results_url,
             "inline_max": inline_max,
+            "home": home,
         }
         with suppress(OSError):  # a worker that died at once is noticed by its EOF
             self._write(pickle.dumps(config, PROTOCOL))
@@ -228,13 +239,26 @@ def log_tail(path: str, limit: int = 4000) -> str:
 
 
 class Prestarted:
-    """A first worker started before its executor exists, and the lifeline pipe it holds."""
+    """A first worker started before its executor exists (before the process even knows its
+    settings), and the lifeline pipe it holds; ``configure`` it before the executor adopts it."""
 
     __slots__ = ("inline_max", "lifeline", "results_url", "worker")
 
-    def __init__(self, results_url: str, inline_max: int) -> None:
-        self.results_url = results_url
-        self.inline_max = inline_max
+    def __init__(self) -> None:
         # Workers hold the read end; it reads EOF when this process dies (see _watch_parent).
         self.lifeline = os.pipe()
-        self.worker = WorkerProcess((), results_url, inline_max, self.lifeline[0])
+        self.worker = WorkerProcess((), self.lifeline[0])
+        self.results_url: str | None = None
+        self.inline_max: int | None = None
+
+    def configure(self, results_url: str, inline_max: int, home: str) -> None:
+        self.results_url, self.inline_max = results_url, inline_max
+        self.worker.configure(results_url, inline_max, home=home)
+
+    def discard(self) -> None:
+        """Stop the worker and release the pipe (nothing will adopt it)."""
+        self.worker.kill()
+        self.worker.reap(10)
+        for fd in self.lifeline:
+            with suppress(OSError):
+                os.close(fd)

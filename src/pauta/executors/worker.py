@@ -290,8 +290,8 @@ def boot() -> None:
 
     The first message on the socket is the executor's configuration: its ``sys.path`` (so a
     worker imports what its executor can; a virtualenv's worker keeps its own path first and
-    adds the executor's project folders after it), where results go and how large an inline
-    result may be.
+    adds the executor's project folders after it), where results go, how large an inline
+    result may be and pauta's home.
     """
     fd, lifeline = int(sys.argv[1]), int(sys.argv[2])
     # Tasks that start programs must not hand them these descriptors.
@@ -307,6 +307,8 @@ def boot() -> None:
         paths = [*sys.path, *(p for p in paths if p not in sys.path)]
     sys.path[:] = paths
     sys.argv[:] = [sys.argv[0]]
+    if config.get("home"):  # started before its executor exported the home
+        os.environ.setdefault("PAUTA_HOME", config["home"])
     worker_main(reader, config["results_url"], config["inline_max"], lifeline)
 
 

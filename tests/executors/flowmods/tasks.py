@@ -108,6 +108,10 @@ def cuda_env():
     return os.environ.get("CUDA_VISIBLE_DEVICES"), os.getpid()
 
 
+def home_env():
+    return os.environ.get("PAUTA_HOME")
+
+
 def big_array(n):
     import numpy as np
 
