@@ -12,7 +12,6 @@ fingerprint (taken from the source) already said it changed.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.machinery
 import importlib.util
 import marshal
@@ -29,6 +28,8 @@ PACKAGE = "pauta_flows"
 
 def module_name_for(path: str | Path) -> str:
     """The module name pauta gives the file at ``path``."""
+    import hashlib  # here: a worker process is told the name and never needs it
+
     resolved = Path(path).resolve()
     digest = hashlib.sha1(str(resolved).encode()).hexdigest()[:10]
     stem = "".join(ch if ch.isalnum() else "_" for ch in resolved.stem)

@@ -7,49 +7,25 @@ executors (for tasks) set the current context with ``use_context``.
 
 from __future__ import annotations
 
-import logging
 import os
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pauta.core.clock import utcnow
 from pauta.core.errors import PautaError
-from pauta.core.settings import mlflow_tracking_uri
+
+if TYPE_CHECKING:
+    import logging
 
 MetricSink = Callable[[str, float, "int | None"], None]
 ArtifactSink = Callable[[str, Any], None]
 ParamSink = Callable[[str, str], None]
 ModelSink = Callable[[str, str], int]
 _PARAM_VALUE_MAX = 6000  # MLflow's limit on a param's value
-
-
-class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to whatever ``sys.stderr`` is at emit time, so captured logs follow the task."""
-
-    def __init__(self) -> None:
-        super().__init__(sys.stderr)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.stream = sys.stderr
-        super().emit(record)
-
-
-def _make_logger() -> logging.Logger:
-    logger = logging.getLogger("pauta.task")
-    if not any(isinstance(h, _CurrentStderrHandler) for h in logger.handlers):
-        handler = _CurrentStderrHandler()
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S")
-        )
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
-    return logger
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +61,9 @@ class Context:
     @property
     def logger(self) -> logging.Logger:
         """A logger whose lines go to the task's (or flow run's) log."""
-        return _make_logger()
+        from pauta.definitions.tasklog import task_logger
+
+        return task_logger()
 
     @property
     def in_run(self) -> bool:
@@ -136,6 +114,8 @@ class Context:
         if not isinstance(name, str) or not name:
             raise ValueError("a registered model needs a non-empty name")
         if self.model_sink is None:
+            from pauta.core.settings import mlflow_tracking_uri
+
             if mlflow_tracking_uri() is None:
                 raise PautaError(
                     f"register_model({name!r}) needs an MLflow server: set "

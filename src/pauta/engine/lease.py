@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
 from typing import TYPE_CHECKING
 
 from pauta.core.errors import LeaseLostError
+from pauta.core.host import hostname
 from pauta.engine.commands import SetPools
 from pauta.engine.deadlines import DeadlineWatch
 
@@ -32,7 +32,7 @@ HEARTBEAT_INTERVAL = min(HEARTBEAT_INTERVAL_MAX, LEASE_TTL / 3)
 
 def driver_identity() -> tuple[str, int]:
     """(host, pid) recorded as a run's driver."""
-    return socket.gethostname(), os.getpid()
+    return hostname(), os.getpid()
 
 
 class LeaseKeeper:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pauta.core.clock import Clock, from_timestamp, get_clock
 from pauta.core.errors import PautaError
+from pauta.core.host import hostname
 from pauta.core.resources import Resources
 from pauta.core.settings import Settings
 from pauta.core.states import State
@@ -124,7 +125,7 @@ class Engine:
             capacity_model=self._capacity_model,
         )
         # outcomes that name no node ran on this host
-        self._host = socket.gethostname()
+        self._host = hostname()
         self._clusters = ClusterWatch(self.core, self._executor)
         self.signals = Signals()
         self.drivers: dict[str, DrivenRun] = {}

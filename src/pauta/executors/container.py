@@ -23,7 +23,6 @@ import os
 import pickle
 import select
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,6 +37,7 @@ from typing import Any
 
 from pauta.core.clock import Clock, get_clock
 from pauta.core.errors import PautaError
+from pauta.core.host import hostname
 from pauta.executors.base import (
     ErrorInfo,
     FailsAttempts,
@@ -232,7 +232,7 @@ class ContainerExecutor(FailsAttempts):
                 {
                     "results_url": self._results_url,
                     "inline_max": self._inline_max,
-                    "worker": f"{socket.gethostname()}:{attempt.name}",
+                    "worker": f"{hostname()}:{attempt.name}",
                 },
                 handle,
             )
@@ -277,7 +277,7 @@ class ContainerExecutor(FailsAttempts):
         if os.path.exists(found):
             with open(found, "rb") as handle:
                 data = pickle.load(handle)
-            return decode_outcome(data, item, f"{socket.gethostname()}:{attempt.name}")
+            return decode_outcome(data, item, f"{hostname()}:{attempt.name}")
         spec = item.container
         assert spec is not None
         if oom:

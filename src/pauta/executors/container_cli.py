@@ -10,9 +10,10 @@ import hashlib
 import os
 import resource
 import shlex
-import socket
 import subprocess
 from collections.abc import Sequence
+
+from pauta.core.host import hostname
 
 # Runtimes refuse to raise the process limit past what the kernel grants a container (on some
 # hosts far below the host's own hard limit); this many processes is plenty for one task.
@@ -81,7 +82,7 @@ def remove_orphans(cli: Sequence[str]) -> list[str]:
     found = quietly(
         [*cli, "inspect", "--format", '{{.Name}} {{index .Config.Labels "pauta.worker"}}', *ids]
     )
-    host = socket.gethostname()
+    host = hostname()
     dead = []
     for line in found.splitlines():
         name, _, worker = line.strip().rpartition(" ")

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import os
 import queue
-import socket
 import threading
 from collections.abc import Sequence
 from typing import Any
 
 from pauta.core.clock import Clock, get_clock
+from pauta.core.host import hostname
 from pauta.executors.base import ErrorInfo, FailsAttempts, WakePipe, Wakeup, WorkItem, WorkOutcome
 from pauta.executors.capture import thread_capture
 from pauta.executors.worker import run_item
@@ -40,7 +40,7 @@ class InlineExecutor(FailsAttempts):
         self._clock = clock or get_clock()
         self._threads = max(1, threads)
         self._store = ResultStore(results_url, inline_max)
-        self._worker = f"{socket.gethostname()}:{os.getpid()}"
+        self._worker = f"{hostname()}:{os.getpid()}"
         self._queue: queue.SimpleQueue[WorkItem | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._done: list[WorkOutcome] = []

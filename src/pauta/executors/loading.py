@@ -8,7 +8,6 @@ name travel as cloudpickle bytes instead.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import os
 import sys
@@ -103,6 +102,8 @@ def task_ref_for(fn: Callable[..., Any]) -> TaskRef:
     import cloudpickle
 
     pickled = cloudpickle.dumps(raw, protocol=5)
+    import hashlib  # here: worker processes that import tasks by name never need it
+
     token = "pickle:" + hashlib.sha1(pickled).hexdigest()
     # module and path still travel: the worker imports the flow file first, so whatever the
     # closure refers to by reference in that module resolves.
@@ -186,6 +187,8 @@ def _load_main(ref: TaskRef) -> Any:
         except AttributeError:
             pass
     if ref.path:
+        import hashlib
+
         digest = hashlib.sha1(ref.path.encode()).hexdigest()[:10]
         module = load_file(ref.path, f"_pauta_main_{digest}")
         try:

@@ -19,6 +19,7 @@ from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 from pauta.core.files import private_opener
+from pauta.core.host import hostname
 from pauta.executors.capture import adopt_scratch, owner_path, scratch_path
 from pauta.executors.pipe import PROTOCOL, read_messages, readable, write_message
 
@@ -94,7 +95,7 @@ class WorkerProcess:
         with suppress(AttributeError, OSError):
             self.sentinel = os.pidfd_open(self.pid)
         self.gpu = gpu
-        self.name = f"{socket.gethostname()}:{self.pid}"
+        self.name = f"{hostname()}:{self.pid}"
         self.busy: Any = None  # the executor's record of the item it runs
         self.ready = False  # it said READY: it reached its main loop
         self.gone = False

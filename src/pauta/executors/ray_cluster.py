@@ -23,6 +23,7 @@ from typing import Any
 
 from pauta.core.clusters import ClusterView
 from pauta.core.errors import PautaError
+from pauta.core.host import hostname
 from pauta.core.resources import Resources
 
 _lock = threading.Lock()
@@ -213,7 +214,7 @@ def store_problem(results_url: str, nodes: Sequence[Mapping[str, Any]]) -> str |
 
 
 def _this_host() -> set[str]:
-    name = socket.gethostname()
+    name = hostname()
     here = {name, "127.0.0.1", "localhost"}
     with suppress(OSError):
         here.update(socket.gethostbyname_ex(name)[2])

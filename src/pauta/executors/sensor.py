@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import os
 import pickle
-import socket
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from typing import Any
 from pauta.core.clock import Clock, get_clock
 from pauta.core.errors import SensorTimeout
 from pauta.core.files import make_private_dirs, private_opener
+from pauta.core.host import hostname
 from pauta.core.states import State
 from pauta.executors.base import ErrorInfo, Wakeup, WorkItem, WorkOutcome, failed_outcome, wake_pipe
 from pauta.executors.worker import error_info
@@ -66,7 +66,7 @@ class SensorExecutor:
         self._clock = clock or get_clock()
         self._store = store
         self._results = ResultStore(results_url, inline_max)
-        self._worker = f"{socket.gethostname()}:{os.getpid()}:sensors"
+        self._worker = f"{hostname()}:{os.getpid()}:sensors"
         self._lock = threading.Lock()
         self._done: list[WorkOutcome] = []
         self._tasks: dict[tuple[str, str], asyncio.Task[None]] = {}

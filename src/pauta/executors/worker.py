@@ -21,15 +21,14 @@ from __future__ import annotations
 import os
 import pickle
 import signal
-import socket
 import sys
 import threading
-import traceback
 from collections.abc import Callable
 from contextlib import AbstractContextManager, suppress
 from typing import Any, TextIO
 
 from pauta.core.clock import get_clock
+from pauta.core.host import hostname
 from pauta.core.process import exit_without_teardown
 from pauta.core.secrets import mask, mask_file, registered_values, revealed_names
 from pauta.core.states import State
@@ -249,6 +248,8 @@ def _format_traceback(exc: BaseException) -> str:
     ours = (run_item.__code__, _call.__code__)
     while tb is not None and tb.tb_frame.f_code in ours and tb.tb_next is not None:
         tb = tb.tb_next
+    import traceback  # here: a worker process starts without it, and most tasks succeed
+
     return mask("".join(traceback.format_exception(type(exc), exc, tb)))
 
 
@@ -261,7 +262,7 @@ def _message(exc: BaseException) -> str:
 
 def worker_name() -> str:
     """``host:pid``, as outcomes report it."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return f"{hostname()}:{os.getpid()}"
 
 
 # -- the worker's side ------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import smtplib
-import socket
 import ssl as tls
 from collections.abc import Sequence
 from email.message import EmailMessage
@@ -11,6 +10,7 @@ from email.utils import format_datetime, make_msgid, parseaddr
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from pauta.core.clock import utcnow
+from pauta.core.host import hostname
 from pauta.notify.notifiers import (
     Event,
     NotifyError,
@@ -66,7 +66,7 @@ class Email:
         subject_template: Template | None = None,
     ) -> None:
         self.to = _addresses(to)
-        self.sender = sender or f"pauta@{socket.gethostname()}"
+        self.sender = sender or f"pauta@{hostname()}"
         if "@" not in parseaddr(self.sender)[1]:
             raise ValueError(f"Email: sender {self.sender!r} is not an email address")
         if not host or not isinstance(host, str):

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pauta.core.errors import PautaError
+from pauta.core.host import hostname
 from pauta.core.settings import Settings
 from pauta.definitions.environments import VenvSpec
 from pauta.executors import container_cli
@@ -142,7 +142,7 @@ def container_argv(
 ) -> list[str]:
     """``run`` of one replica's container: its port published on 127.0.0.1:``port``."""
     command = [*launch.cli, "run", "--rm", "--name", name]
-    labels = {LABEL: f"{socket.gethostname()}:{os.getpid()}", **labels}
+    labels = {LABEL: f"{hostname()}:{os.getpid()}", **labels}
     for label, value in labels.items():
         command += ["--label", f"{label}={value}"]
     command += container_cli.ulimits()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from pauta.core.host import hostname
 from pauta.store.services import LeaseRecord
 
 LEASE_TTL = timedelta(seconds=15)
@@ -16,7 +16,7 @@ HEARTBEAT_S = 2.0
 
 
 def this_host() -> str:
-    return socket.gethostname()
+    return hostname()
 
 
 def pid_alive(pid: int) -> bool:

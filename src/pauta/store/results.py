@@ -7,12 +7,10 @@ the size and a short preview made when the result was written.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import pickle
 import reprlib
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -121,6 +119,8 @@ def _safe_name(text: str) -> str:
     """A file-name-safe version of a key; a hash keeps distinct keys distinct."""
     cleaned = "".join(ch if ch in _SAFE else "_" for ch in text)[:80]
     if cleaned != text or cleaned.startswith("."):
+        import hashlib  # here: only a key that needed cleaning
+
         cleaned = f"{cleaned}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
     return cleaned
 
@@ -280,6 +280,8 @@ class ResultStore:
         if isinstance(value, str | os.PathLike) and os.path.isfile(value):
             source = os.fspath(value)
             path = self._path_for(run_id, folder, 0, "file")
+            import shutil  # here: a worker process starts without it
+
             with open(source, "rb") as src, self._open(path, "wb") as dst:
                 shutil.copyfileobj(src, dst, 1024 * 1024)
             size = os.path.getsize(source)
@@ -326,6 +328,8 @@ class ResultStore:
         fs, root = self._filesystem()
         folder = f"{root}/{_safe_name(run_id)}"
         if self._local:
+            import shutil
+
             shutil.rmtree(folder, ignore_errors=True)
         elif fs.exists(folder):
             fs.rm(folder, recursive=True)
