@@ -117,6 +117,20 @@ def test_a_prestarted_worker_for_another_configuration_is_refused(paths, tmp_pat
     assert not kit.alive(first.worker.pid)
 
 
+def test_reaping_a_worker_that_does_not_exit_kills_it_once_the_timeout_passed():
+    first = Prestarted()  # it waits for its configuration: it never exits by itself
+    try:
+        started = time.monotonic()
+        code = first.worker.reap(0.3)
+        waited = time.monotonic() - started
+    finally:
+        for fd in first.lifeline:
+            os.close(fd)
+    assert code == -signal.SIGKILL
+    assert 0.3 <= waited < 30
+    assert not kit.alive(first.worker.pid)
+
+
 def test_a_prestarted_worker_nobody_configures_ends_with_its_parent(tmp_path):
     script = tmp_path / "parent.py"
     script.write_text(

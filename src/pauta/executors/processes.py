@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import select
 import signal
 import socket
 import subprocess
@@ -190,11 +191,20 @@ class WorkerProcess:
 
         ``log_path``: the attempt it was running, which gets what that attempt printed.
         """
-        try:
-            code = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
+        if self.sentinel is not None and self.proc.poll() is None:
+            # The pidfd is readable the moment the process exits; Popen.wait(timeout) would
+            # poll with sleeps that double (0.5 ms, 1, 2, 4 ...) and overshoot a quick exit.
+            with suppress(OSError):
+                select.select([self.sentinel], [], [], timeout)
+            if self.proc.poll() is None:
+                self.kill()
             code = self.proc.wait()
+        else:
+            try:
+                code = self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                code = self.proc.wait()
         self.close()
         if self.sentinel is not None:
             with suppress(OSError):
