@@ -10,7 +10,8 @@ from api_support import add_run
 from fastapi.testclient import TestClient
 
 from pauta.core.states import FlowRunState, State
-from pauta.store.records import MetricRecord, TaskRunRecord, TaskWrite, WriteBatch
+from pauta.store.records import TaskRunRecord, TaskWrite, WriteBatch
+from pauta.store.reports import MetricRecord
 from pauta.store.repository import Store
 
 T0 = datetime(2026, 11, 2, 3, 0, tzinfo=UTC)

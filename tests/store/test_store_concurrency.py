@@ -12,14 +12,8 @@ from pathlib import Path
 import pytest
 
 from pauta.core.states import FlowRunState, State
-from pauta.store.records import (
-    AttemptRecord,
-    FlowRunRecord,
-    MetricRecord,
-    TaskRunRecord,
-    TaskWrite,
-    WriteBatch,
-)
+from pauta.store.records import AttemptRecord, FlowRunRecord, TaskRunRecord, TaskWrite, WriteBatch
+from pauta.store.reports import MetricRecord
 from pauta.store.repository import Store
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

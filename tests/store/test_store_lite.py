@@ -22,14 +22,8 @@ from pauta.core.errors import LeaseLostError, RunNotFoundError, StaleWriteError
 from pauta.core.states import FlowRunState, State
 from pauta.store import db, schema_render, sqlite_schema
 from pauta.store.lite import LiteStore, sqlite_file
-from pauta.store.records import (
-    ArtifactRecord,
-    AttemptRecord,
-    FlowRow,
-    MetricRecord,
-    TaskWrite,
-    WriteBatch,
-)
+from pauta.store.records import AttemptRecord, FlowRow, TaskWrite, WriteBatch
+from pauta.store.reports import ArtifactRecord, MetricRecord
 from pauta.store.repository import DuplicateRunError, Store
 from pauta.store.results import StoredResult
 

@@ -10,7 +10,8 @@ import pytest
 from pauta.core.errors import StaleWriteError
 from pauta.core.ids import new_run_id
 from pauta.core.states import FlowRunState
-from pauta.store.records import FlowRunRecord, MetricRecord, ParamRecord, WriteBatch
+from pauta.store.records import FlowRunRecord, WriteBatch
+from pauta.store.reports import MetricRecord, ParamRecord
 from pauta.store.repository import Store
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)

@@ -24,11 +24,11 @@ from pauta.store.records import (
     AttemptRecord,
     FlowRow,
     FlowRunRecord,
-    MetricRecord,
     TaskRunRecord,
     TaskWrite,
     WriteBatch,
 )
+from pauta.store.reports import MetricRecord
 from pauta.store.repository import DuplicateRunError, Store
 from pauta.store.results import StoredResult
 from pauta.store.tables import flow_runs, metrics, task_attempts, task_runs

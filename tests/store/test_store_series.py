@@ -6,14 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from pauta.core.states import FlowRunState, State
-from pauta.store.records import (
-    FlowRunRecord,
-    MetricRecord,
-    MetricValue,
-    TaskRunRecord,
-    TaskWrite,
-    WriteBatch,
-)
+from pauta.store.records import FlowRunRecord, TaskRunRecord, TaskWrite, WriteBatch
+from pauta.store.reports import MetricRecord, MetricValue
 from pauta.store.repository import Store
 
 T0 = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)

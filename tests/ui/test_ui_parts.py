@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pauta.core.states import State
-from pauta.store.records import AttemptRecord, CallGroup
+from pauta.store.records import AttemptRecord
+from pauta.store.reports import CallGroup
 from pauta.ui.charts import format_seconds, gantt, graph_data, state_counts
 from pauta.ui.templating import STATIC, time_tag, to_json, zoned_time
 

@@ -3,7 +3,7 @@ that open and close groups, and the graph's folded nodes with their aggregate st
 
 from __future__ import annotations
 
-from pauta.store.records import CallGroup
+from pauta.store.reports import CallGroup
 from pauta.ui.charts import graph_data
 from pauta.ui.taskgroups import (
     MAX_OPEN,

@@ -14,7 +14,7 @@ from pauta.app.metrics import shown_name
 from pauta.app.runs import duration, run_view
 from pauta.core.errors import PautaError
 from pauta.core.states import folded_state
-from pauta.store.records import CallGroup, MetricValue
+from pauta.store.reports import CallGroup, MetricValue
 from pauta.store.repository import Store
 
 

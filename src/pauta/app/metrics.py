@@ -13,7 +13,7 @@ from typing import Any
 
 from pauta.app.runs import iso
 from pauta.core.errors import FlowNotFoundError
-from pauta.store.records import MetricRecord, MetricValue
+from pauta.store.reports import MetricRecord, MetricValue
 from pauta.store.repository import Store
 
 DEFAULT_RUNS = 20

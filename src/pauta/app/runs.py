@@ -12,13 +12,8 @@ from typing import Any
 from pauta.core.errors import PautaError, StoreError
 from pauta.core.settings import mlflow_tracking_uri
 from pauta.core.states import FlowRunState
-from pauta.store.records import (
-    ArtifactRecord,
-    AttemptRecord,
-    FlowRunRecord,
-    MetricRecord,
-    TaskRunRecord,
-)
+from pauta.store.records import AttemptRecord, FlowRunRecord, TaskRunRecord
+from pauta.store.reports import ArtifactRecord, MetricRecord
 from pauta.store.repository import Store
 from pauta.store.values import json_dumps
 from pauta.tracking.links import mlflow_run_url

@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING
 from pauta.core.clock import Clock, from_timestamp
 from pauta.core.errors import LeaseLostError, StaleWriteError
 from pauta.core.states import State
-from pauta.store.records import ArtifactRecord, MetricRecord, ParamRecord, TaskWrite, WriteBatch
+from pauta.store.records import TaskWrite, WriteBatch
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from pauta.engine.calls import TaskCall
     from pauta.executors.base import WorkOutcome
+    from pauta.store.reports import ArtifactRecord, MetricRecord, ParamRecord
     from pauta.store.repository import Store
 
 log = logging.getLogger("pauta.engine")
@@ -178,6 +179,8 @@ def outcome_reports(
 ) -> tuple[list[MetricRecord], list[ArtifactRecord], list[ParamRecord]]:
     """The metric, artifact and param records of what an attempt logged (stamped ``now`` when
     the attempt gave no time)."""
+    from pauta.store.reports import ArtifactRecord, MetricRecord, ParamRecord
+
     run_id, key, attempt = outcome.run_id, outcome.key, outcome.attempt
     metrics = [
         MetricRecord(

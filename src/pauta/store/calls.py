@@ -10,13 +10,8 @@ import sqlalchemy as sa
 from pauta.core.states import State
 from pauta.store import transitions
 from pauta.store.base import StoreBase
-from pauta.store.records import (
-    ArtifactRecord,
-    AttemptRecord,
-    MetricRecord,
-    TaskRunRecord,
-    WriteBatch,
-)
+from pauta.store.records import AttemptRecord, TaskRunRecord, WriteBatch
+from pauta.store.reports import ArtifactRecord, MetricRecord
 from pauta.store.results import StoredResult
 from pauta.store.tables import (
     artifacts,

@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from pauta.core.states import State
 from pauta.store.base import StoreBase
 from pauta.store.recordrows import task_run_record
-from pauta.store.records import AttemptRecord, CallGroup, TaskRunRecord
+from pauta.store.records import AttemptRecord, TaskRunRecord
+from pauta.store.reports import CallGroup
 from pauta.store.rows import TASK_COLUMNS
 from pauta.store.tables import task_attempts, task_runs
 

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from pauta.store.base import StoreBase
-from pauta.store.records import MetricRecord, MetricValue
+from pauta.store.reports import MetricRecord, MetricValue
 from pauta.store.tables import metrics, task_runs
 
 

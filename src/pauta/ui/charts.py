@@ -11,7 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from pauta.core.states import folded_state
-from pauta.store.records import AttemptRecord, CallGroup
+from pauta.store.records import AttemptRecord
+from pauta.store.reports import CallGroup
 from pauta.ui.taskgroups import GROUP_PREFIX, fold_point, toggle_href
 
 TIMES = "\u00d7"
