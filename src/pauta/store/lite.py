@@ -154,7 +154,9 @@ class LiteStore:
         self._aux_lock = threading.Lock()
         self._conn = self._connect()
         self._conn.execute("PRAGMA wal_autocheckpoint = 0")  # done off the engine's path
-        self._aux = self._connect()
+        # heartbeats and checkpoints, off the engine's connection; opened on first use: a short
+        # run may never need it
+        self._aux_conn: sqlite3.Connection | None = None
         self._file = DatabaseFile(path)
         self._commits = 0
         self._checkpointer: sqlitefile.Checkpointer | None = None
@@ -209,6 +211,12 @@ class LiteStore:
         conn.execute(f"PRAGMA synchronous = {self._synchronous}")
         conn.execute("PRAGMA foreign_keys = ON")
         return conn
+
+    def _aux(self) -> sqlite3.Connection:
+        """The second connection (call holding ``_aux_lock``), opened on first use."""
+        if self._aux_conn is None:
+            self._aux_conn = self._connect()
+        return self._aux_conn
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Cursor]:
@@ -299,7 +307,8 @@ class LiteStore:
     def checkpoint(self) -> None:
         """Fold the WAL into the database without blocking writers (see ``wal_checkpoint``)."""
         with self._aux_lock:
-            sqlitefile.wal_checkpoint(lambda sql: self._aux.execute(sql).fetchone())
+            aux = self._aux()
+            sqlitefile.wal_checkpoint(lambda sql: aux.execute(sql).fetchone())
 
     def close(self) -> None:
         checkpointer, self._checkpointer = self._checkpointer, None
@@ -309,9 +318,10 @@ class LiteStore:
             full, self._full_store = self._full_store, None
         if full is not None:
             full.close()
-        for lock, conn in ((self._lock, self._conn), (self._aux_lock, self._aux)):
+        for lock, conn in ((self._lock, self._conn), (self._aux_lock, self._aux_conn)):
             with lock, suppress(sqlite3.Error):
-                conn.close()
+                if conn is not None:
+                    conn.close()
 
     # flows ------------------------------------------------------------------------------------
     def upsert_flow(self, row: FlowRow) -> None:
@@ -462,7 +472,8 @@ class LiteStore:
     def heartbeat(self, run_id: str, epoch: int, now: datetime) -> bool:
         """Renew the lease; False when another driver holds the run now."""
         with self._aux_lock:
-            cur = self._aux.cursor()
+            aux = self._aux()
+            cur = aux.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
                 changed = cur.execute(
@@ -470,9 +481,9 @@ class LiteStore:
                     (datetime_to_sqlite(now), run_id, epoch),
                 ).rowcount
             except BaseException:
-                self._aux.rollback()
+                aux.rollback()
                 raise
-            self._aux.commit()
+            aux.commit()
         return changed == 1
 
     def claim_deadline_miss(self, run: FlowRunRecord, now: datetime, seen_by: str) -> bool:
