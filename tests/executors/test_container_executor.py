@@ -7,7 +7,6 @@ They skip only where podman itself is not installed.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 import socket
@@ -173,7 +172,7 @@ def test_a_missing_image_says_how_to_get_one(runner: Runner) -> None:
 
 
 def _item(tmp_path: Path, fn, *args, key: str) -> object:
-    run = dataclasses.replace(kit.RUN, run_id=f"run-{uuid.uuid4().hex[:8]}")
+    run = kit.RUN._replace(run_id=f"run-{uuid.uuid4().hex[:8]}")
     item = kit.item(fn, *args, log_dir=tmp_path / "logs", key=key, run=run)
     item.container = ContainerSpec(cf.IMAGE)
     return item
@@ -226,7 +225,7 @@ def test_a_container_cancelled_while_it_is_created_is_removed_too(
 
 
 _KILLED_DRIVER = """
-import dataclasses, sys, time
+import sys, time
 from pathlib import Path
 from pauta.core.loading import load_file
 from pauta.definitions.environments import ContainerSpec
@@ -234,7 +233,7 @@ from pauta.executors.container import ContainerExecutor
 
 kit = load_file(Path(sys.argv[1]) / "kit.py")
 cf = load_file(Path(sys.argv[1]) / "container_flows.py")
-run = dataclasses.replace(kit.RUN, run_id=sys.argv[2])
+run = kit.RUN._replace(run_id=sys.argv[2])
 item = kit.item(cf.sleeps, 60, log_dir=Path(sys.argv[3]) / "logs", key="sleeps-0", run=run)
 item.container = ContainerSpec(cf.IMAGE)
 executor = ContainerExecutor(workers=1, results_url=sys.argv[3] + "/results")
