@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import sys
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
 from typing import Any
 
 import cloudpickle
@@ -30,8 +30,16 @@ _SCALARS = (
     datetime,
     time,
     timedelta,
-    Decimal,
 )
+
+
+def _scalar(kind: type) -> bool:
+    """Whether values of ``kind`` are encoded by their repr: the types above and ``Decimal``
+    (looked up only when decimal is loaded: no Decimal exists before it is)."""
+    if kind in _SCALARS:
+        return True
+    decimal = sys.modules.get("decimal")
+    return decimal is not None and kind is decimal.Decimal
 
 
 def call_key(task_name: str, count: int, map_index: int | None = None) -> str:
@@ -53,7 +61,7 @@ class _FingerprintPickler(cloudpickle.Pickler):
 def _encode(value: Any, out: list[str], depth: int = 0) -> bool:
     """Append a stable text form of plain data; False when ``value`` is not plain data."""
     kind = type(value)
-    if kind in _SCALARS:
+    if _scalar(kind):
         out.append(kind.__name__)
         out.append(repr(value))
         return True

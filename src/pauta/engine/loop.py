@@ -11,10 +11,8 @@ starts; other states are written lazily.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import socket
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -44,7 +42,7 @@ from pauta.engine.effects import Effects, Now, StartAttempt
 from pauta.engine.readiness import Readiness
 from pauta.engine.runstate import RunState, Signals
 from pauta.engine.writer import StateWriter, outcome_reports
-from pauta.executors.base import Executor, LateWakeup, WorkItem, WorkOutcome
+from pauta.executors.base import Executor, LateWakeup, WakePipe, WorkItem, WorkOutcome
 from pauta.executors.loading import task_ref_for
 from pauta.executors.registry import ExecutorConfig, ExecutorRegistry, default_registry
 from pauta.store.results import ResultStore
@@ -134,8 +132,7 @@ class Engine:
         self._executors: dict[str, Executor] = {}
         self._started = dict(started or {})
         self._inbox: deque[Command] = deque()
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
+        self._wake = WakePipe()  # written only while the loop sleeps (see wake)
         self._readiness = Readiness()
         self._sleeping = False
         self._flush_waiters: list[threading.Event] = []
@@ -179,8 +176,7 @@ class Engine:
         self._executors.clear()
         self._started.clear()
         self.callbacks.shutdown()
-        self._wake_r.close()
-        self._wake_w.close()
+        self._wake.close()
 
     def _executor(self, name: str) -> Executor:
         executor = self._executors.get(name)
@@ -210,8 +206,7 @@ class Engine:
 
     def wake(self) -> None:
         if self._sleeping:
-            with contextlib.suppress(OSError):
-                self._wake_w.send(b"x")
+            self._wake.wake()
 
     def post(self, command: Command) -> None:
         """Hand the loop a command (see ``commands``); it is applied on the loop's thread."""
@@ -264,7 +259,7 @@ class Engine:
 
     def _wait(self) -> None:
         timeout = self._next_timeout()
-        waitables: list[Any] = [self._wake_r]
+        waitables: list[Any] = [self._wake.read_fd]
         for executor in self._executors.values():
             waitables.extend(executor.waitables())
         self._sleeping = True
@@ -274,11 +269,7 @@ class Engine:
                 self._readiness.wait(waitables, timeout, spin)
         finally:
             self._sleeping = False
-        try:
-            while self._wake_r.recv(4096):
-                pass
-        except (BlockingIOError, InterruptedError):
-            pass
+        self._wake.drain()
 
     def _next_timeout(self) -> float | None:
         if self.core.has_releases():

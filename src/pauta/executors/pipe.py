@@ -1,4 +1,4 @@
-"""Messages between an executor and a worker process over one socket: pickles, each framed as
+"""Messages between an executor and a worker process over their pipes: pickles, each framed as
 ``multiprocessing.connection`` frames them (a 4-byte big-endian length, or -1 and an 8-byte
 length), read and written with ``os.read`` and ``os.write``.
 
@@ -25,7 +25,7 @@ _CHUNK = 1 << 16
 
 
 def write_message(fd: int, payload: bytes) -> None:
-    """Write one message whole (a blocking socket)."""
+    """Write one message whole (a blocking file descriptor)."""
     size = len(payload)
     header = _HEADER.pack(size) if size <= 0x7FFFFFFF else _HEADER.pack(-1) + _BIG.pack(size)
     small = size < _CHUNK
@@ -79,8 +79,8 @@ def read_messages(fd: int) -> list[bytes]:
 
 
 class MessageReader:
-    """Messages one at a time from a blocking socket (the worker's side), reading ahead what
-    has arrived."""
+    """Messages one at a time from a blocking file descriptor (the worker's side), reading
+    ahead what has arrived."""
 
     __slots__ = ("_buffer", "fd")
 

@@ -1,5 +1,5 @@
 """The executor's handle on a worker process: starting it (a fresh interpreter running
-``pauta.executors.worker``), sending it work and reading its outcomes on their socket, stopping,
+``pauta.executors.worker``), sending it work and reading its outcomes on their pipes, stopping,
 killing and reaping it, and what is left of its attempt's log when it dies.
 
 Light on purpose: ``pauta run`` starts its first worker with this before it imports the rest of
@@ -12,7 +12,6 @@ import os
 import pickle
 import select
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -49,6 +48,7 @@ class WorkerProcess:
         "refs",
         "runs",
         "sentinel",
+        "work_fd",
     )  # fmt: skip
 
     def __init__(
@@ -62,7 +62,9 @@ class WorkerProcess:
         """Start the process; it waits for its configuration (``configure``). ``python`` and
         ``environ`` start it in another environment (a task's virtualenv): that interpreter,
         with these variables added; by default it runs this interpreter."""
-        parent, child = socket.socketpair()
+        # two pipes: work to the worker, outcomes back
+        work_r, self.work_fd = os.pipe()
+        self.fd, outcome_w = os.pipe()
         cuda = ",".join(str(g) for g in gpu) if gpu else None
         env = None
         if cuda is not None or environ:
@@ -74,24 +76,29 @@ class WorkerProcess:
             *subprocess._args_from_interpreter_flags(),  # -O, -X ... as this process runs
             "-c",
             "from pauta.executors.worker import boot; boot()",
-            str(child.fileno()),
+            str(work_r),
+            str(outcome_w),
             str(lifeline),
         ]
         try:
             # Its own session (setsid), so the executor can kill it with everything it started.
             self.proc = subprocess.Popen(
                 argv,
-                pass_fds=(child.fileno(), lifeline),
+                pass_fds=(work_r, outcome_w, lifeline),
                 start_new_session=True,
                 stdin=subprocess.DEVNULL,
                 env=env,
             )
+        except BaseException:
+            for fd in (self.work_fd, self.fd):
+                os.close(fd)
+            raise
         finally:
-            child.close()
+            os.close(work_r)
+            os.close(outcome_w)
         self.pid: int = self.proc.pid
-        self.fd: int = parent.detach()
         self.closed = False
-        # Readable once the process has exited, even when a child it forked keeps the socket.
+        # Readable once the process has exited, even when a child it forked keeps its pipes.
         self.sentinel: int | None = None
         with suppress(AttributeError, OSError):
             self.sentinel = os.pidfd_open(self.pid)
@@ -155,7 +162,7 @@ class WorkerProcess:
         return True
 
     def _write(self, payload: bytes) -> None:
-        write_message(self.fd, payload)
+        write_message(self.work_fd, payload)
 
     def read_messages(self) -> list[bytes]:
         """The messages that can be read now (call when ``fd`` is readable). Raises EOFError
@@ -170,6 +177,7 @@ class WorkerProcess:
         if not self.closed:
             self.closed = True
             os.close(self.fd)
+            os.close(self.work_fd)
 
     def kill(self) -> None:
         """SIGKILL the worker and everything in its process group.

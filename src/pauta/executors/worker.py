@@ -3,8 +3,8 @@ the executor's handle on it).
 
 A worker is a fresh interpreter (``python -c``; CUDA and ``fork`` do not mix) that imports only
 this module until a task needs more: not the driver's main script, not ``multiprocessing``'s
-machinery. It talks to its executor over one socket pair (``pauta.executors.pipe``). Messages
-are pickled:
+machinery. It talks to its executor over two pipes (``pauta.executors.pipe``). Messages are
+pickled:
 
 - parent to worker: first the configuration (``boot``), then ``("work", run_id,
   RunInfo | None, TaskRef | token, key, task_name,
@@ -287,18 +287,19 @@ def _watch_parent(lifeline: int) -> None:
 
 
 def boot() -> None:
-    """A worker process's entry point: ``python -c "...; boot()" SOCKET_FD LIFELINE_FD``.
+    """A worker process's entry point: ``python -c "...; boot()" IN_FD OUT_FD LIFELINE_FD``
+    (it reads work on ``IN_FD`` and writes outcomes to ``OUT_FD``).
 
-    The first message on the socket is the executor's configuration: its ``sys.path`` (so a
+    The first message it reads is the executor's configuration: its ``sys.path`` (so a
     worker imports what its executor can; a virtualenv's worker keeps its own path first and
     adds the executor's project folders after it), where results go, how large an inline
     result may be and pauta's home.
     """
-    fd, lifeline = int(sys.argv[1]), int(sys.argv[2])
+    fd_in, fd_out, lifeline = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     # Tasks that start programs must not hand them these descriptors.
-    for own in (fd, lifeline):
+    for own in (fd_in, fd_out, lifeline):
         os.set_inheritable(own, False)
-    reader = MessageReader(fd)
+    reader = MessageReader(fd_in)
     try:
         config = pickle.loads(reader.next())
     except (EOFError, OSError):
@@ -310,7 +311,7 @@ def boot() -> None:
     sys.argv[:] = [sys.argv[0]]
     if config.get("home"):  # started before its executor exported the home
         os.environ.setdefault("PAUTA_HOME", config["home"])
-    worker_main(reader, config["results_url"], config["inline_max"], lifeline)
+    worker_main(reader, fd_out, config["results_url"], config["inline_max"], lifeline)
 
 
 def _prefetch() -> None:
@@ -323,7 +324,9 @@ def _prefetch() -> None:
     import pauta.definitions.task  # noqa: F401
 
 
-def worker_main(reader: MessageReader, results_url: str, inline_max: int, lifeline: int) -> None:
+def worker_main(
+    reader: MessageReader, fd: int, results_url: str, inline_max: int, lifeline: int
+) -> None:
     """The loop of one warm worker process.
 
     ``CUDA_VISIBLE_DEVICES``, when the executor pins GPUs, is in the environment the process
@@ -341,7 +344,6 @@ def worker_main(reader: MessageReader, results_url: str, inline_max: int, lifeli
     me = worker_name()
     runs: dict[str, RunInfo] = {}
     refs: dict[str, TaskRef] = {}
-    fd = reader.fd
     try:
         write_message(fd, pickle.dumps(READY, PROTOCOL))
     except OSError:
