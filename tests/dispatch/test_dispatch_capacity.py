@@ -140,6 +140,14 @@ def test_detect_gpus_without_nvidia_smi(tmp_path: Path, monkeypatch: pytest.Monk
     assert detect_gpus() == 0
 
 
+def test_detect_gpus_with_an_nvidia_smi_that_cannot_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "nvidia-smi").write_text("not a program\n")  # not executable
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert detect_gpus() == 0
+
+
 def test_detect_gpus_gives_up_on_a_hung_nvidia_smi(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
@@ -85,20 +84,21 @@ def detect_memory(
 
 
 def detect_gpus(timeout: float = NVIDIA_SMI_TIMEOUT) -> int:
-    """NVIDIA GPUs that ``nvidia-smi`` lists; 0 when it is missing, fails or hangs."""
-    exe = shutil.which("nvidia-smi")
-    if exe is None:
-        return 0
+    """NVIDIA GPUs that ``nvidia-smi`` lists; 0 when it is missing, fails or hangs.
+
+    Run through the ``PATH`` lookup of the exec itself: one failed exec when it is missing costs
+    less than loading ``shutil`` to look for it first."""
     try:
         done = subprocess.run(
-            [exe, "--query-gpu=index", "--format=csv,noheader"],
+            ["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"],
             capture_output=True,
             text=True,
             timeout=timeout,
             check=False,
         )
     except (OSError, subprocess.SubprocessError):
-        return 0  # a broken driver must not stop a worker from running CPU tasks
+        # missing, not executable, or a broken driver: none of it may stop CPU tasks
+        return 0
     if done.returncode != 0:
         return 0
     return sum(1 for line in done.stdout.splitlines() if line.strip().isdigit())
