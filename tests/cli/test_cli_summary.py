@@ -8,6 +8,8 @@ import os
 import random
 import string
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import pytest
 from rich.console import Console
@@ -23,8 +25,10 @@ from pauta.cli.summary import (
     console_width,
     plain_text,
     styled,
+    task_rows,
     writes_to_terminal,
 )
+from pauta.core.states import State
 
 STATES = ["SUCCEEDED", "FAILED", "UPSTREAM_FAILED", "RUNNING", "CACHED", "SKIPPED", "PENDING"]
 
@@ -124,6 +128,17 @@ def test_a_one_task_run_summary_is_laid_out_without_rich() -> None:
         "1 tasks: 1 SUCCEEDED\n"
     )
     assert plain_text(blocks, 80) == rich_text(blocks, 80)
+
+
+def test_a_calls_detail_is_its_preview_on_one_line_with_single_spaces() -> None:
+    stored = SimpleNamespace(preview="total:\n  12   rows\tread")
+    call = SimpleNamespace(
+        state=State.SUCCEEDED, error=None, stored=stored, label=None, key="load-0", attempt=1,
+        started_at=None, ended_at=None,
+    )  # fmt: skip
+    [row] = task_rows([call], datetime.now(UTC))  # type: ignore[list-item]
+    assert row[0] == "load-0"
+    assert row[4] == "total: 12 rows read"
 
 
 def one_row(detail: str = "ok", label: str = "step-0", title: str = "run r1 · daily") -> Table:

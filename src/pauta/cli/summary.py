@@ -17,7 +17,7 @@ import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from pauta.cli.columns import Column, Fit
 from pauta.core.states import State
@@ -121,7 +121,7 @@ def task_rows(calls: list[TaskCall], now: datetime) -> list[tuple[Cell, ...]]:
                 styled(state, STYLES.get(state, "")),
                 str(call.attempt or ""),
                 _seconds(call.started_at, call.ended_at, now),
-                "  ".join(detail.split()),
+                " ".join(detail.split()),
             )
         )
     return rows
@@ -279,13 +279,12 @@ def plain_text(blocks: list[Block], width: int) -> str | None:
     return "".join(line + "\n" for line in lines)
 
 
-def print_plain(blocks: list[Block], stream: Any = None) -> bool:
-    """Write ``blocks`` to ``stream`` (standard error) without rich; False (and nothing
-    written) where only rich lays them out right."""
+def print_plain(blocks: list[Block]) -> bool:
+    """Write ``blocks`` to standard error without rich; False (and nothing written) where only
+    rich lays them out right."""
     text = plain_text(blocks, console_width())
     if text is None:
         return False
-    out = stream if stream is not None else sys.stderr
-    out.write(text)
-    out.flush()
+    sys.stderr.write(text)
+    sys.stderr.flush()
     return True
