@@ -199,20 +199,17 @@ class WorkerProcess:
 
         ``log_path``: the attempt it was running, which gets what that attempt printed.
         """
-        if self.sentinel is not None and self.proc.poll() is None:
+        if self.sentinel is not None:
             # The pidfd is readable the moment the process exits; Popen.wait(timeout) would
             # poll with sleeps that double (0.5 ms, 1, 2, 4 ...) and overshoot a quick exit.
             with suppress(OSError):
                 select.select([self.sentinel], [], [], timeout)
-            if self.proc.poll() is None:
-                self.kill()
+            timeout = 0
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
             code = self.proc.wait()
-        else:
-            try:
-                code = self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
-                code = self.proc.wait()
         self.close()
         if self.sentinel is not None:
             with suppress(OSError):
